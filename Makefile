@@ -1,0 +1,41 @@
+# Two commands set everything up on a fresh machine:
+#   make run    virtualenv (Python 3.10), install, train if needed, start the bot, print addresses
+#   make test   the same set-up, then the whole test suite (trains its own model once per run)
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+MODEL := models/current.tar.gz
+TRAIN_INPUTS := config.yml domain.yml data/rules.yml $(wildcard data/nlu/*.yml data/nlu/*.txt bot/nlu/*.py bot/lang.py)
+
+export RASA_TELEMETRY_ENABLED := false
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export TF_CPP_MIN_LOG_LEVEL := 3
+# Rasa's training cache keys on component configs, not on our component code: keep it off.
+export RASA_MAX_CACHE_SIZE := 0
+
+.PHONY: run test train setup validate clean
+
+run: $(MODEL)
+	$(PY) -m bot.serve
+
+test: $(INSTALLED)
+	$(PY) -m pytest
+
+train: $(MODEL)
+
+setup: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml scripts/setup-venv
+	scripts/setup-venv $(VENV)
+	touch $@
+
+$(MODEL): $(INSTALLED) $(TRAIN_INPUTS)
+	$(VENV)/bin/rasa train --fixed-model-name current --out models
+
+validate: $(INSTALLED)
+	$(PY) -m bot.kb
+	$(VENV)/bin/rasa data validate --fail-on-warnings
+
+clean:
+	rm -rf models results test-output .pytest_cache

@@ -1,0 +1,1 @@
+"""The action server: one module per feature, all built on actions.base.BotAction."""

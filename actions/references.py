@@ -1,0 +1,106 @@
+"""Citation look-ups: a reference by number, journal, author, PMID or DOI; the last answer's sources."""
+
+from __future__ import annotations
+
+from typing import List, Text
+
+from actions.base import BotAction, Turn
+from bot.contract import LEVELS, strongest_level
+from bot.kb import Reference
+from bot.lang import localize, normalize
+from bot.nlu.lexicon import journal_groups
+from bot.reply import Reply
+
+# How many facts citing a reference are named when it is looked up on its own.
+CITING_FACTS_SHOWN = 2
+
+
+class ActionLookupReference(BotAction):
+    """`ask_reference`: full reference details with DOI and PubMed links, graded by study design."""
+
+    def name(self) -> Text:
+        """Action name."""
+        return "action_lookup_reference"
+
+    def respond(self, turn: Turn) -> Reply:
+        """Resolve what the user points at, in order: explicit references, then the previous answer."""
+        composer, kb = self.services.composer, self.services.kb
+        numbers = [int(v) for v in turn.values("reference")] or [int(v) for v in turn.values("number")]
+        unknown = [n for n in numbers if kb.reference(n) is None]
+        if unknown:
+            return composer.message("fallback", "replies.reference_unknown", turn.lang, suggestions=(), n=unknown[0])
+        refs = [kb.references[n] for n in numbers] or self.named(turn)
+        if refs:
+            return self.describe(refs, turn.lang)
+        if turn.last_refs and not self.services.cues.found("all_sources", turn.text):
+            return self.describe([kb.references[n] for n in turn.last_refs], turn.lang,
+                                 intro_key="replies.previous_sources", level=turn.last_level)
+        if turn.values("journal") or turn.values("author") or turn.values("pmid") or turn.values("doi"):
+            return composer.message("fallback", "replies.reference_not_found", turn.lang, suggestions=())
+        return self.overview(turn.lang)
+
+    def named(self, turn: Turn) -> List[Reference]:
+        """References matching the journals, first authors, PMIDs or DOIs in the message."""
+        journals = set(turn.values("journal"))
+        names = {n for group in journal_groups() if group[0] in journals for n in group}
+        authors = set(turn.values("author"))
+        pmids, dois = set(turn.values("pmid")), {d.lower() for d in turn.values("doi")}
+        found = [
+            r for r in self.services.kb.references.values()
+            if normalize(r.journal) in names
+            or normalize(r.first_author).rpartition(" ")[0] in authors
+            or r.pmid in pmids
+            or r.doi.lower() in dois
+        ]
+        if journals and authors:  # "the Zhang paper in Aging Cell": both must hold
+            found = [r for r in found if normalize(r.journal) in names and normalize(r.first_author).rpartition(" ")[0] in authors]
+        return found
+
+    def describe(self, refs: List[Reference], lang: str, intro_key: str = "", level: str = "") -> Reply:
+        """Full details of the references, graded by the strongest design among them."""
+        texts, kb = self.services.texts, self.services.kb
+        lines = [texts.get(intro_key, lang)] if intro_key else []
+        if len(refs) > 1 and not intro_key:
+            lines.append(texts.get("replies.references_matched", lang))
+        for ref in refs:
+            lines.append(texts.get(
+                "replies.reference_one", lang, n=ref.n, authors=ref.authors, title=ref.title,
+                journal=ref.journal, year=ref.year, doi=ref.doi, pmid=ref.pmid,
+                doi_url=ref.doi_url, pubmed_url=ref.pubmed_url,
+            ))
+        citing = kb.facts_citing(refs[0].n)[:CITING_FACTS_SHOWN] if len(refs) == 1 else []
+        if citing:
+            questions = " / ".join(localize(f.question, lang) for f in citing)
+            lines.append(texts.get("replies.reference_used_for", lang, questions=questions))
+        return Reply(
+            type="reference",
+            lang=lang,
+            body="\n".join(lines),
+            topic=citing[0].topic if citing else None,
+            facts=tuple(f.id for f in citing),
+            level=level if level in LEVELS else strongest_level([r.level for r in refs]),
+            refs=tuple(r.n for r in refs),
+            suggestions=tuple(f.id for f in citing) or self.services.texts.default_suggestions[:3],
+        )
+
+    def overview(self, lang: str) -> Reply:
+        """All sources: the article, then its references grouped by study design."""
+        texts, kb = self.services.texts, self.services.kb
+        source = texts.source(lang)
+        lines = [texts.get("replies.sources_overview", lang, title=source["title"], updated=source["updated"])]
+        for level in LEVELS:
+            numbers = [r.n for r in kb.references.values() if r.level == level]
+            if numbers:
+                lines.append(texts.get(
+                    "replies.sources_group", lang,
+                    label=self.services.composer.evidence_label(level, lang),
+                    refs="".join(f"[{n}]" for n in numbers),
+                ))
+        return Reply(
+            type="reference",
+            lang=lang,
+            body="\n".join(lines),
+            level=strongest_level([r.level for r in kb.references.values()]),
+            refs=tuple(kb.references),
+            suggestions=texts.default_suggestions[:3],
+        )

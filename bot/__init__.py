@@ -1,0 +1,1 @@
+"""Exosome evidence bot: knowledge base, bilingual NLU components, channels and tools."""

@@ -1,0 +1,206 @@
+"""Load the fact files of `data/facts/` once, validating every field into typed objects."""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+import yaml
+
+from bot.contract import LEVELS
+from bot.kb.models import Fact, KnowledgeBase, Reference, Topic
+from bot.lang import normalize
+from bot.paths import FACTS_DIR
+
+REFERENCES_FILE = "references.yml"
+LANG_KEYS = ("zh", "en")
+FACT_FIELDS = {"id", "topic", "kind", "level", "refs", "question", "keywords", "text", "related"}
+TOPIC_FIELDS = {"id", "title"}
+REFERENCE_FIELDS = {"n", "authors", "title", "journal", "year", "doi", "pmid", "level"}
+KINDS = ("answer", "advice")
+FACT_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+TOPIC_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+CITATION_MARK = re.compile(r"\[\d+\]")
+
+
+class KnowledgeBaseError(ValueError):
+    """A fact file is invalid; the message names the file, the item and the field."""
+
+
+def _fail(path: Path, item: str, field: str, problem: str, fix: str) -> KnowledgeBaseError:
+    return KnowledgeBaseError(f"{path}: {item}, field '{field}': {problem}. {fix}")
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        with path.open(encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except yaml.YAMLError as e:
+        raise KnowledgeBaseError(f"{path}: not valid YAML ({e}). Fix the syntax at the line shown.") from e
+    if not isinstance(data, dict):
+        raise KnowledgeBaseError(f"{path}: expected a mapping at the top level, found {type(data).__name__}.")
+    return data
+
+
+def _bilingual(path: Path, item: str, field: str, value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise _fail(path, item, field, "expected a mapping with 'zh' and 'en'", "Write it as {zh: ..., en: ...}.")
+    for lang in LANG_KEYS:
+        text = value.get(lang)
+        if not isinstance(text, str) or not text.strip():
+            raise _fail(path, item, f"{field}.{lang}", "missing or empty", f"Add the {lang} text beside the other language.")
+    extra = set(value) - set(LANG_KEYS) - {"zh-Hant"}
+    if extra:
+        raise _fail(path, item, field, f"unknown language keys {sorted(extra)}", "Use only zh, en (and optionally zh-Hant).")
+    return {k: v.strip() for k, v in value.items()}
+
+
+def _keywords(path: Path, item: str, value: Any) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, dict):
+        raise _fail(path, item, "keywords", "expected a mapping with 'zh' and 'en' lists", "Write {zh: [...], en: [...]}.")
+    result: dict[str, tuple[str, ...]] = {}
+    for lang in LANG_KEYS:
+        words = value.get(lang)
+        if not isinstance(words, list) or not words:
+            raise _fail(path, item, f"keywords.{lang}", "missing or empty list", "Add what consumers would type.")
+        for word in words:
+            if not isinstance(word, str) or not word.strip():
+                raise _fail(path, item, f"keywords.{lang}", f"empty or non-text keyword {word!r}", "Remove it.")
+            if normalize(word) != word:
+                raise _fail(
+                    path, item, f"keywords.{lang}", f"keyword {word!r} is not in normal form",
+                    f"Write it as {normalize(word)!r} (Simplified, half-width, lower case).",
+                )
+        result[lang] = tuple(words)
+    return result
+
+
+def _load_references(path: Path) -> dict[int, Reference]:
+    data = _read_yaml(path)
+    entries = data.get("references")
+    if not isinstance(entries, list) or not entries:
+        raise KnowledgeBaseError(f"{path}: no 'references' list. Add the article's numbered references.")
+    references: dict[int, Reference] = {}
+    for position, entry in enumerate(entries, start=1):
+        item = f"reference #{position}"
+        if not isinstance(entry, dict):
+            raise _fail(path, item, "(entry)", "expected a mapping", "Write each reference as a mapping.")
+        missing = REFERENCE_FIELDS - set(entry)
+        unknown = set(entry) - REFERENCE_FIELDS
+        if missing or unknown:
+            field = sorted(missing or unknown)[0]
+            problem = "missing" if missing else "unknown field"
+            raise _fail(path, item, field, problem, f"Each reference has exactly {sorted(REFERENCE_FIELDS)}.")
+        if entry["n"] != position:
+            raise _fail(path, item, "n", f"is {entry['n']}, expected {position}", "Keep the article's numbering, in order.")
+        if entry["level"] not in LEVELS:
+            raise _fail(path, item, "level", f"{entry['level']!r} is not a contract level", f"Use one of {list(LEVELS)}.")
+        for field in ("doi", "pmid", "authors", "title", "journal"):
+            if not isinstance(entry[field], str) or not entry[field]:
+                raise _fail(path, item, field, "must be non-empty text", "Quote it as a string.")
+        references[position] = Reference(**{k: entry[k] for k in REFERENCE_FIELDS})
+    return references
+
+
+def _load_fact_file(
+    path: Path, topics: dict[str, Topic], facts: dict[str, Fact], references: dict[int, Reference]
+) -> None:
+    data = _read_yaml(path)
+    unknown = set(data) - {"topics", "facts"}
+    if unknown:
+        raise KnowledgeBaseError(f"{path}: unknown top-level keys {sorted(unknown)}. Use 'topics' and 'facts'.")
+    for entry in data.get("topics") or []:
+        item = f"topic '{entry.get('id')}'" if isinstance(entry, dict) else "topic"
+        if not isinstance(entry, dict) or not TOPIC_ID.match(str(entry.get("id", ""))):
+            raise _fail(path, item, "id", "missing or not snake_case", "Give the topic an id like 'animal_studies'.")
+        if set(entry) - TOPIC_FIELDS:
+            raise _fail(path, item, sorted(set(entry) - TOPIC_FIELDS)[0], "unknown field", f"Topics have {sorted(TOPIC_FIELDS)}.")
+        if entry["id"] in topics:
+            raise _fail(path, item, "id", "defined twice", "Topic ids are unique across all fact files.")
+        topics[entry["id"]] = Topic(id=entry["id"], title=_bilingual(path, item, "title", entry.get("title")))
+    for entry in data.get("facts") or []:
+        fact = _parse_fact(path, entry, references)
+        if fact.id in facts:
+            raise _fail(path, f"fact '{fact.id}'", "id", f"already defined in {facts[fact.id].source_file}", "Fact ids are unique.")
+        facts[fact.id] = fact
+
+
+def _parse_fact(path: Path, entry: Any, references: dict[int, Reference]) -> Fact:
+    if not isinstance(entry, dict):
+        raise _fail(path, "fact", "(entry)", "expected a mapping", "Write each fact as a mapping.")
+    fact_id = entry.get("id")
+    item = f"fact '{fact_id}'"
+    if not isinstance(fact_id, str) or not FACT_ID.match(fact_id):
+        raise _fail(path, item, "id", "missing or malformed", "Use a dotted lowercase id like 'animal.parkinsons'.")
+    unknown = set(entry) - FACT_FIELDS
+    if unknown:
+        raise _fail(path, item, sorted(unknown)[0], "unknown field", f"Facts have only {sorted(FACT_FIELDS)}.")
+    for field in FACT_FIELDS - {"related", "kind"}:
+        if field not in entry:
+            raise _fail(path, item, field, "missing", "Every fact needs it (see data/facts/README.md).")
+    kind = entry.get("kind", "answer")
+    if kind not in KINDS:
+        raise _fail(path, item, "kind", f"{kind!r} is unknown", f"Use one of {list(KINDS)}.")
+    if entry["level"] not in LEVELS:
+        raise _fail(path, item, "level", f"{entry['level']!r} is outside the contract", f"Use one of {list(LEVELS)}.")
+    refs = entry["refs"]
+    if not isinstance(refs, list) or not refs:
+        raise _fail(path, item, "refs", "must be a non-empty list of reference numbers", "Cite what supports the fact.")
+    for n in refs:
+        if not isinstance(n, int) or n not in references:
+            raise _fail(path, item, "refs", f"unknown reference {n!r}", f"Use numbers 1..{len(references)} from references.yml.")
+    text = _bilingual(path, item, "text", entry["text"])
+    for lang, value in text.items():
+        if CITATION_MARK.search(value):
+            raise _fail(path, item, f"text.{lang}", "contains a [n] citation marker", "Remove it: citations come from 'refs'.")
+    related = entry.get("related") or []
+    if not isinstance(related, list):
+        raise _fail(path, item, "related", "must be a list of fact ids", "Write [fact.id, ...].")
+    return Fact(
+        id=fact_id,
+        topic=str(entry["topic"]),
+        kind=kind,
+        level=entry["level"],
+        refs=tuple(refs),
+        question=_bilingual(path, item, "question", entry["question"]),
+        keywords=_keywords(path, item, entry["keywords"]),
+        text=text,
+        related=tuple(related),
+        source_file=path.name,
+    )
+
+
+def _check_links(topics: dict[str, Topic], facts: dict[str, Fact]) -> None:
+    for fact in facts.values():
+        item = f"fact '{fact.id}'"
+        path = Path(fact.source_file)
+        if fact.topic not in topics:
+            raise _fail(path, item, "topic", f"unknown topic {fact.topic!r}", f"Define it under 'topics:' or use one of {sorted(topics)}.")
+        for other in fact.related:
+            if other not in facts:
+                raise _fail(path, item, "related", f"unknown fact {other!r}", "Use ids of existing facts.")
+
+
+def load_knowledge_base(directory: Optional[Path] = None, files: Optional[Iterable[Path]] = None) -> KnowledgeBase:
+    """Load and validate references and fact files; raise KnowledgeBaseError naming what is wrong."""
+    directory = Path(directory or FACTS_DIR)
+    references = _load_references(directory / REFERENCES_FILE)
+    fact_files = sorted(files) if files is not None else sorted(
+        p for p in directory.glob("*.yml") if p.name != REFERENCES_FILE
+    )
+    if not fact_files:
+        raise KnowledgeBaseError(f"{directory}: no fact files (*.yml besides {REFERENCES_FILE}).")
+    topics: dict[str, Topic] = {}
+    facts: dict[str, Fact] = {}
+    for path in fact_files:
+        _load_fact_file(path, topics, facts, references)
+    _check_links(topics, facts)
+    return KnowledgeBase(references=references, topics=topics, facts=facts)
+
+
+@functools.lru_cache(maxsize=1)
+def default_knowledge_base() -> KnowledgeBase:
+    """The project's knowledge base, loaded once per process."""
+    return load_knowledge_base()

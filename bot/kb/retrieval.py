@@ -1,0 +1,106 @@
+"""Pick the most specific facts for a question by weighted keyword matching."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Iterable, Optional, Sequence
+
+from bot.kb.models import Fact, KnowledgeBase
+from bot.lang import has_cjk, normalize
+
+
+@dataclass(frozen=True)
+class Match:
+    """A fact with its score and the keywords of the message that reached it."""
+
+    fact: Fact
+    score: float
+    keywords: tuple[str, ...]
+
+
+def keyword_pattern(keyword: str) -> re.Pattern[str]:
+    """Chinese keywords match anywhere; English ones at a word start, whole word when short."""
+    if has_cjk(keyword):
+        return re.compile(re.escape(keyword))
+    tail = r"(?![a-z0-9])" if len(keyword) <= 3 else ""
+    return re.compile(rf"(?<![a-z0-9]){re.escape(keyword)}{tail}")
+
+
+class FactRetriever:
+    """Ranks the facts of a knowledge base against a message; rare keywords weigh more."""
+
+    def __init__(self, kb: KnowledgeBase, context_weight: float = 0.4) -> None:
+        """Index every fact's keywords; `context_weight` scales matches from the previous question."""
+        self.kb = kb
+        self.context_weight = context_weight
+        self._index: list[tuple[Fact, list[tuple[str, re.Pattern[str]]]]] = []
+        document_frequency: dict[str, int] = {}
+        for fact in kb.facts.values():
+            words = sorted({w for lang_words in fact.keywords.values() for w in lang_words})
+            self._index.append((fact, [(w, keyword_pattern(w)) for w in words]))
+            for w in words:
+                document_frequency[w] = document_frequency.get(w, 0) + 1
+        total = max(len(kb.facts), 1)
+        self._weight = {w: 1.0 + math.log(total / df) for w, df in document_frequency.items()}
+        # The weight of a keyword that at most two facts share: a match this strong is specific.
+        self.specific_score = 1.0 + math.log(total / 2)
+
+    def _matched(self, text: str) -> dict[str, list[str]]:
+        """Fact id -> keywords found in the normalised text, dropping ones inside a longer match."""
+        found: dict[str, list[str]] = {}
+        for fact, patterns in self._index:
+            spans = []
+            for word, pattern in patterns:
+                m = pattern.search(text)
+                if m:
+                    spans.append((m.start(), m.end(), word))
+            kept = [
+                s for s in spans
+                if not any(o is not s and o[0] <= s[0] and s[1] <= o[1] and (o[1] - o[0]) > (s[1] - s[0]) for o in spans)
+            ]
+            if kept:
+                found[fact.id] = [w for _, _, w in kept]
+        return found
+
+    def _scores(self, text: str) -> dict[str, tuple[float, list[str]]]:
+        return {
+            fact_id: (sum(self._weight[w] for w in words), words)
+            for fact_id, words in self._matched(normalize(text)).items()
+        }
+
+    def rank(self, text: str, context: Optional[str] = None, limit: int = 5) -> list[Match]:
+        """Best matches for `text`; keywords of `context` (the previous question) add a smaller weight."""
+        current = self._scores(text)
+        previous = self._scores(context) if context else {}
+        order = {fact.id: i for i, (fact, _) in enumerate(self._index)}
+        combined: dict[str, tuple[float, list[str]]] = {}
+        for fact_id in set(current) | set(previous):
+            score, words = current.get(fact_id, (0.0, []))
+            if fact_id in previous:
+                score += self.context_weight * previous[fact_id][0]
+            combined[fact_id] = (score, words)
+        ranked = sorted(
+            combined.items(),
+            key=lambda item: (-item[1][0], -len(item[1][1]), order[item[0]]),
+        )
+        return [Match(self.kb.facts[i], round(s, 3), tuple(w)) for i, (s, w) in ranked[:limit]]
+
+    def best(self, text: str, context: Optional[str] = None) -> Optional[Match]:
+        """The single best match for the message, or None when no keyword matches."""
+        ranked = self.rank(text, context, limit=1)
+        return ranked[0] if ranked and ranked[0].keywords else None
+
+    def next_unseen(self, seen: Sequence[str]) -> Optional[Fact]:
+        """For "tell me more": the first related or same-topic fact not yet given."""
+        if not seen:
+            return None
+        last = self.kb.facts.get(seen[-1])
+        if last is None:
+            return None
+        candidates: Iterable[str] = list(last.related) + [f.id for f in self.kb.facts_of_topic(last.topic)]
+        for fact_id in candidates:
+            if fact_id not in seen:
+                return self.kb.facts[fact_id]
+        return None

@@ -1,0 +1,109 @@
+"""Script detection, normalisation and Simplified/Traditional conversion, shared by NLU and actions."""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Literal, Mapping, Optional
+
+import opencc
+import yaml
+
+from bot.paths import HANT_FIXES_FILE
+
+Lang = Literal["zh-Hans", "zh-Hant", "en"]
+LANGS: tuple[Lang, ...] = ("zh-Hans", "zh-Hant", "en")
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z\uff21-\uff3a\uff41-\uff5a]")
+
+
+@functools.lru_cache(maxsize=None)
+def _converter(config: str) -> opencc.OpenCC:
+    return opencc.OpenCC(f"{config}.json")
+
+
+@functools.lru_cache(maxsize=None)
+def _hant_fixes() -> dict[str, str]:
+    with HANT_FIXES_FILE.open(encoding="utf-8") as f:
+        return dict((yaml.safe_load(f) or {}).get("fixes") or {})
+
+
+def has_cjk(text: str) -> bool:
+    """True when the text holds at least one Chinese character."""
+    return _CJK.search(text) is not None
+
+
+def detect_script(text: str) -> Optional[Lang]:
+    """Return `zh-Hant`, `zh-Hans` or `en` for the text, or None when it has no letters at all.
+
+    Any Chinese character makes the message Chinese (mixed Chinese/English gets Chinese); it is
+    Traditional when more of its characters are Traditional-only than Simplified-only.
+    """
+    han = "".join(_CJK.findall(text))
+    if han:
+        to_simplified = _same_length_convert(han, "t2s")
+        to_traditional = _same_length_convert(han, "s2t")
+        traditional_only = sum(a != b for a, b in zip(han, to_simplified))
+        simplified_only = sum(a != b for a, b in zip(han, to_traditional))
+        return "zh-Hant" if traditional_only > simplified_only else "zh-Hans"
+    if _LATIN.search(text):
+        return "en"
+    return None
+
+
+def _same_length_convert(text: str, config: str) -> str:
+    """Convert with OpenCC, falling back to character by character if lengths would differ."""
+    converted = _converter(config).convert(text)
+    if len(converted) == len(text):
+        return converted
+    out = []
+    for char in text:
+        c = _converter(config).convert(char)
+        out.append(c if len(c) == 1 else char)
+    return "".join(out)
+
+
+def _fold_char(char: str) -> str:
+    code = ord(char)
+    if 0xFF01 <= code <= 0xFF5E:  # full-width ASCII
+        char = chr(code - 0xFEE0)
+    elif code == 0x3000:  # ideographic space
+        char = " "
+    lower = char.lower()
+    return lower if len(lower) == 1 else char
+
+
+def normalize(text: str) -> str:
+    """Full-width to half-width, Traditional to Simplified, lower case; same length as the input.
+
+    Keeping the length lets tokens and entities found in the normalised text carry offsets that
+    are valid in the original message.
+    """
+    folded = "".join(_fold_char(c) for c in text)
+    if not has_cjk(folded):
+        return folded
+    return _same_length_convert(folded, "t2s")
+
+
+def to_traditional(text: str) -> str:
+    """Convert a Simplified Chinese reply to Traditional (Taiwan standard characters)."""
+    converted = _converter("s2tw").convert(text)
+    for wrong, right in _hant_fixes().items():
+        converted = converted.replace(wrong, right)
+    return converted
+
+
+def base_lang(lang: str) -> str:
+    """`zh` for either Chinese script, `en` otherwise: the key used in data files."""
+    return "zh" if lang.startswith("zh") else "en"
+
+
+def localize(texts: Mapping[str, str], lang: str) -> str:
+    """Pick the text for `lang` from a `{zh, en}` mapping; Traditional is derived from `zh`.
+
+    An explicit `zh-Hant` entry, when a data file has one, wins over the conversion.
+    """
+    if lang == "zh-Hant":
+        return texts.get("zh-Hant") or to_traditional(texts["zh"])
+    return texts[base_lang(lang)]

@@ -1,0 +1,79 @@
+"""Loads the NLU term lists (data/nlu/lexicon.yml, claim_rules.yml) into matcher-ready mappings."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+from bot.lang import normalize
+from bot.paths import CLAIM_RULES_FILE, LEXICON_FILE
+
+
+class LexiconError(ValueError):
+    """A term file is invalid; the message names the file, the entry and what to fix."""
+
+
+def _read(path: Path) -> dict:
+    with path.open(encoding="utf-8") as f:
+        data = yaml.safe_load(f)
+    if not isinstance(data, dict):
+        raise LexiconError(f"{path}: expected a mapping at the top level.")
+    return data
+
+
+def _terms(path: Path, where: str, value: object) -> list[str]:
+    """Flatten a `{zh: [...], en: [...]}` entry into one checked list of normal-form terms."""
+    if not isinstance(value, dict) or not value:
+        raise LexiconError(f"{path}: '{where}' must map 'zh'/'en' to lists of terms.")
+    terms: list[str] = []
+    for lang, words in value.items():
+        if not isinstance(words, list):
+            raise LexiconError(f"{path}: '{where}.{lang}' must be a list of terms.")
+        for word in words:
+            word = str(word)
+            if normalize(word) != word or not word.strip():
+                raise LexiconError(
+                    f"{path}: '{where}.{lang}' term {word!r} is not in normal form; write {normalize(word)!r}."
+                )
+            terms.append(word)
+    return terms
+
+
+@functools.lru_cache(maxsize=None)
+def entity_terms(path: Optional[Path] = None) -> dict[str, list[str]]:
+    """Matcher labels `entity:value` -> terms, from the `entities` section of the lexicon."""
+    path = path or LEXICON_FILE
+    data = _read(path)
+    result: dict[str, list[str]] = {}
+    for entity, values in (data.get("entities") or {}).items():
+        for value, langs in values.items():
+            result[f"{entity}:{value}"] = _terms(path, f"entities.{entity}.{value}", langs)
+    return result
+
+
+@functools.lru_cache(maxsize=None)
+def journal_groups(path: Optional[Path] = None) -> list[list[str]]:
+    """Groups of names of one journal; the first name of each group is the entity value."""
+    path = path or LEXICON_FILE
+    groups = _read(path).get("journals") or []
+    for group in groups:
+        if not isinstance(group, list) or not group or any(normalize(str(n)) != str(n) for n in group):
+            raise LexiconError(f"{path}: journal group {group!r} must be a non-empty list of normal-form names.")
+    return [[str(n) for n in group] for group in groups]
+
+
+@functools.lru_cache(maxsize=None)
+def cues(path: Optional[Path] = None) -> dict[str, list[str]]:
+    """Cue lists the actions use (follow_up, all_sources, more)."""
+    path = path or LEXICON_FILE
+    return {name: _terms(path, f"cues.{name}", value) for name, value in (_read(path).get("cues") or {}).items()}
+
+
+@functools.lru_cache(maxsize=None)
+def claim_rules(path: Optional[Path] = None) -> dict[str, list[str]]:
+    """Term lists of the claim detector by role (route, effect_strong, ...)."""
+    path = path or CLAIM_RULES_FILE
+    return {role: _terms(path, role, value) for role, value in _read(path).items()}

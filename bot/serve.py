@@ -1,0 +1,224 @@
+"""Start the action server and the Rasa server together, print the addresses, stop both on Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import yaml
+
+from bot.paths import ROOT, VAR
+
+DEFAULT_MODEL = ROOT / "models" / "current.tar.gz"
+QUIET_ENV = {
+    "RASA_TELEMETRY_ENABLED": "false",
+    "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "PYTHONWARNINGS": "ignore",
+}
+
+
+class StartupError(RuntimeError):
+    """A server did not come up; the message says which, why (its log) and what to check."""
+
+
+@dataclass
+class ServerSettings:
+    """Ports, model and options of one bot deployment (defaults match shared/CONTRACT.md)."""
+
+    model: Path = DEFAULT_MODEL
+    rasa_port: int = 5005
+    action_port: int = 5055
+    host: str = "127.0.0.1"
+    cors: str = "*"
+    log_dir: Path = VAR / "logs"
+    env: Dict[str, str] = field(default_factory=dict)
+    startup_timeout: float = 180.0
+
+    @property
+    def rasa_url(self) -> str:
+        """Base address of the Rasa server."""
+        return f"http://{self.host}:{self.rasa_port}"
+
+    @property
+    def action_url(self) -> str:
+        """Webhook address of the action server."""
+        return f"http://{self.host}:{self.action_port}/webhook"
+
+
+def write_endpoints(settings: ServerSettings, directory: Path) -> Path:
+    """A copy of endpoints.yml with this deployment's action server address."""
+    endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8")) or {}
+    endpoints["action_endpoint"] = {"url": settings.action_url}
+    path = directory / "endpoints.yml"
+    path.write_text(yaml.safe_dump(endpoints, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _wait_http(url: str, process: subprocess.Popen, log: Path, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise StartupError(
+                f"{what} exited with code {process.returncode} before answering at {url}. "
+                f"Its log is {log}; the last lines:\n{_tail(log)}"
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status < 500:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    raise StartupError(f"{what} did not answer at {url} within {timeout:.0f} s. See {log}:\n{_tail(log)}")
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+class BotServers:
+    """The action server and Rasa server as child processes; usable as a context manager."""
+
+    def __init__(self, settings: ServerSettings) -> None:
+        """Prepare (not start) the servers."""
+        self.settings = settings
+        self.processes: List[subprocess.Popen] = []
+        self._tmp = tempfile.TemporaryDirectory(prefix="exobot-")
+        self.env = {**os.environ, **QUIET_ENV, **settings.env}
+
+    def _spawn(self, name: str, args: List[str]) -> tuple[subprocess.Popen, Path]:
+        self.settings.log_dir.mkdir(parents=True, exist_ok=True)
+        log = self.settings.log_dir / f"{name}.log"
+        handle = log.open("w", encoding="utf-8")
+        process = subprocess.Popen(
+            args, cwd=ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.processes.append(process)
+        return process, log
+
+    def start_action_server(self) -> None:
+        """Start the rasa-sdk action server and wait until it answers."""
+        s = self.settings
+        process, log = self._spawn(
+            "action-server",
+            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(s.action_port)],
+        )
+        _wait_http(f"http://{s.host}:{s.action_port}/health", process, log, s.startup_timeout, "The action server")
+        self.action_process = process
+
+    def start_rasa_server(self) -> None:
+        """Start the Rasa server (REST and socket.io channels) and wait until its model is loaded."""
+        s = self.settings
+        if not Path(s.model).is_file():
+            raise StartupError(f"No trained model at {s.model}. Train one with `make train` (or `make run`).")
+        args = [
+            sys.executable, "-m", "rasa", "run",
+            "--model", str(s.model),
+            "--credentials", str(ROOT / "credentials.yml"),
+            "--endpoints", str(write_endpoints(s, Path(self._tmp.name))),
+            "--port", str(s.rasa_port),
+            "--interface", s.host,
+            "--cors", s.cors,
+        ]
+        token = self.env.get("RASA_API_TOKEN")
+        if token:
+            args += ["--enable-api", "--auth-token", token]
+        process, log = self._spawn("rasa-server", args)
+        _wait_http(f"{s.rasa_url}/", process, log, s.startup_timeout, "The Rasa server")
+        self.rasa_process = process
+
+    def start(self) -> "BotServers":
+        """Start both servers, the action server first."""
+        try:
+            self.start_action_server()
+            self.start_rasa_server()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop every child process (SIGTERM, then SIGKILL after 10 s)."""
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                try:
+                    os.killpg(process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    continue
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.processes.clear()
+
+    def __enter__(self) -> "BotServers":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        self._tmp.cleanup()
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Command line of `make run`: start everything, print the addresses, wait for Ctrl-C."""
+    parser = argparse.ArgumentParser(description="Run the exosome evidence bot.")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--rasa-port", type=int, default=int(os.environ.get("RASA_PORT", 5005)))
+    parser.add_argument("--action-port", type=int, default=int(os.environ.get("ACTION_PORT", 5055)))
+    parser.add_argument("--host", default=os.environ.get("BOT_HOST", "127.0.0.1"))
+    parser.add_argument("--cors", default=os.environ.get("CORS_ORIGINS", "*"))
+    args = parser.parse_args(argv)
+    settings = ServerSettings(
+        model=args.model, rasa_port=args.rasa_port, action_port=args.action_port, host=args.host, cors=args.cors
+    )
+    servers = BotServers(settings)
+    print("Starting the action server and the Rasa server (about 30 s)...", flush=True)
+    try:
+        servers.start()
+    except StartupError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(
+        "\nThe bot is running:\n"
+        f"  REST       POST {settings.rasa_url}/webhooks/rest/webhook  {{\"sender\": \"me\", \"message\": \"外泌体是什么？\"}}\n"
+        f"  socket.io  {settings.rasa_url}/socket.io\n"
+        f"  actions    {settings.action_url}\n"
+        f"  logs       {settings.log_dir}\n"
+        "Press Ctrl-C to stop.",
+        flush=True,
+    )
+    stop = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    try:
+        while not stop["now"]:
+            for process in servers.processes:
+                if process.poll() is not None:
+                    print(f"error: a server exited (code {process.returncode}); see {settings.log_dir}", file=sys.stderr)
+                    stop["now"] = True
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\nStopping...", flush=True)
+        servers.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
