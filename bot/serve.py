@@ -28,6 +28,13 @@ QUIET_ENV = {
 }
 
 
+# Channels that are on only when their settings are in the environment (the first one is required).
+OPTIONAL_CHANNELS: Dict[str, List[str]] = {
+    "bot.channels.wechat.WeChatInput": ["WECHAT_TOKEN", "WECHAT_APP_ID", "WECHAT_AES_KEY"],
+    "bot.channels.telegram.TelegramInput": ["TELEGRAM_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_URL"],
+}
+
+
 class StartupError(RuntimeError):
     """A server did not come up; the message says which, why (its log) and what to check."""
 
@@ -65,6 +72,27 @@ def write_endpoints(settings: ServerSettings, directory: Path) -> Path:
     return path
 
 
+def write_credentials(env: Dict[str, str], directory: Path) -> tuple[Path, List[str]]:
+    """A copy of credentials.yml without the optional channels whose settings are missing.
+
+    Returns the file and one line per channel saying whether it is on or off, and why.
+    """
+    credentials = yaml.safe_load((ROOT / "credentials.yml").read_text(encoding="utf-8")) or {}
+    notes = []
+    for channel, variables in OPTIONAL_CHANNELS.items():
+        if channel not in credentials:
+            continue
+        short = channel.rsplit(".", 1)[-1]
+        if env.get(variables[0]):
+            notes.append(f"{short}: on")
+        else:
+            del credentials[channel]
+            notes.append(f"{short}: off (set {variables[0]} to turn it on; see README)")
+    path = directory / "credentials.yml"
+    path.write_text(yaml.safe_dump(credentials, sort_keys=False), encoding="utf-8")
+    return path, notes
+
+
 def _wait_http(url: str, process: subprocess.Popen, log: Path, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -99,6 +127,7 @@ class BotServers:
         self.processes: List[subprocess.Popen] = []
         self._tmp = tempfile.TemporaryDirectory(prefix="exobot-")
         self.env = {**os.environ, **QUIET_ENV, **settings.env}
+        self.channel_notes: List[str] = []
 
     def _spawn(self, name: str, args: List[str]) -> tuple[subprocess.Popen, Path]:
         self.settings.log_dir.mkdir(parents=True, exist_ok=True)
@@ -125,10 +154,11 @@ class BotServers:
         s = self.settings
         if not Path(s.model).is_file():
             raise StartupError(f"No trained model at {s.model}. Train one with `make train` (or `make run`).")
+        credentials, self.channel_notes = write_credentials(self.env, Path(self._tmp.name))
         args = [
             sys.executable, "-m", "rasa", "run",
             "--model", str(s.model),
-            "--credentials", str(ROOT / "credentials.yml"),
+            "--credentials", str(credentials),
             "--endpoints", str(write_endpoints(s, Path(self._tmp.name))),
             "--port", str(s.rasa_port),
             "--interface", s.host,
@@ -194,6 +224,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     except StartupError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    for note in servers.channel_notes:
+        print(f"channel {note}", flush=True)
     print(
         "\nThe bot is running:\n"
         f"  REST       POST {settings.rasa_url}/webhooks/rest/webhook  {{\"sender\": \"me\", \"message\": \"外泌体是什么？\"}}\n"

@@ -1,0 +1,1 @@
+"""Input/output channels: socket.io for the web widget, WeChat Official Accounts, Telegram."""

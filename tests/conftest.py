@@ -1,0 +1,103 @@
+"""Session fixtures: one trained model and one set of running servers per test run."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List
+
+import pytest
+
+from bot.paths import ROOT
+from bot.serve import QUIET_ENV, BotServers, ServerSettings
+
+TESTS = Path(__file__).resolve().parent
+OUTPUT = ROOT / "test-output"
+RASA = str(Path(sys.executable).with_name("rasa"))
+TEST_ENV = {**os.environ, **QUIET_ENV, "RASA_MAX_CACHE_SIZE": "0"}
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    """Folder for test artefacts (screenshots, reports); not committed."""
+    OUTPUT.mkdir(exist_ok=True)
+    return OUTPUT
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Train the real model once per run (EXOBOT_TEST_MODEL reuses a model, for local iteration)."""
+    reuse = os.environ.get("EXOBOT_TEST_MODEL")
+    if reuse:
+        return Path(reuse)
+    out = tmp_path_factory.mktemp("models")
+    result = subprocess.run(
+        [RASA, "train", "--fixed-model-name", "test", "--out", str(out)],
+        cwd=ROOT, env=TEST_ENV, capture_output=True, text=True,
+    )
+    assert result.returncode == 0, f"rasa train failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return out / "test.tar.gz"
+
+
+@pytest.fixture(scope="session")
+def tracker_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """SQLite tracker store file of the running test servers."""
+    return tmp_path_factory.mktemp("store") / "tracker.db"
+
+
+@pytest.fixture(scope="session")
+def channel_env() -> Dict[str, str]:
+    """Environment that turns on the messaging-app channels of the test servers."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def servers(
+    trained_model: Path, tracker_db: Path, channel_env: Dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BotServers]:
+    """The real action server and Rasa server on free loopback ports, for the whole session."""
+    settings = ServerSettings(
+        model=trained_model,
+        rasa_port=free_port(),
+        action_port=free_port(),
+        log_dir=tmp_path_factory.mktemp("logs"),
+        env={"TRACKER_SQLITE_PATH": str(tracker_db), **channel_env},
+    )
+    with BotServers(settings) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def ask(servers: BotServers) -> Callable[[str, str], List[Dict[str, Any]]]:
+    """Send a message over REST; returns Rasa's list of output messages."""
+    import urllib.request
+
+    def send(sender: str, message: str) -> List[Dict[str, Any]]:
+        body = json.dumps({"sender": sender, "message": message}).encode()
+        request = urllib.request.Request(
+            f"{servers.settings.rasa_url}/webhooks/rest/webhook", data=body,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())
+
+    return send
+
+
+def split_reply(messages: List[Dict[str, Any]]) -> tuple[str, Dict[str, Any]]:
+    """The one text and the one contract payload of a REST reply (asserting there is exactly one)."""
+    texts = [m["text"] for m in messages if "text" in m]
+    payloads = [m["custom"] for m in messages if "custom" in m]
+    assert len(texts) == 1 and len(payloads) == 1, f"expected one text and one payload, got {messages}"
+    return texts[0], payloads[0]
