@@ -27,7 +27,7 @@ class Reference:
     @property
     def short(self) -> str:
         """Short form used in replies, e.g. `Chen X et al., Nature Aging 2024`."""
-        return f"{self.authors.rstrip('.')}, {self.journal} {self.year}"
+        return f"{self.authors}, {self.journal} {self.year}"
 
     @property
     def doi_url(self) -> str:

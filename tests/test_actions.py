@@ -1,0 +1,190 @@
+"""Actions with rasa-sdk's CollectingDispatcher and real Tracker objects, on a small knowledge base."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Dict, List, Optional
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.answers import ActionAnswer, ActionCheckClaim, ActionFallback
+from actions.conversation import ActionGreet, ActionHandoff, ActionMedicalAdvice, ActionOutOfScope
+from actions.references import ActionLookupReference
+from bot.kb import load_knowledge_base
+from bot.services import Services
+from tests.nlu_helpers import parse
+
+FIXTURE_KB = __import__("pathlib").Path(__file__).parent / "fixtures" / "kb"
+
+
+@pytest.fixture(scope="module")
+def small() -> Services:
+    return Services.build(kb=load_knowledge_base(FIXTURE_KB))
+
+
+@pytest.fixture(scope="module")
+def full() -> Services:
+    return Services.build()
+
+
+def tracker(text: str, intent: Optional[str], slots: Optional[Dict[str, Any]] = None, confidence: float = 0.9) -> Tracker:
+    latest = parse(text, intent, confidence)
+    events = [{"event": "user", "text": text, "parse_data": latest}]
+    return Tracker("tester", slots or {}, latest, events, False, None, {}, "action_listen")
+
+
+def run(action, t: Tracker) -> tuple[Dict[str, Any], List[Dict[str, Any]]]:
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, t, {}))
+    assert len(dispatcher.messages) == 1, "every action replies exactly once"
+    message = dispatcher.messages[0]
+    return {"text": message["text"], "payload": message["custom"]}, events
+
+
+def slots(events: List[Dict[str, Any]]) -> Dict[str, Any]:
+    return {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+
+
+@pytest.mark.parametrize(
+    "question, lang, grade",
+    [
+        ("年轻血浆外泌体能延长寿命吗？", "zh-Hans", "仅动物实验"),
+        ("年輕血漿外泌體能延長壽命嗎？", "zh-Hant", "僅動物實驗"),
+        ("Did young plasma vesicles extend lifespan?", "en", "animal studies only"),
+    ],
+)
+def test_answer_in_the_users_language_with_grade_and_citation(small, question, lang, grade):
+    reply, events = run(ActionAnswer(small), tracker(question, "ask_knowledge"))
+    payload = reply["payload"]
+    assert payload["type"] == "answer" and payload["lang"] == lang
+    assert payload["facts"] == ["animal.young_plasma"]
+    assert [c["ref"] for c in payload["citations"]] == [6]
+    assert payload["evidence"]["level"] == "animal"
+    assert grade in reply["text"] and "[6] Chen X et al., Nature Aging 2024" in reply["text"]
+    assert slots(events)["last_refs"] == [6] and slots(events)["lang"] == lang
+
+
+def test_the_most_specific_fact_wins_on_the_real_knowledge_base(full):
+    reply, _ = run(ActionAnswer(full), tracker("外泌体对帕金森病有用吗？", "ask_knowledge"))
+    assert reply["payload"]["facts"][0] == "animal.parkinsons"
+    assert 11 in [c["ref"] for c in reply["payload"]["citations"]]
+
+
+def test_follow_up_safety_question_uses_the_previous_topic(full):
+    previous = {"last_question": "外泌体点滴能抗衰老吗", "last_facts": ["advice.systemic_products"], "last_refs": [1, 2]}
+    reply, _ = run(ActionAnswer(full), tracker("那安全吗？", "ask_knowledge", previous))
+    assert reply["payload"]["facts"][0] == "safety.injection"
+
+
+def test_tell_me_more_gives_the_next_related_fact(small):
+    previous = {"last_question": "young plasma?", "last_facts": ["animal.young_plasma"], "last_refs": [6]}
+    reply, _ = run(ActionAnswer(small), tracker("tell me more", "ask_knowledge", previous))
+    assert reply["payload"]["facts"] == ["animal.mir302b"]
+
+
+def test_uncovered_question_gets_an_honest_decline_with_pointers(small):
+    reply, events = run(ActionAnswer(small), tracker("Do exosomes cure baldness in dogs?", "ask_knowledge"))
+    payload = reply["payload"]
+    assert payload["type"] == "out_of_scope"
+    assert payload["evidence"] is None and payload["citations"] == [] and payload["flags"] == []
+    assert payload["suggestions"], "points at what the bot can answer"
+    assert "last_refs" not in slots(events)
+
+
+@pytest.mark.parametrize(
+    "text, intent",
+    [
+        ("外泌体点滴能让全身年轻十岁！", "check_claim"),
+        ("My clinic says exosome IV drips reverse aging for the whole body", "check_claim"),
+        ("外泌體回輸可以延長壽命嗎", "ask_knowledge"),
+        ("exosome shots to live longer??", None),
+    ],
+)
+def test_flagged_claim_is_stated_with_warning_and_mouse_evidence(small, text, intent):
+    reply, _ = run(ActionCheckClaim(small) if intent == "check_claim" else ActionAnswer(small), tracker(text, intent))
+    payload = reply["payload"]
+    assert payload["type"] == "claim_check"
+    assert [f["code"] for f in payload["flags"]] == ["unsupported_systemic_injection_claim"]
+    assert reply["text"].startswith("⚠️")
+    assert payload["evidence"]["level"] == "animal"
+    assert sorted(c["ref"] for c in payload["citations"]) == [6, 7]
+    assert "[6]" in reply["text"] and "[7]" in reply["text"]
+
+
+def test_fallback_answers_a_clear_keyword_and_otherwise_says_so(small):
+    reply, _ = run(ActionFallback(small), tracker("miR-302b", "nlu_fallback", confidence=0.2))
+    assert reply["payload"]["facts"] == ["animal.mir302b"]
+    reply, _ = run(ActionFallback(small), tracker("blorp zzz", "nlu_fallback", confidence=0.2))
+    assert reply["payload"]["type"] == "fallback" and reply["payload"]["suggestions"]
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [("", "empty"), ("   ", "empty"), ("<img src=x onerror=alert(1)>", "markup"), ("😀😀😀", "emoji_only"),
+     ("x" * 5000, "too_long"), ("\x00\x01binary", "unreadable")],
+)
+def test_bad_input_gets_a_polite_input_error_without_echo(small, text, problem):
+    reply, _ = run(ActionAnswer(small), tracker(text, "ask_knowledge"))
+    assert reply["payload"]["type"] == "input_error"
+    assert reply["payload"]["evidence"] is None and reply["payload"]["citations"] == []
+    assert "<img" not in reply["text"] and "onerror" not in reply["text"]
+    assert len(reply["text"]) < 300
+
+
+def test_reference_by_number(full):
+    reply, events = run(ActionLookupReference(full), tracker("What is reference 6?", "ask_reference"))
+    payload = reply["payload"]
+    assert payload["type"] == "reference" and [c["ref"] for c in payload["citations"]] == [6]
+    assert "https://pubmed.ncbi.nlm.nih.gov/38627524/" in reply["text"]
+    assert payload["evidence"]["level"] == "animal"
+    assert "last_refs" not in slots(events), "a look-up does not replace the answer being discussed"
+
+
+def test_reference_by_journal_in_chinese(full):
+    reply, _ = run(ActionLookupReference(full), tracker("Nature Aging那篇论文的PMID是多少？", "ask_reference"))
+    assert [c["ref"] for c in reply["payload"]["citations"]] == [6]
+    assert reply["payload"]["lang"] == "zh-Hans" and "38627524" in reply["text"]
+
+
+def test_unknown_reference_number_is_not_invented(full):
+    reply, _ = run(ActionLookupReference(full), tracker("文献30是什么", "ask_reference"))
+    assert reply["payload"]["type"] == "fallback" and reply["payload"]["citations"] == []
+    assert "23" in reply["text"]
+
+
+def test_source_for_that_cites_the_previous_answer(small):
+    previous = {"last_question": "microneedling?", "last_facts": ["skin.trial_microneedling"], "last_refs": [3], "last_level": "human_trial"}
+    reply, _ = run(ActionLookupReference(small), tracker("what's the source for that?", "ask_reference", previous))
+    assert [c["ref"] for c in reply["payload"]["citations"]] == [3]
+    assert reply["payload"]["evidence"]["level"] == "human_trial"
+
+
+def test_all_sources_lists_the_23_references_by_design(full):
+    reply, _ = run(ActionLookupReference(full), tracker("what are your sources?", "ask_reference"))
+    assert [c["ref"] for c in reply["payload"]["citations"]] == list(range(1, 24))
+    assert "[1][2]" in reply["text"]
+
+
+@pytest.mark.parametrize(
+    "action, intent, kind",
+    [
+        (ActionGreet, "greet", "greeting"),
+        (ActionHandoff, "request_human", "handoff"),
+        (ActionOutOfScope, "out_of_scope", "out_of_scope"),
+        (ActionMedicalAdvice, "ask_medical_advice", "out_of_scope"),
+    ],
+)
+def test_non_answers_carry_no_evidence(small, action, intent, kind):
+    reply, _ = run(action(small), tracker("I have Parkinson's, how much should I inject?", intent))
+    payload = reply["payload"]
+    assert payload["type"] == kind
+    assert payload["evidence"] is None and payload["citations"] == [] and payload["flags"] == []
+
+
+def test_medical_question_is_declined_with_doctor_advice_and_related_evidence(full):
+    reply, _ = run(ActionMedicalAdvice(full), tracker("我爸有帕金森，该打多少外泌体？", "ask_medical_advice"))
+    assert "医生" in reply["text"]
+    titles = [s["title"] for s in reply["payload"]["suggestions"]]
+    assert any("帕金森" in t for t in titles)

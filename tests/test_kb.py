@@ -1,0 +1,146 @@
+"""Knowledge base: loading, validation errors that name file, fact and field, and fact selection."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.contract import LEVELS
+from bot.kb import KnowledgeBaseError, default_knowledge_base, load_knowledge_base
+from bot.kb.retrieval import FactRetriever
+from bot.lang import to_traditional
+from bot.paths import FACTS_DIR
+
+REQUIRED_FACTS = [
+    "basics.definition", "basics.double_role", "basics.source_cell", "overview.evidence",
+    "mechanism.mirna", "mechanism.mitochondria", "mechanism.pcna_telomeres", "mechanism.sirt1",
+    "mechanism.anti_inflammatory", "mechanism.skin",
+    "animal.young_plasma", "animal.mir302b", "animal.pcna", "animal.brain_sirt1", "animal.stroke_bbb",
+    "animal.parkinsons", "animal.limits",
+    "skin.systematic_reviews", "skin.trial_microneedling", "skin.trial_platelet", "skin.trial_vs_prp",
+    "organs.bone_joint", "organs.fracture", "organs.wound", "organs.alzheimers", "organs.cardiovascular",
+    "delivery.microneedle", "delivery.carriers", "delivery.iv_route",
+    "safety.topical", "safety.long_term", "safety.double_role", "safety.commercial_products",
+    "gaps.standardisation", "gaps.human_rcts", "gaps.follow_up", "gaps.source_cell", "gaps.regulation",
+    "verdict.overall", "advice.skin", "advice.systemic_products", "advice.conditioned_media",
+    "claims.systemic_injection",
+]
+
+
+@pytest.fixture(scope="module")
+def kb():
+    return default_knowledge_base()
+
+
+@pytest.fixture(scope="module")
+def retriever(kb):
+    return FactRetriever(kb)
+
+
+def test_the_project_knowledge_base_loads_and_covers_every_section(kb):
+    missing = [f for f in REQUIRED_FACTS if f not in kb.facts]
+    assert not missing, f"facts for these article sections are missing: {missing}"
+    assert len(kb.references) == 23
+    assert {f.level for f in kb.facts.values()} <= set(LEVELS)
+
+
+def test_every_reference_is_cited_by_some_fact(kb):
+    cited = {n for f in kb.facts.values() for n in f.refs}
+    assert cited == set(range(1, 24))
+
+
+def test_animal_facts_say_so(kb):
+    for fact in kb.facts.values():
+        if fact.level == "animal" and fact.id.startswith("animal."):
+            assert "小鼠" in fact.text["zh"] or "动物" in fact.text["zh"], fact.id
+            assert "mice" in fact.text["en"].lower() or "mouse" in fact.text["en"].lower() or "animal" in fact.text["en"].lower(), fact.id
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_fact_question_leads_back_to_its_fact(kb, retriever, lang):
+    wrong = {}
+    for fact in kb.facts.values():
+        best = retriever.best(fact.question[lang])
+        if best is None or best.fact.id != fact.id:
+            wrong[fact.id] = best.fact.id if best else None
+    assert not wrong, f"questions reaching another fact: {wrong}"
+
+
+def test_traditional_questions_reach_the_same_facts(kb, retriever):
+    wrong = [f.id for f in kb.facts.values() if retriever.best(to_traditional(f.question["zh"])).fact.id != f.id]
+    assert not wrong
+
+
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("外泌体对帕金森病有没有用？", "animal.parkinsons"),
+        ("Can exosomes help with Parkinson's?", "animal.parkinsons"),
+        ("外泌體對中風有幫助嗎", "animal.stroke_bbb"),
+        ("what does mir-302b do", "animal.mir302b"),
+        ("Is exosome microneedling safe?", "safety.topical"),
+        ("外泌体点滴安全吗", "safety.injection"),
+        ("how long were people followed up in the studies?", "gaps.follow_up"),
+        ("外泌体产品合法吗？有监管吗", "gaps.regulation"),
+        ("how do I know if a serum has real exosomes or just conditioned media", "advice.conditioned_media"),
+    ],
+)
+def test_specific_questions_get_the_specific_fact(retriever, question, expected):
+    assert retriever.best(question).fact.id == expected
+
+
+def test_a_question_with_no_known_keyword_matches_nothing(retriever):
+    assert retriever.best("what's the weather in Paris tomorrow") is None
+
+
+def test_follow_up_uses_the_previous_question(retriever):
+    alone = retriever.best("那安全吗？")
+    with_context = retriever.best("那安全吗？", context="外泌体点滴能抗衰老吗")
+    assert with_context.fact.id == "safety.injection"
+    assert alone.fact.id != "safety.injection" or alone.score < with_context.score
+
+
+# -- validation errors ------------------------------------------------------------------------
+
+def _broken_copy(tmp_path: Path, edit) -> Path:
+    target = tmp_path / "facts"
+    shutil.copytree(FACTS_DIR, target)
+    path = target / "animal.yml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    edit(data["facts"][0])
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return target
+
+
+@pytest.mark.parametrize(
+    "edit, field, words",
+    [
+        (lambda f: f.update(refs=[24]), "refs", "unknown reference 24"),
+        (lambda f: f["text"].pop("en"), "text.en", "missing"),
+        (lambda f: f.update(level="strong"), "level", "outside the contract"),
+        (lambda f: f.update(topic="nowhere"), "topic", "unknown topic"),
+        (lambda f: f["keywords"]["zh"].append("外泌體"), "keywords.zh", "normal form"),
+        (lambda f: f.update(colour="red"), "colour", "unknown field"),
+        (lambda f: f["text"].update(zh=f["text"]["zh"] + "[6]"), "text.zh", "citation marker"),
+    ],
+)
+def test_invalid_fact_fails_naming_file_fact_and_field(tmp_path, edit, field, words):
+    directory = _broken_copy(tmp_path, edit)
+    fact_id = yaml.safe_load((directory / "animal.yml").read_text(encoding="utf-8"))["facts"][0]["id"]
+    with pytest.raises(KnowledgeBaseError) as error:
+        load_knowledge_base(directory)
+    message = str(error.value)
+    assert "animal.yml" in message and f"'{fact_id}'" in message and f"'{field}'" in message
+    assert words in message
+
+
+def test_duplicate_fact_id_is_refused(tmp_path):
+    directory = tmp_path / "facts"
+    shutil.copytree(FACTS_DIR, directory)
+    data = yaml.safe_load((directory / "animal.yml").read_text(encoding="utf-8"))
+    (directory / "animal_copy.yml").write_text(yaml.safe_dump({"facts": data["facts"][:1]}), encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError, match="already defined"):
+        load_knowledge_base(directory)
