@@ -72,7 +72,7 @@ def servers(
         rasa_port=free_port(),
         action_port=free_port(),
         log_dir=tmp_path_factory.mktemp("logs"),
-        env={"TRACKER_SQLITE_PATH": str(tracker_db), **channel_env},
+        env={"TRACKER_SQLITE_PATH": str(tracker_db), "RASA_API_TOKEN": "test-api-token", **channel_env},
     )
     with BotServers(settings) as running:
         yield running

@@ -16,7 +16,7 @@ from bot.paths import FACTS_DIR
 
 REFERENCES_FILE = "references.yml"
 LANG_KEYS = ("zh", "en")
-FACT_FIELDS = {"id", "topic", "kind", "level", "refs", "question", "keywords", "text", "related"}
+FACT_FIELDS = {"id", "topic", "kind", "level", "refs", "question", "keywords", "weak_keywords", "text", "related"}
 TOPIC_FIELDS = {"id", "title"}
 REFERENCE_FIELDS = {"n", "authors", "title", "journal", "year", "doi", "pmid", "level"}
 KINDS = ("answer", "advice")
@@ -57,20 +57,20 @@ def _bilingual(path: Path, item: str, field: str, value: Any) -> dict[str, str]:
     return {k: v.strip() for k, v in value.items()}
 
 
-def _keywords(path: Path, item: str, value: Any) -> dict[str, tuple[str, ...]]:
+def _keywords(path: Path, item: str, value: Any, field: str = "keywords") -> dict[str, tuple[str, ...]]:
     if not isinstance(value, dict):
-        raise _fail(path, item, "keywords", "expected a mapping with 'zh' and 'en' lists", "Write {zh: [...], en: [...]}.")
+        raise _fail(path, item, field, "expected a mapping with 'zh' and 'en' lists", "Write {zh: [...], en: [...]}.")
     result: dict[str, tuple[str, ...]] = {}
     for lang in LANG_KEYS:
         words = value.get(lang)
         if not isinstance(words, list) or not words:
-            raise _fail(path, item, f"keywords.{lang}", "missing or empty list", "Add what consumers would type.")
+            raise _fail(path, item, f"{field}.{lang}", "missing or empty list", "Add what consumers would type.")
         for word in words:
             if not isinstance(word, str) or not word.strip():
-                raise _fail(path, item, f"keywords.{lang}", f"empty or non-text keyword {word!r}", "Remove it.")
+                raise _fail(path, item, f"{field}.{lang}", f"empty or non-text keyword {word!r}", "Remove it.")
             if normalize(word) != word:
                 raise _fail(
-                    path, item, f"keywords.{lang}", f"keyword {word!r} is not in normal form",
+                    path, item, f"{field}.{lang}", f"keyword {word!r} is not in normal form",
                     f"Write it as {normalize(word)!r} (Simplified, half-width, lower case).",
                 )
         result[lang] = tuple(words)
@@ -137,7 +137,7 @@ def _parse_fact(path: Path, entry: Any, references: dict[int, Reference]) -> Fac
     unknown = set(entry) - FACT_FIELDS
     if unknown:
         raise _fail(path, item, sorted(unknown)[0], "unknown field", f"Facts have only {sorted(FACT_FIELDS)}.")
-    for field in FACT_FIELDS - {"related", "kind"}:
+    for field in FACT_FIELDS - {"related", "kind", "weak_keywords"}:
         if field not in entry:
             raise _fail(path, item, field, "missing", "Every fact needs it (see data/facts/README.md).")
     kind = entry.get("kind", "answer")
@@ -166,6 +166,7 @@ def _parse_fact(path: Path, entry: Any, references: dict[int, Reference]) -> Fac
         refs=tuple(refs),
         question=_bilingual(path, item, "question", entry["question"]),
         keywords=_keywords(path, item, entry["keywords"]),
+        weak_keywords=_keywords(path, item, entry["weak_keywords"], "weak_keywords") if "weak_keywords" in entry else {},
         text=text,
         related=tuple(related),
         source_file=path.name,

@@ -65,6 +65,7 @@ class Fact:
     keywords: Mapping[str, tuple[str, ...]]
     text: Mapping[str, str]
     related: tuple[str, ...] = ()
+    weak_keywords: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     source_file: str = field(default="", compare=False)
 
     @property

@@ -28,6 +28,13 @@ def keyword_pattern(keyword: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![a-z0-9]){re.escape(keyword)}{tail}")
 
 
+# Weight of weak keywords (generic words such as "what is" or "worth it"), counted once per fact:
+# below any specific keyword.
+WEAK_WEIGHT = 1.0
+# A single Chinese character ("脸", "涂") says less than a word: its weight is scaled down.
+SINGLE_HAN_FACTOR = 0.5
+
+
 class FactRetriever:
     """Ranks the facts of a knowledge base against a message; rare keywords weigh more."""
 
@@ -35,40 +42,39 @@ class FactRetriever:
         """Index every fact's keywords; `context_weight` scales matches from the previous question."""
         self.kb = kb
         self.context_weight = context_weight
-        self._index: list[tuple[Fact, list[tuple[str, re.Pattern[str]]]]] = []
+        # Per fact: (keyword, pattern, weak?) for its keywords and its weak keywords.
+        self._index: list[tuple[Fact, list[tuple[str, re.Pattern[str], bool]]]] = []
         document_frequency: dict[str, int] = {}
         for fact in kb.facts.values():
             words = sorted({w for lang_words in fact.keywords.values() for w in lang_words})
-            self._index.append((fact, [(w, keyword_pattern(w)) for w in words]))
+            weak = sorted({w for lang_words in fact.weak_keywords.values() for w in lang_words} - set(words))
+            entries = [(w, keyword_pattern(w), False) for w in words] + [(w, keyword_pattern(w), True) for w in weak]
+            self._index.append((fact, entries))
             for w in words:
                 document_frequency[w] = document_frequency.get(w, 0) + 1
         total = max(len(kb.facts), 1)
-        self._weight = {w: 1.0 + math.log(total / df) for w, df in document_frequency.items()}
+        self._weight = {
+            w: (1.0 + math.log(total / df)) * (SINGLE_HAN_FACTOR if len(w) == 1 and has_cjk(w) else 1.0)
+            for w, df in document_frequency.items()
+        }
         # The weight of a keyword that at most two facts share: a match this strong is specific.
         self.specific_score = 1.0 + math.log(total / 2)
 
-    def _matched(self, text: str) -> dict[str, list[str]]:
-        """Fact id -> keywords found in the normalised text, dropping ones inside a longer match."""
-        found: dict[str, list[str]] = {}
-        for fact, patterns in self._index:
-            spans = []
-            for word, pattern in patterns:
-                m = pattern.search(text)
-                if m:
-                    spans.append((m.start(), m.end(), word))
+    def _scores(self, text: str) -> dict[str, tuple[float, list[str]]]:
+        """Fact id -> (score, matched keywords); a keyword inside a longer match of the fact is dropped."""
+        text = normalize(text)
+        scores: dict[str, tuple[float, list[str]]] = {}
+        for fact, entries in self._index:
+            spans = [(m.start(), m.end(), w, weak) for w, p, weak in entries for m in [p.search(text)] if m]
             kept = [
                 s for s in spans
-                if not any(o is not s and o[0] <= s[0] and s[1] <= o[1] and (o[1] - o[0]) > (s[1] - s[0]) for o in spans)
+                if not any(o[0] <= s[0] and s[1] <= o[1] and (o[1] - o[0]) > (s[1] - s[0]) for o in spans)
             ]
             if kept:
-                found[fact.id] = [w for _, _, w in kept]
-        return found
-
-    def _scores(self, text: str) -> dict[str, tuple[float, list[str]]]:
-        return {
-            fact_id: (sum(self._weight[w] for w in words), words)
-            for fact_id, words in self._matched(normalize(text)).items()
-        }
+                strong = sum(self._weight[w] for _, _, w, weak in kept if not weak)
+                weak = WEAK_WEIGHT if any(weak for *_, weak in kept) else 0.0
+                scores[fact.id] = (strong + weak, [w for _, _, w, _ in kept])
+        return scores
 
     def rank(self, text: str, context: Optional[str] = None, limit: int = 5) -> list[Match]:
         """Best matches for `text`; keywords of `context` (the previous question) add a smaller weight."""
