@@ -24,7 +24,7 @@ def _read(path: Path) -> dict:
     return data
 
 
-def _terms(path: Path, where: str, value: object) -> list[str]:
+def flatten_terms(path: Path, where: str, value: object) -> list[str]:
     """Flatten a `{zh: [...], en: [...]}` entry into one checked list of normal-form terms."""
     if not isinstance(value, dict) or not value:
         raise LexiconError(f"{path}: '{where}' must map 'zh'/'en' to lists of terms.")
@@ -50,7 +50,7 @@ def entity_terms(path: Optional[Path] = None) -> dict[str, list[str]]:
     result: dict[str, list[str]] = {}
     for entity, values in (data.get("entities") or {}).items():
         for value, langs in values.items():
-            result[f"{entity}:{value}"] = _terms(path, f"entities.{entity}.{value}", langs)
+            result[f"{entity}:{value}"] = flatten_terms(path, f"entities.{entity}.{value}", langs)
     return result
 
 
@@ -69,11 +69,11 @@ def journal_groups(path: Optional[Path] = None) -> list[list[str]]:
 def cues(path: Optional[Path] = None) -> dict[str, list[str]]:
     """Cue lists the actions use (follow_up, all_sources, more)."""
     path = path or LEXICON_FILE
-    return {name: _terms(path, f"cues.{name}", value) for name, value in (_read(path).get("cues") or {}).items()}
+    return {name: flatten_terms(path, f"cues.{name}", value) for name, value in (_read(path).get("cues") or {}).items()}
 
 
 @functools.lru_cache(maxsize=None)
 def claim_rules(path: Optional[Path] = None) -> dict[str, list[str]]:
     """Term lists of the claim detector by role (route, effect_strong, ...)."""
     path = path or CLAIM_RULES_FILE
-    return {role: _terms(path, role, value) for role, value in _read(path).items()}
+    return {role: flatten_terms(path, role, value) for role, value in _read(path).items()}

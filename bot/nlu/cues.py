@@ -1,0 +1,120 @@
+"""Cue featurizer: one sparse feature per group of cue words (data/nlu/intent_cues.yml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text
+
+import numpy as np
+import scipy.sparse
+import yaml
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.nlu.featurizers.sparse_featurizer.sparse_featurizer import SparseFeaturizer
+from rasa.nlu.tokenizers.tokenizer import Tokenizer
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot import guard
+from bot.lang import normalize
+from bot.nlu.constants import NORM_TEXT
+from bot.nlu.lexicon import entity_terms, flatten_terms
+from bot.nlu.matching import TermMatcher
+from bot.paths import DATA
+
+CUES_FILE = DATA / "nlu" / "intent_cues.yml"
+
+
+def load_cue_groups(path: Optional[Path] = None, with_entities: bool = True) -> Dict[str, List[str]]:
+    """Group name -> terms; the lexicon's entity terms are added to the `domain` group."""
+    path = Path(path or CUES_FILE)
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    groups = {name: flatten_terms(path, name, value) for name, value in data.items()}
+    if with_entities:
+        groups.setdefault("domain", [])
+        for terms in entity_terms().values():
+            groups["domain"] = groups["domain"] + terms
+    return groups
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
+class CueFeaturizer(SparseFeaturizer, GraphComponent):
+    """Marks which cue groups (exosome words, reference words, claim markers, ...) a message has.
+
+    Sentence feature: one column per group, 1 when the group occurs. Sequence feature: the same
+    columns per token, 1 on tokens inside a match. Works on `norm_text`, so all scripts match.
+    """
+
+    @classmethod
+    def required_components(cls) -> List[type]:
+        """Needs tokens."""
+        return [Tokenizer]
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """Returns the component's default config."""
+        return {
+            **SparseFeaturizer.get_default_config(),
+            # Cue file; None uses data/nlu/intent_cues.yml.
+            "cues_path": None,
+            # Add the entity terms of data/nlu/lexicon.yml to the `domain` group.
+            "with_entities": True,
+        }
+
+    def __init__(self, config: Dict[Text, Any], name: Text = "CueFeaturizer") -> None:
+        """Compiles the cue groups."""
+        super().__init__(name, config)
+        path = Path(config["cues_path"]) if config.get("cues_path") else None
+        self.groups = sorted(load_cue_groups(path, bool(config["with_entities"])).items())
+        self.column = {name: i for i, (name, _) in enumerate(self.groups)}
+        self.matcher = TermMatcher(dict(self.groups))
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "CueFeaturizer":
+        """Creates the component (see GraphComponent)."""
+        return cls(config, execution_context.node_name)
+
+    @classmethod
+    def validate_config(cls, config: Dict[Text, Any]) -> None:
+        """Nothing to validate beyond the file, checked when loading."""
+
+    def featurize(self, message: Message) -> None:
+        """Adds the cue features of the message's text."""
+        tokens = message.get(TOKENS_NAMES[TEXT])
+        text = message.get(TEXT)
+        if not tokens or text is None:
+            return
+        norm = message.get(NORM_TEXT) or normalize(guard.blank_markup(text))
+        sequence = np.zeros((len(tokens), len(self.groups)), dtype=np.float32)
+        sentence = np.zeros((1, len(self.groups)), dtype=np.float32)
+        for hit in self.matcher.find(norm):
+            col = self.column[hit.label]
+            sentence[0, col] = 1.0
+            for i, token in enumerate(tokens):
+                if token.start < hit.end and hit.start < token.end:
+                    sequence[i, col] = 1.0
+        self.add_features_to_message(
+            scipy.sparse.coo_matrix(sequence), scipy.sparse.coo_matrix(sentence), TEXT, message
+        )
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Featurize every training example."""
+        for example in training_data.training_examples:
+            self.featurize(example)
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Featurize incoming messages."""
+        for message in messages:
+            self.featurize(message)
+        return messages
