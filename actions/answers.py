@@ -97,7 +97,4 @@ class ActionFallback(AnswerMixin, BotAction):
 
     def respond(self, turn: Turn) -> Reply:
         """A clear keyword match is answered; anything else gets the fallback reply."""
-        best = self.services.retriever.best(turn.text)
-        if best is not None and best.score >= self.services.retriever.specific_score:
-            return self.services.composer.from_facts([best.fact], turn.lang)
-        return self.services.composer.message("fallback", "replies.fallback", turn.lang)
+        return self.specific_answer(turn) or self.services.composer.message("fallback", "replies.fallback", turn.lang)

@@ -17,6 +17,8 @@ from bot.reply import Reply
 from bot.services import Services, default_services
 
 CLAIM_FACT = "claims.systemic_injection"
+# Below this intent confidence, a decline (help, out of scope) gives way to a clearly matching fact.
+RESCUE_CONFIDENCE = 0.7
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,17 @@ class BotAction(Action, metaclass=abc.ABCMeta):
         return events
 
     # Helpers shared by several actions ------------------------------------------------------
+
+    def specific_answer(self, turn: Turn) -> Optional[Reply]:
+        """An answer when the message clearly names a specific fact's subject, else None.
+
+        Used when the classifier is unsure (fallback, or a low-confidence decline): a message such
+        as "Do exosomes help Parkinson's?" is answered even if its intent came out wrong.
+        """
+        best = self.services.retriever.best(turn.text)
+        if best is None or best.score < self.services.retriever.specific_score:
+            return None
+        return self.services.composer.from_facts([best.fact], turn.lang)
 
     def related_suggestions(self, turn: Turn) -> Optional[List[str]]:
         """Facts matching the message, offered as suggestions by declines; None gives the defaults."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Text
 
-from actions.base import BotAction, Turn
+from actions.base import RESCUE_CONFIDENCE, BotAction, Turn
 from bot.reply import Reply
 
 
@@ -28,8 +28,9 @@ class ActionHelp(BotAction):
         return "action_help"
 
     def respond(self, turn: Turn) -> Reply:
-        """What the bot covers, with the default suggestions."""
-        return self.services.composer.message("greeting", "replies.help", turn.lang)
+        """What the bot covers; an unsure "help" that names a topic ("help with Parkinson's?") is answered."""
+        rescued = self.specific_answer(turn) if turn.confidence < RESCUE_CONFIDENCE else None
+        return rescued or self.services.composer.message("greeting", "replies.help", turn.lang)
 
 
 class ActionGoodbye(BotAction):
@@ -76,8 +77,9 @@ class ActionOutOfScope(BotAction):
         return "action_out_of_scope"
 
     def respond(self, turn: Turn) -> Reply:
-        """Decline; suggest facts near the message when there are any."""
-        return self.services.composer.message(
+        """Decline, suggesting facts near the message; an unsure decline of a clear topic is answered."""
+        rescued = self.specific_answer(turn) if turn.confidence < RESCUE_CONFIDENCE else None
+        return rescued or self.services.composer.message(
             "out_of_scope", "replies.out_of_scope", turn.lang, suggestions=self.related_suggestions(turn)
         )
 

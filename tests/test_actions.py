@@ -10,7 +10,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answers import ActionAnswer, ActionCheckClaim, ActionFallback
-from actions.conversation import ActionGreet, ActionHandoff, ActionMedicalAdvice, ActionOutOfScope
+from actions.conversation import ActionGreet, ActionHandoff, ActionHelp, ActionMedicalAdvice, ActionOutOfScope
 from actions.references import ActionLookupReference
 from bot.kb import load_knowledge_base
 from bot.services import Services
@@ -188,3 +188,12 @@ def test_medical_question_is_declined_with_doctor_advice_and_related_evidence(fu
     assert "医生" in reply["text"]
     titles = [s["title"] for s in reply["payload"]["suggestions"]]
     assert any("帕金森" in t for t in titles)
+
+
+def test_unsure_decline_of_a_clear_topic_is_answered(full):
+    reply, _ = run(ActionHelp(full), tracker("Do exosomes help Parkinson's?", "ask_help", confidence=0.6))
+    assert reply["payload"]["type"] == "answer" and reply["payload"]["facts"] == ["animal.parkinsons"]
+    reply, _ = run(ActionHelp(full), tracker("help", "ask_help", confidence=0.95))
+    assert reply["payload"]["type"] == "greeting"
+    reply, _ = run(ActionOutOfScope(full), tracker("best retinol serum for 30s?", "out_of_scope", confidence=0.55))
+    assert reply["payload"]["type"] == "out_of_scope"
