@@ -6,6 +6,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 MODEL := models/current.tar.gz
+WIDGET_JS := widget/dist/widget.js
+WIDGET_INPUTS := $(wildcard widget/src/*) widget/package-lock.json data/widget_texts.yml data/texts.yml $(wildcard data/facts/*.yml) bot/widget.py
 TRAIN_INPUTS := config.yml domain.yml data/rules.yml $(wildcard data/nlu/*.yml data/nlu/*.txt bot/nlu/*.py bot/lang.py)
 
 export RASA_TELEMETRY_ENABLED := false
@@ -14,17 +16,27 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 # Rasa's training cache keys on component configs, not on our component code: keep it off.
 export RASA_MAX_CACHE_SIZE := 0
 
-.PHONY: run test train setup validate clean
+.PHONY: run test train setup validate clean widget system-deps
 
-run: $(MODEL)
+run: $(MODEL) $(WIDGET_JS)
 	$(PY) -m bot.serve
 
-test: $(INSTALLED)
+test: $(INSTALLED) system-deps $(WIDGET_JS)
 	$(PY) -m pytest
 
 train: $(MODEL)
 
 setup: $(INSTALLED)
+
+# Debian packages beyond Python (chromium for the browser tests); installs only what is missing.
+system-deps:
+	scripts/install-system-deps
+
+# The web widget: npm ci (socket.io-client) and one bundled script in widget/dist/.
+widget: $(WIDGET_JS)
+
+$(WIDGET_JS): $(INSTALLED) $(WIDGET_INPUTS)
+	$(PY) -m bot.widget build
 
 $(INSTALLED): pyproject.toml scripts/setup-venv
 	scripts/setup-venv $(VENV)
@@ -38,4 +50,4 @@ validate: $(INSTALLED)
 	$(VENV)/bin/rasa data validate --fail-on-warnings
 
 clean:
-	rm -rf models results test-output .pytest_cache
+	rm -rf models results test-output .pytest_cache widget/dist

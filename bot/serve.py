@@ -18,6 +18,7 @@ from typing import Dict, List, Optional
 import yaml
 
 from bot.paths import ROOT, VAR
+from bot.widget import server_command
 
 DEFAULT_MODEL = ROOT / "models" / "current.tar.gz"
 QUIET_ENV = {
@@ -46,6 +47,7 @@ class ServerSettings:
     model: Path = DEFAULT_MODEL
     rasa_port: int = 5005
     action_port: int = 5055
+    widget_port: int = 5080
     host: str = "127.0.0.1"
     cors: str = "*"
     log_dir: Path = VAR / "logs"
@@ -56,6 +58,11 @@ class ServerSettings:
     def rasa_url(self) -> str:
         """Base address of the Rasa server."""
         return f"http://{self.host}:{self.rasa_port}"
+
+    @property
+    def widget_url(self) -> str:
+        """Address of the widget's demo page (the widget itself is at /widget.js)."""
+        return f"http://{self.host}:{self.widget_port}/"
 
     @property
     def action_url(self) -> str:
@@ -171,11 +178,19 @@ class BotServers:
         _wait_http(f"{s.rasa_url}/", process, log, s.startup_timeout, "The Rasa server")
         self.rasa_process = process
 
+    def start_widget_server(self) -> None:
+        """Start the web widget's server (widget/dist/widget.js and the demo page) and wait until it answers."""
+        s = self.settings
+        process, log = self._spawn("widget-server", server_command(s.host, s.widget_port, s.rasa_port))
+        _wait_http(f"{s.widget_url}health", process, log, s.startup_timeout, "The widget server")
+        self.widget_process = process
+
     def start(self) -> "BotServers":
-        """Start both servers, the action server first."""
+        """Start the servers: the action server first, then Rasa, then the widget's page server."""
         try:
             self.start_action_server()
             self.start_rasa_server()
+            self.start_widget_server()
         except BaseException:
             self.stop()
             raise
@@ -211,14 +226,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--rasa-port", type=int, default=int(os.environ.get("RASA_PORT", 5005)))
     parser.add_argument("--action-port", type=int, default=int(os.environ.get("ACTION_PORT", 5055)))
+    parser.add_argument("--widget-port", type=int, default=int(os.environ.get("WIDGET_PORT", 5080)))
     parser.add_argument("--host", default=os.environ.get("BOT_HOST", "127.0.0.1"))
     parser.add_argument("--cors", default=os.environ.get("CORS_ORIGINS", "*"))
     args = parser.parse_args(argv)
     settings = ServerSettings(
-        model=args.model, rasa_port=args.rasa_port, action_port=args.action_port, host=args.host, cors=args.cors
+        model=args.model, rasa_port=args.rasa_port, action_port=args.action_port, widget_port=args.widget_port,
+        host=args.host, cors=args.cors,
     )
     servers = BotServers(settings)
-    print("Starting the action server and the Rasa server (about 30 s)...", flush=True)
+    print("Starting the action server, the Rasa server and the widget server (about 30 s)...", flush=True)
     try:
         servers.start()
     except StartupError as e:
@@ -231,6 +248,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         f"  REST       POST {settings.rasa_url}/webhooks/rest/webhook  {{\"sender\": \"me\", \"message\": \"外泌体是什么？\"}}\n"
         f"  socket.io  {settings.rasa_url}/socket.io\n"
         f"  actions    {settings.action_url}\n"
+        f"  widget     {settings.widget_url}  (demo page; staff view: {settings.widget_url}?debug=1)\n"
         f"  logs       {settings.log_dir}\n"
         "Press Ctrl-C to stop.",
         flush=True,

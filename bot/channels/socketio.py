@@ -3,10 +3,16 @@
 Rasa 3.6's stock output splits texts at blank lines into several events and emits custom JSON as
 keyword arguments of `emit` (which fails for most payloads). This channel sends one `bot_uttered`
 event per bot message: `{"text": "...", "custom": {contract payload}}`.
+
+Rasa 3.6 also calls python-socketio's `enter_room` without `await` (it is a coroutine since
+python-socketio 5.10; RasaHQ/rasa#13027), so with `session_persistence` no socket ever joins its
+session's room and no reply arrives. This channel registers a `session_request` handler that awaits it.
 """
 
 from __future__ import annotations
 
+import inspect
+import uuid
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
@@ -57,4 +63,21 @@ class ContractSocketIOInput(SocketIOInput):
             message.output_channel = ContractSocketIOOutput(self.sio, self.bot_message_evt)
             return await on_new_message(message)
 
-        return super().blueprint(handle)
+        blueprint = super().blueprint(handle)
+        self._register_session_request()
+        return blueprint
+
+    def _register_session_request(self) -> None:
+        """Replace the stock `session_request` handler with one that really joins the session's room."""
+        sio = self.sio
+
+        @sio.on("session_request", namespace=self.namespace)
+        async def session_request(sid: Text, data: Optional[Dict]) -> None:
+            data = data if isinstance(data, dict) else {}
+            if not isinstance(data.get("session_id"), str) or not data["session_id"]:
+                data["session_id"] = uuid.uuid4().hex
+            if self.session_persistence:
+                joined = sio.enter_room(sid, data["session_id"], namespace=self.namespace)
+                if inspect.isawaitable(joined):
+                    await joined
+            await sio.emit("session_confirm", data["session_id"], room=sid, namespace=self.namespace)

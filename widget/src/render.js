@@ -1,0 +1,162 @@
+// Rendering of the conversation: user messages, bot answers from the contract payload, the reference card.
+// Every user and bot string is set with textContent (through el()); nothing is parsed as HTML.
+
+var LEVELS = WIDGET_DATA.levels;
+var DOI_PATTERN = /^10\.\d{4,9}\/\S+$/;
+var PMID_PATTERN = /^\d{1,9}$/;
+
+/**
+ * The answer text without the lines the widget shows in another form: the ⚠️ lines (banner), the grade
+ * line (badge) and the sources line (chips). A line is dropped only when the payload says what it is,
+ * so a text the widget does not recognise is shown whole.
+ */
+function answerBody(text, payload) {
+  var lines = String(text || "").split("\n");
+  if (!payload) return lines.join("\n").trim();
+  var flagMessages = (payload.flags || []).map(function (f) { return String(f.message || "").trim(); });
+  lines = lines.filter(function (line) { return flagMessages.indexOf(line.trim()) < 0; });
+  var dropLast = function (test) {
+    for (var i = lines.length - 1; i >= 0; i--) {
+      if (test(lines[i])) { lines.splice(i, 1); return; }
+    }
+  };
+  if (payload.evidence && payload.evidence.label) {
+    dropLast(function (line) { return line.indexOf(payload.evidence.label) >= 0; });
+  }
+  var cites = payload.citations || [];
+  if (cites.length) {
+    dropLast(function (line) {
+      return cites.every(function (c) { return line.indexOf("[" + c.ref + "]") >= 0; });
+    });
+  }
+  return lines.join("\n").trim();
+}
+
+function levelClass(level) {
+  return LEVELS.indexOf(level) >= 0 ? "exo-level-" + level.replace(/_/g, "-") : "exo-level-unknown";
+}
+
+/** A user message. */
+function renderUser(entry, ui) {
+  var item = el("div", { className: "exo-msg exo-user", "data-from": "user" });
+  append(item,
+    el("span", { className: "exo-sr" }, t(ui.lang, "you") + ": "),
+    el("p", { className: "exo-text" }, entry.text));
+  return item;
+}
+
+/** A bot message: flags banner, answer, grade badge, citation chips, staff view, suggestions. */
+function renderBot(entry, ui) {
+  var payload = entry.payload && typeof entry.payload === "object" ? entry.payload : null;
+  var lang = replyLang(payload, ui.lang);
+  var item = el("div", {
+    className: "exo-msg exo-bot", "data-from": "bot", lang: lang,
+    "data-type": payload ? payload.type : null,
+  });
+  append(item, el("span", { className: "exo-sr" }, t(lang, "bot") + ": "));
+
+  (payload && payload.flags || []).forEach(function (flag) {
+    var banner = el("div", { className: "exo-flag", role: "note", "data-code": flag.code });
+    append(banner,
+      el("span", { className: "exo-sr" }, t(lang, "warning") + ": "),
+      el("span", { className: "exo-flag-text" }, flag.message));
+    item.appendChild(banner);
+  });
+
+  item.appendChild(el("p", { className: "exo-text" }, answerBody(entry.text, payload)));
+
+  if (payload && payload.evidence && payload.evidence.level) {
+    var badge = el("p", {
+      className: "exo-badge " + levelClass(payload.evidence.level), "data-level": payload.evidence.level,
+    });
+    append(badge,
+      el("span", { className: "exo-badge-key" }, t(lang, "evidence")),
+      el("span", { className: "exo-badge-label" }, payload.evidence.label));
+    item.appendChild(badge);
+  }
+
+  var cites = payload && payload.citations || [];
+  if (cites.length) {
+    var list = el("div", { className: "exo-cites", role: "group", "aria-label": t(lang, "sources") });
+    list.appendChild(el("span", { className: "exo-cites-key", "aria-hidden": "true" }, t(lang, "sources")));
+    cites.forEach(function (cite) {
+      var chip = el("button", {
+        type: "button", className: "exo-chip", "data-ref": cite.ref, "aria-haspopup": "dialog",
+        "aria-label": t(lang, "open_reference", { n: cite.ref, short: cite.short }),
+      });
+      append(chip,
+        el("span", { className: "exo-chip-n" }, "[" + cite.ref + "]"),
+        el("span", { className: "exo-chip-short" }, cite.short));
+      chip.addEventListener("click", function () { ui.openReference(cite, lang, chip); });
+      list.appendChild(chip);
+    });
+    item.appendChild(list);
+  }
+
+  if (ui.debug && payload) item.appendChild(renderDebug(payload, ui.lang));
+
+  var suggestions = payload && payload.suggestions || entry.quickReplies || [];
+  if (suggestions.length) {
+    var group = el("div", { className: "exo-suggestions", role: "group", "aria-label": t(lang, "suggestions") });
+    group.appendChild(el("span", { className: "exo-suggestions-key", "aria-hidden": "true" }, t(lang, "suggestions")));
+    suggestions.forEach(function (s) {
+      var button = el("button", { type: "button", className: "exo-suggestion" }, s.title);
+      button.addEventListener("click", function () { ui.send(String(s.payload || s.title)); });
+      group.appendChild(button);
+    });
+    item.appendChild(group);
+  }
+  return item;
+}
+
+/** The staff view of one answer (demo page with ?debug=1): intent, confidence, topic, facts, level. */
+function renderDebug(payload, lang) {
+  var box = el("dl", { className: "exo-debug", "aria-label": t(lang, "debug_heading") });
+  var rows = [
+    ["type", "debug_type", payload.type],
+    ["intent", "debug_intent", payload.intent],
+    ["confidence", "debug_confidence", typeof payload.confidence === "number" ? payload.confidence.toFixed(2) : ""],
+    ["topic", "debug_topic", payload.topic],
+    ["facts", "debug_facts", (payload.facts || []).join(", ")],
+    ["level", "debug_level", payload.evidence ? payload.evidence.level : ""],
+  ];
+  rows.forEach(function (row) {
+    append(box,
+      el("dt", null, t(lang, row[1])),
+      el("dd", { "data-field": row[0] }, row[2] === null || row[2] === undefined || row[2] === "" ? "—" : row[2]));
+  });
+  return box;
+}
+
+/** The content of the reference card: full reference from the bundled list, DOI and PubMed links. */
+function renderReference(cite, lang) {
+  var full = WIDGET_DATA.references[String(cite.ref)] || {};
+  var doi = String(cite.doi || full.doi || "");
+  var pmid = String(cite.pmid || full.pmid || "");
+  var body = el("div", { className: "exo-ref-body" });
+  append(body, el("h3", { className: "exo-ref-title", id: "exo-ref-heading" }, t(lang, "reference_title", { n: cite.ref })));
+  if (full.title) {
+    append(body,
+      el("p", { className: "exo-ref-authors" }, full.authors),
+      el("p", { className: "exo-ref-article" }, full.title),
+      el("p", { className: "exo-ref-journal" }, full.journal + " " + full.year));
+  } else {
+    append(body, el("p", { className: "exo-ref-article" }, cite.short));
+  }
+  var links = el("ul", { className: "exo-ref-links" });
+  if (DOI_PATTERN.test(doi)) links.appendChild(refLink("https://doi.org/" + doi, t(lang, "doi_link"), "DOI " + doi, lang, "doi"));
+  if (PMID_PATTERN.test(pmid)) {
+    links.appendChild(refLink("https://pubmed.ncbi.nlm.nih.gov/" + pmid + "/", t(lang, "pubmed_link"), "PMID " + pmid, lang, "pubmed"));
+  }
+  body.appendChild(links);
+  return body;
+}
+
+function refLink(href, label, detail, lang, kind) {
+  var a = el("a", { href: href, target: "_blank", rel: "noopener noreferrer", className: "exo-ref-link", "data-kind": kind });
+  append(a,
+    el("span", null, label),
+    el("span", { className: "exo-ref-detail" }, detail),
+    el("span", { className: "exo-sr" }, t(lang, "new_tab")));
+  return append(el("li"), a);
+}
