@@ -57,9 +57,28 @@ def tracker_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def channel_env() -> Dict[str, str]:
+def fake_telegram() -> Iterator["FakeBotAPI"]:
+    """A fake Telegram Bot API server on loopback, recording the bot's sendMessage calls."""
+    if str(TESTS) not in sys.path:
+        sys.path.insert(0, str(TESTS))
+    from fake_telegram import FakeBotAPI
+
+    with FakeBotAPI() as api:
+        yield api
+
+
+@pytest.fixture(scope="session")
+def channel_env(fake_telegram: "FakeBotAPI") -> Dict[str, str]:
     """Environment that turns on the messaging-app channels of the test servers."""
-    return {}
+    return {
+        "WECHAT_TOKEN": "exobot-test-token",
+        "WECHAT_APP_ID": "wx5e1a9c0d7b3f2e41",
+        # An EncodingAESKey: 43 characters, base64 of a 32-byte AES key without its "=".
+        "WECHAT_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+        "TELEGRAM_TOKEN": "123456789:exobot-test-token_ABCdef",
+        "TELEGRAM_WEBHOOK_SECRET": "exobot-test-secret_42",
+        "TELEGRAM_API_URL": fake_telegram.url,
+    }
 
 
 @pytest.fixture(scope="session")
@@ -71,6 +90,7 @@ def servers(
         model=trained_model,
         rasa_port=free_port(),
         action_port=free_port(),
+        widget_port=free_port(),
         log_dir=tmp_path_factory.mktemp("logs"),
         env={"TRACKER_SQLITE_PATH": str(tracker_db), "RASA_API_TOKEN": "test-api-token", **channel_env},
     )
@@ -101,3 +121,25 @@ def split_reply(messages: List[Dict[str, Any]]) -> tuple[str, Dict[str, Any]]:
     payloads = [m["custom"] for m in messages if "custom" in m]
     assert len(texts) == 1 and len(payloads) == 1, f"expected one text and one payload, got {messages}"
     return texts[0], payloads[0]
+
+
+# Debian's chromium (scripts/install-system-deps), never a downloaded browser build.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium (Playwright) for the session's browser tests."""
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM.is_file(), f"{CHROMIUM} is missing: run scripts/install-system-deps (as root) or `make test`."
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield launched
+        finally:
+            launched.close()

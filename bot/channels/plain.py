@@ -1,0 +1,260 @@
+"""Plain-text rendering shared by the messaging-app channels (WeChat, Telegram).
+
+A bot message carries the visible text and the contract payload (`custom`). Plain-text channels show
+only the text, never the payload as JSON. When the text is over the platform's limit, the answer body
+is shortened; the warning lines, the grade line and the citation line are always kept whole.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Generic, Iterable, List, Optional, Sequence, Tuple, TypeVar
+
+from bot.lang import detect_script
+from bot.texts import Texts
+
+Measure = Callable[[str], int]
+Suggestion = Dict[str, str]
+V = TypeVar("V")
+
+# Punctuation after which a shortened body may end cleanly.
+_SENTENCE_ENDS = "。！？；.!?;\n"
+# "1", "１", "1.", "1、", "(1)" pick the first remembered suggestion.
+_NUMBER = re.compile(r"[(（]?(\d{1,2})[)）.。、]?")
+
+
+def utf8_bytes(text: str) -> int:
+    """Length in UTF-8 bytes (WeChat counts its 2048-byte text limit this way)."""
+    return len(text.encode("utf-8"))
+
+
+def utf16_units(text: str) -> int:
+    """Length in UTF-16 code units (Telegram counts its 4096-character limit this way)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+@dataclass(frozen=True)
+class PlainReply:
+    """What a plain-text channel sends: the fitted text and the suggestions it shows."""
+
+    text: str
+    lang: str
+    suggestions: Tuple[Suggestion, ...] = ()
+
+
+@dataclass
+class _Block:
+    """One bot message split into its protected head (warnings), body and closing lines."""
+
+    head: List[str]
+    body: str
+    closing: List[str]
+    payload: Dict[str, Any]
+
+    def render(self) -> str:
+        """The block as text."""
+        return "\n".join(self.head + ([self.body] if self.body else []) + self.closing)
+
+
+class RecentMap(Generic[V]):
+    """A bounded map whose entries expire: suggestions per user, replies per message id."""
+
+    def __init__(self, size: int = 4096, ttl: float = 3600.0) -> None:
+        """Keep at most `size` entries, each for `ttl` seconds."""
+        self.size, self.ttl = size, ttl
+        self._items: "OrderedDict[str, Tuple[float, V]]" = OrderedDict()
+
+    def get(self, key: str) -> Optional[V]:
+        """The value stored under `key`, or None when absent or expired."""
+        item = self._items.get(key)
+        if item is None:
+            return None
+        stamp, value = item
+        if time.monotonic() - stamp > self.ttl:
+            del self._items[key]
+            return None
+        return value
+
+    def put(self, key: str, value: V) -> None:
+        """Store `value`, dropping the oldest entries beyond the size bound."""
+        self._items[key] = (time.monotonic(), value)
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
+def clean_user_text(text: str) -> str:
+    """The user's words as the bot should read them.
+
+    A leading slash is dropped, so that typing "/greet" on a messaging app cannot inject an intent
+    the way Rasa's "/intent" syntax would (Telegram commands such as "/help@MyBot" become "help").
+    """
+    text = (text or "").strip()
+    if text.startswith("/"):
+        command, _, rest = text.lstrip("/").partition(" ")
+        text = f"{command.split('@', 1)[0]} {rest}".strip()
+    return text
+
+
+def pick_suggestion(text: str, remembered: Sequence[Suggestion]) -> Optional[str]:
+    """The payload of the suggestion a reply of just its number picks, or None."""
+    match = _NUMBER.fullmatch(unicodedata.normalize("NFKC", text or "").strip())
+    if not match or not remembered:
+        return None
+    number = int(match.group(1))
+    if 1 <= number <= len(remembered):
+        return remembered[number - 1]["payload"]
+    return None
+
+
+def _suggestions_of(message: Dict[str, Any], payload: Dict[str, Any]) -> List[Suggestion]:
+    offered = payload.get("suggestions") or message.get("buttons") or message.get("quick_replies") or []
+    found = []
+    for item in offered:
+        if isinstance(item, dict) and item.get("title"):
+            found.append({"title": str(item["title"]), "payload": str(item.get("payload") or item["title"])})
+    return found
+
+
+def _pairs(messages: Iterable[Dict[str, Any]]) -> List[Tuple[str, Dict[str, Any], List[Suggestion]]]:
+    """(text, payload, suggestions) per bot message; a payload sent apart joins the text before it."""
+    pairs: List[Tuple[str, Dict[str, Any], List[Suggestion]]] = []
+    for message in messages:
+        payload = message.get("custom") if isinstance(message.get("custom"), dict) else {}
+        text = message.get("text") if isinstance(message.get("text"), str) else ""
+        offered = _suggestions_of(message, payload)
+        if not text.strip() and payload and pairs and pairs[-1][0] and not pairs[-1][1]:
+            pairs[-1] = (pairs[-1][0], payload, offered or pairs[-1][2])
+        else:
+            pairs.append((text.strip(), payload, offered))
+    return pairs
+
+
+class PlainRenderer:
+    """Turns bot messages into one plain text that fits a platform's length limit."""
+
+    def __init__(self, texts: Texts) -> None:
+        """Renderer using the channel sentences of `texts` (section `channels`)."""
+        self.texts = texts
+
+    def bilingual(self, key: str) -> str:
+        """A channel sentence in Chinese, then English: for users whose language is not known yet."""
+        return "\n\n".join(self.texts.get(f"channels.{key}", lang) for lang in ("zh-Hans", "en"))
+
+    def render(
+        self, messages: Iterable[Dict[str, Any]], limit: int, measure: Measure, numbered: bool
+    ) -> PlainReply:
+        """The visible text of the messages (plus numbered suggestions), fitted to `limit`.
+
+        Only `text` fields are shown; a `custom` payload contributes its suggestions and language.
+        The suggestions are listed only when `numbered` (channels without buttons).
+        """
+        blocks: List[_Block] = []
+        suggestions: List[Suggestion] = []
+        lang: Optional[str] = None
+        for text, payload, offered in _pairs(messages):
+            lang = payload.get("lang") or lang
+            suggestions = offered or suggestions
+            if text:
+                blocks.append(self._split(text, payload))
+        if not blocks:
+            return PlainReply(text="", lang=lang or self.texts.default_lang)
+        lang = lang or detect_script(" ".join(b.render() for b in blocks)) or self.texts.default_lang
+        shown = list(suggestions)
+        if numbered:
+            text, shown = self._fit(blocks, shown, lang, limit, measure)
+        else:
+            text, _ = self._fit(blocks, [], lang, limit, measure)
+        return PlainReply(text=text, lang=lang, suggestions=tuple(shown))
+
+    # -- internals ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _split(text: str, payload: Dict[str, Any]) -> _Block:
+        """Warning lines first, grade and citation lines last (as bot/reply.py writes them)."""
+        lines = text.split("\n")
+        head = []
+        while lines and lines[0].startswith("⚠️"):
+            head.append(lines.pop(0))
+        closing_count = int(bool(payload.get("evidence"))) + int(bool(payload.get("citations")))
+        closing_count = min(closing_count, len(lines))
+        closing = lines[len(lines) - closing_count:] if closing_count else []
+        body = lines[: len(lines) - closing_count]
+        return _Block(head=head, body="\n".join(body), closing=closing, payload=payload)
+
+    def _list(self, suggestions: Sequence[Suggestion], lang: str) -> str:
+        if not suggestions:
+            return ""
+        lines = [self.texts.get("channels.suggestions_header", lang)]
+        lines += [
+            self.texts.get("channels.suggestion_item", lang, n=i, title=s["title"])
+            for i, s in enumerate(suggestions, 1)
+        ]
+        return "\n".join(lines)
+
+    def _assemble(self, blocks: Sequence[_Block], suggestions: Sequence[Suggestion], lang: str) -> str:
+        parts = [b.render() for b in blocks]
+        listed = self._list(suggestions, lang)
+        return "\n\n".join(p for p in parts + [listed] if p)
+
+    def _fit(
+        self, blocks: List[_Block], suggestions: List[Suggestion], lang: str, limit: int, measure: Measure
+    ) -> Tuple[str, List[Suggestion]]:
+        text = self._assemble(blocks, suggestions, lang)
+        if measure(text) <= limit:
+            return text, suggestions
+        # Suggestions go (from the last) when they would leave the answer body less than a quarter.
+        floor = limit // 4
+        while suggestions:
+            bodies = sum(min(measure(b.body), floor) for b in blocks)
+            protected = measure(self._assemble([_Block(b.head, "", b.closing, b.payload) for b in blocks],
+                                               suggestions, lang))
+            if protected + bodies <= limit:
+                break
+            suggestions = suggestions[:-1]
+        # Shorten the longest bodies until everything fits; the closing lines stay whole.
+        for block in sorted(blocks, key=lambda b: measure(b.body), reverse=True):
+            overflow = measure(self._assemble(blocks, suggestions, lang)) - limit
+            if overflow <= 0:
+                break
+            block.body = self._shorten(block.body, measure(block.body) - overflow, lang, measure)
+        text = self._assemble(blocks, suggestions, lang)
+        if measure(text) > limit:
+            # Only the warning and closing lines are left and still too long: cite by number only.
+            for block in blocks:
+                if block.payload.get("citations") and block.closing:
+                    refs = "".join(f"[{c.get('ref')}]" for c in block.payload["citations"])
+                    block.closing[-1] = self.texts.get("format.sources_line", lang, citations=refs)
+            text = self._assemble(blocks, suggestions, lang)
+        while measure(text) > limit:  # last resort, never expected with the project's texts
+            text = text[:-1]
+        return text, suggestions
+
+    def _shorten(self, body: str, room: int, lang: str, measure: Measure) -> str:
+        """The body cut to at most `room`, at a sentence end when one is near, with a note."""
+        if measure(body) <= room:
+            return body
+        note = "\n" + self.texts.get("channels.shortened", lang)
+        room -= measure(note) + measure("…")
+        if room <= 0:
+            return ""
+        low, high = 0, len(body)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if measure(body[:middle]) <= room:
+                low = middle
+            else:
+                high = middle - 1
+        cut = body[:low].rstrip()
+        end = cut.rfind("\n")
+        if end < len(cut) // 2:
+            end = max(cut.rfind(c) for c in _SENTENCE_ENDS)
+        if end >= len(cut) // 2:
+            cut = cut[: end + 1].rstrip()
+        elif cut:
+            cut += "…"
+        return cut + note if cut else ""

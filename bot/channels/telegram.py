@@ -1,0 +1,246 @@
+"""Telegram channel: Rasa's Telegram output on a configurable Bot API server, with a checked webhook.
+
+Settings come from the environment: TELEGRAM_TOKEN (required), TELEGRAM_WEBHOOK_SECRET (the
+`secret_token` given to setWebhook; updates without it are refused) and TELEGRAM_API_URL (default
+https://api.telegram.org; a self-hosted Bot API server or a test fake). Route: POST
+/webhooks/telegram/webhook. Each answer goes out as one sendMessage with the visible text (never the
+contract payload as JSON) and the suggestions as inline keyboard buttons, one per row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import logging
+import os
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Text
+
+from aiogram import Bot
+from aiogram.bot.api import TelegramAPIServer, check_token
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.exceptions import TelegramAPIError, ValidationError
+from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.telegram import TelegramOutput
+from rasa.shared.exceptions import RasaException
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.channels.plain import PlainRenderer, RecentMap, Suggestion, clean_user_text, utf16_units
+from bot.texts import default_texts
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://api.telegram.org"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+TEXT_LIMIT = 4096  # Telegram's limit for a message text, in UTF-16 code units
+CALLBACK_DATA_BYTES = 64  # Telegram's limit for an inline button's callback_data
+BUTTON_INDEX = "#"  # callback_data "#2": the second suggestion of the message the button belongs to
+
+
+@dataclasses.dataclass(frozen=True)
+class TelegramSettings:
+    """Bot token, webhook secret and Bot API base URL."""
+
+    token: str
+    secret: str = ""
+    api_url: str = DEFAULT_API_URL
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "TelegramSettings":
+        """Read TELEGRAM_TOKEN, TELEGRAM_WEBHOOK_SECRET and TELEGRAM_API_URL; raise a clear error when wrong."""
+        settings = cls(
+            token=env.get("TELEGRAM_TOKEN", "").strip(),
+            secret=env.get("TELEGRAM_WEBHOOK_SECRET", "").strip(),
+            api_url=(env.get("TELEGRAM_API_URL", "").strip() or DEFAULT_API_URL).rstrip("/"),
+        )
+        try:
+            check_token(settings.token)
+        except ValidationError:
+            raise RasaException("Telegram channel: TELEGRAM_TOKEN is not a bot token (digits, a colon, then "
+                                "letters). Copy it from @BotFather (see README, Messaging apps).") from None
+        if not settings.api_url.startswith(("http://", "https://")):
+            raise RasaException(f"Telegram channel: TELEGRAM_API_URL {settings.api_url!r} is not an http(s) URL.")
+        return settings
+
+
+class ContractTelegramOutput(TelegramOutput):
+    """Rasa's Telegram output, talking to the configured Bot API server, sending text and buttons only."""
+
+    @classmethod
+    def name(cls) -> Text:
+        """Channel name."""
+        return "telegram"
+
+    def __init__(self, settings: TelegramSettings, renderer: PlainRenderer, memory: RecentMap) -> None:
+        """An aiogram bot on `settings.api_url` (validated token)."""
+        Bot.__init__(self, settings.token, server=TelegramAPIServer.from_base(settings.api_url))
+        self.renderer = renderer
+        self.memory = memory
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        """One sendMessage: the visible text (fitted to 4096) with the suggestions as buttons."""
+        reply = self.renderer.render([message], TEXT_LIMIT, utf16_units, numbered=False)
+        if not reply.text:
+            if message.get("image"):
+                await self.send_image_url(recipient_id, message["image"])
+            return  # a payload without text is for software, not for the user
+        markup = keyboard(reply.suggestions) if reply.suggestions else None
+        self.memory.put(str(recipient_id), reply.suggestions)
+        await self.send_message(recipient_id, reply.text, reply_markup=markup)
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        """A bare text, whole (Rasa's version splits it at blank lines)."""
+        await self.send_message(recipient_id, text)
+
+
+def keyboard(suggestions: tuple[Suggestion, ...]) -> InlineKeyboardMarkup:
+    """Inline buttons, one per row; the question itself is the callback data when it fits 64 bytes."""
+    markup = InlineKeyboardMarkup()
+    for index, suggestion in enumerate(suggestions, 1):
+        data = suggestion["payload"]
+        if len(data.encode("utf-8")) > CALLBACK_DATA_BYTES or data.startswith(BUTTON_INDEX):
+            data = f"{BUTTON_INDEX}{index}"
+        markup.row(InlineKeyboardButton(suggestion["title"], callback_data=data))
+    return markup
+
+
+def pressed(data: str, remembered: tuple[Suggestion, ...], message: Dict[str, Any]) -> str:
+    """The question a button press asks: its callback data, or the suggestion its index names."""
+    if not data.startswith(BUTTON_INDEX):
+        return data
+    number = data[len(BUTTON_INDEX):]
+    index = int(number) - 1 if number.isdigit() else -1
+    if 0 <= index < len(remembered):
+        return remembered[index]["payload"]
+    # Not remembered (e.g. after a restart): the button's own title, from the message it belongs to.
+    rows = ((message.get("reply_markup") or {}).get("inline_keyboard") or [])
+    for row in rows:
+        for button in row:
+            if isinstance(button, dict) and button.get("callback_data") == data:
+                return str(button.get("text") or "")
+    return ""
+
+
+class TelegramInput(InputChannel):
+    """Webhook for Telegram updates: text messages and button presses go to the bot."""
+
+    @classmethod
+    def name(cls) -> Text:
+        """Channel name; the routes live under /webhooks/telegram/."""
+        return "telegram"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        """Settings from the environment (credentials.yml holds no secrets for this channel)."""
+        return cls(TelegramSettings.from_env(os.environ))
+
+    def __init__(self, settings: TelegramSettings) -> None:
+        """A channel for one bot."""
+        self.settings = settings
+        self.renderer = PlainRenderer(default_texts())
+        self.memory: RecentMap[tuple] = RecentMap(size=100_000, ttl=7 * 24 * 3600.0)
+        self.seen: RecentMap[bool] = RecentMap(size=4096, ttl=24 * 3600.0)
+        self._output: Optional[ContractTelegramOutput] = None
+        if not settings.secret:
+            logger.error("Telegram channel: TELEGRAM_WEBHOOK_SECRET is not set, so every update is refused. "
+                         "Set it and pass the same value as secret_token to setWebhook.")
+        logger.info("Telegram channel on (Bot API at %s).", settings.api_url)
+
+    def get_output_channel(self) -> ContractTelegramOutput:
+        """The one output of this channel (created on first use)."""
+        if self._output is None:
+            self._output = ContractTelegramOutput(self.settings, self.renderer, self.memory)
+        return self._output
+
+    def _authorised(self, request: Request) -> bool:
+        """True when the secret-token header matches the configured secret."""
+        given = request.headers.get(SECRET_HEADER) or ""
+        return bool(self.settings.secret) and hmac.compare_digest(given.encode(), self.settings.secret.encode())
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """POST /webhook receives updates; a missing or wrong secret-token header gets 403."""
+        webhook = Blueprint("contract_telegram_webhook", __name__)
+        output = self.get_output_channel()
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            if not self._authorised(request):
+                logger.warning("Telegram: refused an update with a missing or wrong %s header.", SECRET_HEADER)
+                return response.text("forbidden", status=403)
+            try:
+                update = request.json
+            except Exception:
+                update = None
+            if not isinstance(update, dict):
+                return response.text("bad request", status=400)
+            update_id = str(update.get("update_id"))
+            if self.seen.get(update_id):
+                return response.text("success")  # Telegram re-sent an update already answered
+            self.seen.put(update_id, True)
+            try:
+                await self._handle(update, output, on_new_message)
+            except (TelegramAPIError, OSError) as error:
+                logger.error("Telegram: could not reach the Bot API at %s: %s", self.settings.api_url, error)
+            return response.text("success")
+
+        @webhook.listener("after_server_stop")
+        async def close(*_: Any) -> None:
+            await output.session.close()  # the HTTP session only (Bot.close is deprecated in aiogram 2)
+
+        return webhook
+
+    async def _handle(
+        self, update: Dict[str, Any], output: ContractTelegramOutput,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    ) -> None:
+        """Answer one update: a button press, a (possibly edited) text message, or anything else."""
+        query = update.get("callback_query")
+        if isinstance(query, dict):
+            message = query.get("message") or {}
+            chat = (message.get("chat") or {}).get("id")
+            text = pressed(str(query.get("data") or ""), self.memory.get(str(chat)) or (), message)
+            if query.get("id"):
+                await output.answer_callback_query(query["id"])  # stops the button's spinner
+        else:
+            message = update.get("message") or update.get("edited_message")
+            if not isinstance(message, dict):
+                return  # channel posts, membership changes and the like
+            chat = (message.get("chat") or {}).get("id")
+            raw = message.get("text")
+            if chat is None:
+                return
+            if not isinstance(raw, str):
+                await output.send_message(chat, self.renderer.bilingual("text_only"))
+                return
+            if raw.strip().split("@", 1)[0] == "/start":
+                await output.send_message(chat, self.renderer.bilingual("welcome"))
+                return
+            text = clean_user_text(raw)
+        if chat is None or not text:
+            return
+        await self._ask(str(chat), text, update.get("update_id"), output, on_new_message)
+
+    async def _ask(
+        self, chat: str, text: str, update_id: Any, output: ContractTelegramOutput,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    ) -> None:
+        """Pass the text to the bot; the output sends the answer."""
+        message = UserMessage(
+            text, output, chat, input_channel=self.name(),
+            message_id=f"telegram-{update_id}" if update_id is not None else None,
+        )
+        try:
+            await on_new_message(message)
+        except (TelegramAPIError, OSError):
+            raise
+        except Exception:
+            logger.exception("Telegram: the bot failed on a message in chat %s.", chat)
+            await output.send_message(chat, self.renderer.bilingual("error"))
+
+
+__all__: List[str] = ["TelegramInput", "ContractTelegramOutput", "TelegramSettings", "keyboard", "pressed"]

@@ -1,0 +1,306 @@
+"""WeChat Official Account (微信公众号) channel: signed XML in, passive XML replies out.
+
+Settings come from the environment: WECHAT_TOKEN (required), WECHAT_APP_ID and WECHAT_AES_KEY (safe
+mode). Routes: GET/POST /webhooks/wechat/webhook. Signatures and the AES frame are checked with
+wechatpy; XML from the network is parsed with entity declarations and DTDs refused.
+
+Retries: WeChat re-sends a message it got no answer to within 5 s (same MsgId, up to three times).
+Each MsgId is answered by the bot once; every delivery of it waits for that one answer and gets the
+same reply (cached for ten minutes). Deliveries before the third hold on until the answer is ready,
+so that WeChat's next retry can pick it up; the third gives up after REPLY_BUDGET with "success"
+(an empty answer) rather than let WeChat tell the user the account is unavailable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import dataclasses
+import hmac
+import logging
+import os
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Text
+
+import xmltodict
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.shared.exceptions import RasaException
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.replies import TextReply
+from wechatpy.utils import WeChatSigner
+
+from bot.channels.plain import PlainRenderer, RecentMap, Suggestion, clean_user_text, pick_suggestion, utf8_bytes
+from bot.texts import default_texts
+
+logger = logging.getLogger(__name__)
+
+TEXT_LIMIT_BYTES = 2048  # WeChat's limit for the Content of a text reply
+REPLY_BUDGET = 4.0  # seconds a delivery waits before giving up; WeChat hangs up at 5 s
+HOLD = 16.0  # seconds an early delivery waits, so the answer reaches one of WeChat's retries
+DELIVERIES = 3  # WeChat sends a message at most this many times
+MAX_BODY_BYTES = 64 * 1024
+XML = "application/xml; charset=utf-8"
+
+
+class UnsafeXML(ValueError):
+    """The request body is not XML we accept (a DTD, an entity declaration, or not well formed)."""
+
+
+def parse_xml(data: bytes | str) -> Dict[str, Any]:
+    """The fields of a WeChat `<xml>` document, refusing DTDs and entities (no expansion ever)."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    lowered = raw.lower()
+    root = lowered.find(b"<xml")
+    prolog = lowered if root < 0 else lowered[:root]  # a DTD can only come before the root element
+    if b"<!doctype" in prolog or b"<!entity" in prolog:
+        raise UnsafeXML("the XML declares a DTD or entities, which WeChat never sends")
+    try:
+        document = xmltodict.parse(raw, disable_entities=True)
+    except Exception as error:  # ExpatError, or xmltodict's refusal of an entity declaration
+        raise UnsafeXML(f"the XML is not well formed or uses entities ({error})") from None
+    fields = document.get("xml") if isinstance(document, dict) else None
+    if not isinstance(fields, dict):
+        raise UnsafeXML("the XML has no <xml> root with fields")
+    return fields
+
+
+def wechat_signature(*parts: str) -> str:
+    """WeChat's signature: SHA-1 over the sorted, concatenated parts (token, timestamp, nonce[, encrypt])."""
+    signer = WeChatSigner()
+    signer.add_data(*parts)
+    return signer.signature
+
+
+@dataclasses.dataclass(frozen=True)
+class WeChatSettings:
+    """Token, AppID and EncodingAESKey as configured in the Official Account's server settings."""
+
+    token: str
+    app_id: str = ""
+    aes_key: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "WeChatSettings":
+        """Read WECHAT_TOKEN, WECHAT_APP_ID and WECHAT_AES_KEY; raise a clear error when they are wrong."""
+        settings = cls(
+            token=env.get("WECHAT_TOKEN", "").strip(),
+            app_id=env.get("WECHAT_APP_ID", "").strip(),
+            aes_key=env.get("WECHAT_AES_KEY", "").strip(),
+        )
+        if not settings.token:
+            raise RasaException("WeChat channel: WECHAT_TOKEN is empty. Set it to the Token of the "
+                                "Official Account's server configuration (see README, Messaging apps).")
+        if settings.aes_key:
+            try:
+                key = base64.b64decode(settings.aes_key + "=", validate=True)
+            except (binascii.Error, ValueError):
+                key = b""
+            if len(settings.aes_key) != 43 or len(key) != 32:
+                raise RasaException("WeChat channel: WECHAT_AES_KEY must be the 43-character EncodingAESKey "
+                                    "from the Official Account's server configuration.")
+            if not settings.app_id:
+                raise RasaException("WeChat channel: safe mode needs WECHAT_APP_ID (the account's AppID) "
+                                    "together with WECHAT_AES_KEY.")
+        return settings
+
+
+class WeChatOutput(OutputChannel):
+    """Collects the bot's messages of one turn, whole (text and payload together)."""
+
+    def __init__(self) -> None:
+        """An empty collector."""
+        self.messages: List[Dict[Text, Any]] = []
+
+    @classmethod
+    def name(cls) -> Text:
+        """Channel name."""
+        return "wechat"
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        """Keep the message as Rasa built it; rendering happens once the turn is over."""
+        self.messages.append(dict(message))
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        """Keep a bare text."""
+        self.messages.append({"text": text})
+
+
+@dataclasses.dataclass
+class _Delivery:
+    task: "asyncio.Future[Optional[str]]"
+    attempts: int = 0
+
+
+class WeChatInput(InputChannel):
+    """Official Account server endpoint (服务器配置): URL verification and passive replies."""
+
+    @classmethod
+    def name(cls) -> Text:
+        """Channel name; the routes live under /webhooks/wechat/."""
+        return "wechat"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        """Settings from the environment (credentials.yml holds no secrets for this channel)."""
+        return cls(WeChatSettings.from_env(os.environ))
+
+    def __init__(self, settings: WeChatSettings, reply_budget: float = REPLY_BUDGET, hold: float = HOLD) -> None:
+        """A channel for one Official Account."""
+        self.settings = settings
+        self.reply_budget, self.hold = reply_budget, hold
+        self.crypto = WeChatCrypto(settings.token, settings.aes_key, settings.app_id) if settings.aes_key else None
+        self.renderer = PlainRenderer(default_texts())
+        self.deliveries: RecentMap[_Delivery] = RecentMap(size=4096, ttl=600.0)
+        self.suggestions: RecentMap[tuple] = RecentMap(size=100_000, ttl=7 * 24 * 3600.0)
+        logger.info("WeChat channel on (%s mode).", "plaintext and safe" if self.crypto else "plaintext")
+
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        """Messages can only be sent as replies, so outside a request they are collected and dropped."""
+        return WeChatOutput()
+
+    # -- HTTP ---------------------------------------------------------------------------------
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """GET verifies the URL, POST receives messages; both only with a valid signature."""
+        webhook = Blueprint("wechat_webhook", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["GET"])
+        async def verify(request: Request) -> HTTPResponse:
+            echostr = request.args.get("echostr")
+            if not self._signed(request.args) or echostr is None:
+                return _forbidden("a URL verification", "a missing or wrong signature")
+            return response.text(echostr)
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            if not self._signed(request.args):
+                return _forbidden("a message", "a missing or wrong signature")
+            if len(request.body or b"") > MAX_BODY_BYTES:
+                return response.text("message too large", status=413)
+            encrypted = request.args.get("encrypt_type", "raw").lower() == "aes"
+            try:
+                fields = self._open(request, encrypted)
+            except InvalidSignatureException:
+                return _forbidden("a safe-mode message", "a missing or wrong msg_signature")
+            except InvalidAppIdException:
+                return _forbidden("a safe-mode message", "another AppID in its encrypted frame")
+            except UnsafeXML as error:
+                logger.warning("WeChat: refused a message body: %s.", error)
+                return response.text("bad request", status=400)
+            except _NoCrypto:
+                logger.error("WeChat: got a safe-mode (AES) message but WECHAT_AES_KEY is not set; set it to "
+                             "the account's EncodingAESKey, with WECHAT_APP_ID.")
+                return response.text("safe mode is not configured", status=400)
+            key = fields.get("MsgId") or f"{fields.get('FromUserName')}:{fields.get('CreateTime')}"
+            reply = await self._deliver(str(key), lambda: self._respond(fields, on_new_message))
+            if reply is None:
+                return response.text("success")
+            if encrypted:
+                reply = self.crypto.encrypt_message(reply, request.args.get("nonce"))
+            return response.text(reply, content_type=XML)
+
+        return webhook
+
+    def _signed(self, args: Mapping[str, Any]) -> bool:
+        """True when `signature` matches token, timestamp and nonce."""
+        signature, timestamp, nonce = (args.get(k) for k in ("signature", "timestamp", "nonce"))
+        if not (signature and timestamp and nonce):
+            return False
+        expected = wechat_signature(self.settings.token, timestamp, nonce)
+        return hmac.compare_digest(expected, str(signature))
+
+    def _open(self, request: Request, encrypted: bool) -> Dict[str, Any]:
+        """The message fields, decrypted in safe mode (msg_signature and AppID checked by wechatpy)."""
+        outer = parse_xml(request.body or b"")
+        if not encrypted:
+            return outer
+        if self.crypto is None:
+            raise _NoCrypto()
+        if not isinstance(outer.get("Encrypt"), str):
+            raise UnsafeXML("a safe-mode message without <Encrypt>")
+        args = request.args
+        if not args.get("msg_signature"):
+            raise InvalidSignatureException()
+        try:
+            inner = self.crypto.decrypt_message(
+                outer, args.get("msg_signature"), args.get("timestamp"), args.get("nonce")
+            )
+        except (InvalidSignatureException, InvalidAppIdException):
+            raise
+        except Exception as error:  # bad base64, bad padding, bad frame
+            raise UnsafeXML(f"the encrypted frame could not be decrypted ({type(error).__name__})") from None
+        return parse_xml(inner)
+
+    async def _deliver(self, key: str, respond: Callable[[], Awaitable[Optional[str]]]) -> Optional[str]:
+        """The reply for this message id: computed once, shared by every delivery of it."""
+        delivery = self.deliveries.get(key)
+        if delivery is None:
+            delivery = _Delivery(asyncio.ensure_future(respond()))
+            self.deliveries.put(key, delivery)
+        delivery.attempts += 1
+        wait = self.reply_budget if delivery.attempts >= DELIVERIES else self.hold
+        try:
+            return await asyncio.wait_for(asyncio.shield(delivery.task), timeout=wait)
+        except asyncio.TimeoutError:
+            logger.warning("WeChat: no answer to %s within %.1f s (delivery %d).", key, wait, delivery.attempts)
+            return None
+
+    # -- conversation -------------------------------------------------------------------------
+
+    async def _respond(self, fields: Dict[str, Any], on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Optional[str]:
+        """The passive reply XML for one message, or None for "no reply"."""
+        user, account = fields.get("FromUserName"), fields.get("ToUserName")
+        if not isinstance(user, str) or not user or not isinstance(account, str):
+            return None
+        kind = str(fields.get("MsgType") or "").lower()
+        if kind == "event":
+            if str(fields.get("Event") or "").lower() != "subscribe":
+                return None  # unsubscribe, menu clicks, location reports: nothing to say
+            text = self.renderer.bilingual("welcome")
+        elif kind == "text" or (kind == "voice" and isinstance(fields.get("Recognition"), str)
+                                and fields["Recognition"].strip()):
+            words = fields.get("Content") if kind == "text" else fields.get("Recognition")
+            text = await self._ask(user, words if isinstance(words, str) else "", fields.get("MsgId"), on_new_message)
+        else:
+            text = self.renderer.bilingual("text_only")
+        if not text:
+            return None
+        return TextReply(source=account, target=user, content=text.replace("]]>", "]] >")).render()
+
+    async def _ask(
+        self, user: str, words: str, msg_id: Any, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> str:
+        """Ask the bot (a lone number picks a suggestion of the last reply); the fitted plain text."""
+        remembered = self.suggestions.get(user) or ()
+        text = pick_suggestion(words, remembered) or clean_user_text(words)
+        output = WeChatOutput()
+        message = UserMessage(
+            text, output, user, input_channel=self.name(),
+            message_id=f"wechat-{msg_id}" if msg_id else None,
+        )
+        try:
+            await on_new_message(message)
+        except Exception:
+            logger.exception("WeChat: the bot failed on a message from %s.", user)
+            return self.renderer.bilingual("error")
+        reply = self.renderer.render(output.messages, TEXT_LIMIT_BYTES, utf8_bytes, numbered=True)
+        shown: tuple[Suggestion, ...] = reply.suggestions
+        self.suggestions.put(user, shown)
+        return reply.text
+
+
+class _NoCrypto(Exception):
+    """A safe-mode message arrived but no EncodingAESKey is configured."""
+
+
+def _forbidden(what: str, why: str) -> HTTPResponse:
+    logger.warning("WeChat: refused %s with %s (check WECHAT_TOKEN / WECHAT_APP_ID if this is WeChat).", what, why)
+    return response.text("forbidden", status=403)

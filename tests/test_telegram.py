@@ -1,0 +1,182 @@
+"""The Telegram channel, driven through the running bot with updates as Telegram posts them.
+
+The bot's Bot API base URL points at the fake server of tests/fake_telegram.py, which captures the
+outgoing sendMessage calls.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pytest
+
+from bot.texts import default_texts
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+def tracker_events(db: Path, sender: str) -> List[Dict[str, Any]]:
+    """The stored events of one conversation, oldest first."""
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute(
+            "SELECT type_name, data FROM events WHERE sender_id = ? ORDER BY id", (sender,)
+        ).fetchall()
+    return [{**json.loads(data), "event": kind} for kind, data in rows]
+
+
+def last_bot(db: Path, sender: str) -> Dict[str, Any]:
+    """The last bot message of a conversation: its text and contract payload."""
+    bots = [e for e in tracker_events(db, sender) if e["event"] == "bot"]
+    assert bots, f"the bot never answered {sender}"
+    return {"text": bots[-1]["text"], "custom": bots[-1]["data"]["custom"]}
+
+
+class TelegramServer:
+    """Telegram's side: posts updates to the bot's webhook with the secret-token header."""
+
+    def __init__(self, base_url: str, secret: str, api: Any) -> None:
+        self.url = f"{base_url}/webhooks/telegram/webhook"
+        self.secret, self.api = secret, api
+        self.update_id = random.randint(10_000, 900_000_000)
+
+    def post(self, update: Dict[str, Any], secret: Optional[str] = "default") -> int:
+        """POST an update with the right (default), another or no (None) secret; the HTTP status."""
+        headers = {"Content-Type": "application/json"}
+        if secret is not None:
+            headers[SECRET_HEADER] = self.secret if secret == "default" else secret
+        request = urllib.request.Request(self.url, data=json.dumps(update).encode(), headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    def next_id(self) -> int:
+        """The next update_id."""
+        self.update_id += 1
+        return self.update_id
+
+    def message(self, chat: int, text: Optional[str] = None, **extra: Any) -> Dict[str, Any]:
+        """A message update from a private chat (text, or other fields such as `photo`)."""
+        person = {"id": chat, "is_bot": False, "first_name": "Test", "language_code": "en"}
+        message = {"message_id": random.randint(1, 10**6), "from": person,
+                   "chat": {"id": chat, "first_name": "Test", "type": "private"}, "date": int(time.time()), **extra}
+        if text is not None:
+            message["text"] = text
+        return {"update_id": self.next_id(), "message": message}
+
+    def press(self, chat: int, sent: Dict[str, Any], data: str) -> Dict[str, Any]:
+        """The callback_query update of pressing the button with `data` under a sent message's params."""
+        bot_message = {"message_id": 77, "from": {"id": 123456789, "is_bot": True, "first_name": "Fake"},
+                       "chat": {"id": chat, "type": "private"}, "date": int(time.time()),
+                       "text": sent["text"], "reply_markup": sent["reply_markup"]}
+        return {"update_id": self.next_id(), "callback_query": {
+            "id": str(random.randint(1, 10**12)), "from": {"id": chat, "is_bot": False, "first_name": "Test"},
+            "message": bot_message, "chat_instance": "-4242", "data": data}}
+
+    def answer(self, chat: int, after: int) -> Any:
+        """The sendMessage to `chat` that follows the `after` already captured."""
+        return self.api.wait_sent(chat, after + 1)[after]
+
+
+@pytest.fixture(scope="module")
+def telegram(servers: Any, channel_env: Dict[str, str], fake_telegram: Any) -> TelegramServer:
+    """Telegram's side, talking to the running test bot."""
+    return TelegramServer(servers.settings.rasa_url, channel_env["TELEGRAM_WEBHOOK_SECRET"], fake_telegram)
+
+
+def new_chat() -> int:
+    """A fresh private chat id."""
+    return random.randint(10**8, 10**10)
+
+
+def buttons(sent: Any) -> List[Dict[str, str]]:
+    """The inline buttons of a captured sendMessage, in order."""
+    return [button for row in sent.params["reply_markup"]["inline_keyboard"] for button in row]
+
+
+@pytest.mark.parametrize(("question", "grade", "sources"), [
+    ("What are exosomes?", "Evidence: ", "Sources: ["),
+    ("外泌体是什么？", "证据等级：", "参考文献：["),
+])
+def test_an_answer_goes_out_as_text_with_grade_citations_and_buttons(
+    telegram: TelegramServer, tracker_db: Path, channel_env: Dict[str, str], question: str, grade: str, sources: str
+) -> None:
+    chat = new_chat()
+    assert telegram.post(telegram.message(chat, question)) == 200
+    sent = telegram.answer(chat, 0)
+    assert sent.token == channel_env["TELEGRAM_TOKEN"]
+    bot = last_bot(tracker_db, str(chat))
+    text = sent.params["text"]
+    assert text == bot["text"]  # the visible text, whole; never the JSON payload
+    lines = text.split("\n")
+    assert lines[-2] == f"{grade}{bot['custom']['evidence']['label']}" and lines[-1].startswith(sources)
+    for citation in bot["custom"]["citations"]:
+        assert f"[{citation['ref']}] {citation['short']}" in lines[-1]
+    assert [b["text"] for b in buttons(sent)] == [s["title"] for s in bot["custom"]["suggestions"]]
+    assert all(len(b["callback_data"].encode()) <= 64 for b in buttons(sent))
+    assert len(telegram.api.sent(chat_id=chat)) == 1  # one message: no JSON sent as a second text
+    assert '"type"' not in text and "{" not in text
+
+
+def test_pressing_a_button_asks_that_suggestion(telegram: TelegramServer, tracker_db: Path) -> None:
+    chat = new_chat()
+    telegram.post(telegram.message(chat, "外泌体是什么？"))
+    sent = telegram.answer(chat, 0)
+    offered = last_bot(tracker_db, str(chat))["custom"]["suggestions"]
+    for index in (1, 0):  # long Chinese questions travel as "#n"; short ones as themselves
+        data = buttons(sent)[index]["callback_data"]
+        before = len(telegram.api.sent(chat_id=chat))
+        assert telegram.post(telegram.press(chat, sent.params, data)) == 200
+        answer = telegram.answer(chat, before)
+        users = [e["text"] for e in tracker_events(tracker_db, str(chat)) if e["event"] == "user"]
+        assert users[-1] == offered[index]["payload"]
+        assert answer.params["text"] == last_bot(tracker_db, str(chat))["text"]
+        assert telegram.api.sent("answerCallbackQuery")
+        sent, offered = answer, last_bot(tracker_db, str(chat))["custom"]["suggestions"]
+    # A button under a message the bot no longer remembers (say, after a restart) still works.
+    other = new_chat()
+    by_index = {"text": sent.params["text"], "reply_markup": {"inline_keyboard": [[
+        {"text": offered[0]["title"], "callback_data": "#1"}]]}}
+    assert telegram.post(telegram.press(other, by_index, "#1")) == 200
+    telegram.answer(other, 0)
+    assert [e["text"] for e in tracker_events(tracker_db, str(other)) if e["event"] == "user"] == [offered[0]["payload"]]
+
+
+def test_a_wrong_or_missing_secret_token_is_refused(telegram: TelegramServer, tracker_db: Path) -> None:
+    chat = new_chat()
+    assert telegram.post(telegram.message(chat, "What are exosomes?"), secret="not-the-secret") == 403
+    assert telegram.post(telegram.message(chat, "What are exosomes?"), secret=None) == 403
+    time.sleep(0.5)
+    assert telegram.api.sent(chat_id=chat) == []
+    assert tracker_events(tracker_db, str(chat)) == []
+
+
+def test_start_gets_a_bilingual_welcome_and_a_photo_a_text_only_note(telegram: TelegramServer, tracker_db: Path) -> None:
+    texts, chat = default_texts(), new_chat()
+    telegram.post(telegram.message(chat, "/start"))
+    welcome = telegram.answer(chat, 0).params["text"]
+    assert texts.get("channels.welcome", "zh-Hans") in welcome and texts.get("channels.welcome", "en") in welcome
+    photo = [{"file_id": "AgAD", "file_unique_id": "AQAD", "width": 90, "height": 90}]
+    telegram.post(telegram.message(chat, photo=photo))
+    note = telegram.answer(chat, 1).params["text"]
+    assert texts.get("channels.text_only", "zh-Hans") in note and texts.get("channels.text_only", "en") in note
+    assert tracker_events(tracker_db, str(chat)) == []
+
+
+def test_a_resent_update_is_answered_once(telegram: TelegramServer, tracker_db: Path) -> None:
+    chat = new_chat()
+    update = telegram.message(chat, "Is exosome skincare safe?")
+    assert telegram.post(update) == 200 and telegram.post(update) == 200
+    telegram.answer(chat, 0)
+    time.sleep(0.5)
+    assert len(telegram.api.sent(chat_id=chat)) == 1
+    assert [e["text"] for e in tracker_events(tracker_db, str(chat)) if e["event"] == "user"] == [
+        "Is exosome skincare safe?"]
