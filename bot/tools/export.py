@@ -1,0 +1,45 @@
+"""`bot export`: conversations from the tracker store as JSON Lines, one conversation per line."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Dict, Iterable, TextIO
+
+from bot.tools.tracker import Conversation, Message
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="milliseconds")
+
+
+def message_record(m: Message) -> Dict[str, Any]:
+    """One message as JSON: user messages with intent and channel, bot messages with their payload."""
+    record: Dict[str, Any] = {"time": _iso(m.time), "from": m.by, "text": m.text}
+    if m.by == "user":
+        record.update(intent=m.intent, confidence=m.confidence, channel=m.channel)
+    else:
+        record["payload"] = m.payload
+    return record
+
+
+def conversation_record(c: Conversation) -> Dict[str, Any]:
+    """One conversation as JSON: sender id, first and last message time, counts and messages."""
+    return {
+        "sender": c.sender,
+        "started": _iso(c.messages[0].time) if c.messages else None,
+        "ended": _iso(c.messages[-1].time) if c.messages else None,
+        "user_messages": sum(m.by == "user" for m in c.messages),
+        "messages": [message_record(m) for m in c.messages],
+    }
+
+
+def write_jsonl(conversations: Iterable[Conversation], out: TextIO) -> int:
+    """Write one JSON object per conversation and line; returns how many were written."""
+    count = 0
+    for conversation in conversations:
+        if not conversation.messages:
+            continue
+        out.write(json.dumps(conversation_record(conversation), ensure_ascii=False) + "\n")
+        count += 1
+    return count
