@@ -7,17 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Text
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot import guard
 from bot.contract import FLAG_SYSTEMIC_INJECTION
-from bot.lang import normalize
-from bot.nlu.constants import FLAGS, NORM_TEXT
+from bot.nlu.base import MessageComponent, normalized_text
+from bot.nlu.constants import FLAGS
 from bot.nlu.lexicon import claim_rules
 from bot.nlu.matching import Hit, TermMatcher
 
@@ -147,7 +143,7 @@ class ClaimDetector:
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
-class SystemicClaimDetector(GraphComponent):
+class SystemicClaimDetector(MessageComponent):
     """Marks messages that state, ask about or quote the systemic-injection claim.
 
     Adds `flags` to the parse output: `[{"code": "unsupported_systemic_injection_claim", "start",
@@ -167,23 +163,10 @@ class SystemicClaimDetector(GraphComponent):
         path = Path(config["rules_path"]) if config.get("rules_path") else None
         self.detector = ClaimDetector(claim_rules(path))
 
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "SystemicClaimDetector":
-        """Creates the component (see GraphComponent)."""
-        return cls(config)
 
-    def process(self, messages: List[Message]) -> List[Message]:
-        """Sets `flags` on each message."""
-        for message in messages:
-            text = message.get(TEXT)
-            if text is None:
-                continue
-            norm = message.get(NORM_TEXT) or normalize(guard.blank_markup(text))
-            message.set(FLAGS, [c.as_dict(text) for c in self.detector.detect(norm)], add_to_output=True)
-        return messages
+    def process_message(self, message: Message) -> None:
+        """Sets `flags` on the message."""
+        norm = normalized_text(message)
+        if norm is not None:
+            flags = [c.as_dict(message.get(TEXT)) for c in self.detector.detect(norm)]
+            message.set(FLAGS, flags, add_to_output=True)

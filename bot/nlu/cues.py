@@ -8,20 +8,14 @@ from typing import Any, Dict, List, Optional, Text
 import numpy as np
 import scipy.sparse
 import yaml
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.featurizers.sparse_featurizer.sparse_featurizer import SparseFeaturizer
 from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot import guard
-from bot.lang import normalize
-from bot.nlu.constants import NORM_TEXT
+from bot.nlu.base import MessageComponent, normalized_text
 from bot.nlu.lexicon import entity_terms, flatten_terms
 from bot.nlu.matching import TermMatcher
 from bot.paths import DATA
@@ -42,7 +36,7 @@ def load_cue_groups(path: Optional[Path] = None, with_entities: bool = True) -> 
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
-class CueFeaturizer(SparseFeaturizer, GraphComponent):
+class CueFeaturizer(SparseFeaturizer, MessageComponent):
     """Marks which cue groups (exosome words, reference words, claim markers, ...) a message has.
 
     Sentence feature: one column per group, 1 when the group occurs. Sequence feature: the same
@@ -73,28 +67,17 @@ class CueFeaturizer(SparseFeaturizer, GraphComponent):
         self.column = {name: i for i, (name, _) in enumerate(self.groups)}
         self.matcher = TermMatcher(dict(self.groups))
 
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "CueFeaturizer":
-        """Creates the component (see GraphComponent)."""
-        return cls(config, execution_context.node_name)
 
     @classmethod
     def validate_config(cls, config: Dict[Text, Any]) -> None:
         """Nothing to validate beyond the file, checked when loading."""
 
-    def featurize(self, message: Message) -> None:
+    def process_message(self, message: Message) -> None:
         """Adds the cue features of the message's text."""
         tokens = message.get(TOKENS_NAMES[TEXT])
-        text = message.get(TEXT)
-        if not tokens or text is None:
+        norm = normalized_text(message)
+        if not tokens or norm is None:
             return
-        norm = message.get(NORM_TEXT) or normalize(guard.blank_markup(text))
         sequence = np.zeros((len(tokens), len(self.groups)), dtype=np.float32)
         sentence = np.zeros((1, len(self.groups)), dtype=np.float32)
         for hit in self.matcher.find(norm):
@@ -106,15 +89,3 @@ class CueFeaturizer(SparseFeaturizer, GraphComponent):
         self.add_features_to_message(
             scipy.sparse.coo_matrix(sequence), scipy.sparse.coo_matrix(sentence), TEXT, message
         )
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        """Featurize every training example."""
-        for example in training_data.training_examples:
-            self.featurize(example)
-        return training_data
-
-    def process(self, messages: List[Message]) -> List[Message]:
-        """Featurize incoming messages."""
-        for message in messages:
-            self.featurize(message)
-        return messages

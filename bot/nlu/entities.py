@@ -6,18 +6,14 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
-from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.constants import ENTITIES
 from rasa.shared.nlu.training_data.message import Message
 
-from bot import guard
 from bot.kb import KnowledgeBase, load_knowledge_base
 from bot.lang import normalize
-from bot.nlu.constants import NORM_TEXT
+from bot.nlu.base import MessageComponent, normalized_text
 from bot.nlu.lexicon import entity_terms, journal_groups
 from bot.nlu.matching import Hit, TermMatcher, longest_non_overlapping
 
@@ -77,7 +73,7 @@ def _author_terms(kb: KnowledgeBase) -> dict[str, list[str]]:
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
-class LexiconEntityExtractor(GraphComponent, EntityExtractorMixin):
+class LexiconEntityExtractor(MessageComponent, EntityExtractorMixin):
     """Finds cell sources, routes, body areas, references, journals, authors, PMIDs and DOIs.
 
     Terms come from data/nlu/lexicon.yml and from the knowledge base's reference list; matching
@@ -115,16 +111,6 @@ class LexiconEntityExtractor(GraphComponent, EntityExtractorMixin):
             terms, patterns={"reference": REFERENCE_PATTERNS, "number": NUMBER_PATTERNS}
         )
 
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "LexiconEntityExtractor":
-        """Creates the component (see GraphComponent)."""
-        return cls(config)
 
     def _entity(self, hit: Hit, entity: str, value: Any) -> Dict[Text, Any]:
         return {
@@ -154,16 +140,12 @@ class LexiconEntityExtractor(GraphComponent, EntityExtractorMixin):
         entities = [e for e in entities if not (e["entity"] == "number" and _inside_other(e, entities))]
         return sorted(entities, key=lambda e: e["start"])
 
-    def process(self, messages: List[Message]) -> List[Message]:
-        """Adds the entities to each message."""
-        for message in messages:
-            text = message.get(TEXT)
-            if text is None:
-                continue
-            norm = message.get(NORM_TEXT) or normalize(guard.blank_markup(text))
+    def process_message(self, message: Message) -> None:
+        """Adds the entities to the message."""
+        norm = normalized_text(message)
+        if norm is not None:
             found = self.add_extractor_name(self.extract(norm))
             message.set(ENTITIES, message.get(ENTITIES, []) + found, add_to_output=True)
-        return messages
 
 
 def _inside_other(entity: Dict[Text, Any], entities: List[Dict[Text, Any]]) -> bool:

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, Optional, Text
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot import guard
 from bot.lang import detect_script, normalize
+from bot.nlu.base import MessageComponent
 from bot.nlu.constants import INPUT_PROBLEM, LANG, NORM_TEXT
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
-class ScriptNormalizer(GraphComponent):
+class ScriptNormalizer(MessageComponent):
     """Prepares text for understanding and records the user's script and any input problem.
 
     Sets `norm_text` (same length as the text, so offsets stay valid), and adds `lang`
@@ -42,18 +39,8 @@ class ScriptNormalizer(GraphComponent):
         self.max_chars = int(config["max_chars"])
         self.blank_markup = bool(config["blank_markup"])
 
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "ScriptNormalizer":
-        """Creates the component (see GraphComponent)."""
-        return cls(config)
 
-    def normalize_message(self, message: Message) -> None:
+    def process_message(self, message: Message) -> None:
         """Set `norm_text`, `lang` and `input_problem` on one message."""
         text: Optional[str] = message.get(TEXT)
         if text is None:
@@ -65,15 +52,3 @@ class ScriptNormalizer(GraphComponent):
         message.set(NORM_TEXT, normalize(readable))
         message.set(LANG, detect_script(readable), add_to_output=True)
         message.set(INPUT_PROBLEM, problem, add_to_output=True)
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        """Normalise every training example."""
-        for example in training_data.training_examples:
-            self.normalize_message(example)
-        return training_data
-
-    def process(self, messages: List[Message]) -> List[Message]:
-        """Normalise incoming messages."""
-        for message in messages:
-            self.normalize_message(message)
-        return messages
