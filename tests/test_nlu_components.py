@@ -141,3 +141,24 @@ def test_claim_detector_near_misses(normalizer, text):
     message = _prepared(normalizer, text)
     detector.process([message])
     assert message.get("flags") == []
+
+
+@pytest.mark.parametrize(
+    "text, groups",
+    [
+        ("我妈妈在吃华法林，外泌体点滴能用吗", {"exosome", "personal", "domain"}),
+        ("這個說法的出處是哪篇文獻？", {"reference"}),
+        ("The salon says their exosome serum is clinically proven", {"exosome", "claim_marker", "domain"}),
+    ],
+)
+def test_cue_featurizer_marks_cue_groups(normalizer, tokenizer, text, groups):
+    from bot.nlu.cues import CueFeaturizer
+
+    featurizer = CueFeaturizer(CueFeaturizer.get_default_config())
+    message = _prepared(normalizer, text)
+    tokenizer.process([message])
+    featurizer.process([message])
+    sequence, sentence = message.get_sparse_features(TEXT)
+    columns = {name for name, i in featurizer.column.items() if sentence.features.toarray()[0, i]}
+    assert groups <= columns and "other_product" not in columns
+    assert sequence.features.shape[0] == len(message.get(TOKENS_NAMES[TEXT]))
