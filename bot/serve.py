@@ -1,4 +1,10 @@
-"""Start the action server and the Rasa server together, print the addresses, stop both on Ctrl-C."""
+"""Start the action server and the Rasa server together, print the addresses, stop both on Ctrl-C.
+
+Security defaults (README, "Deployment"): Rasa's HTTP API is off unless RASA_API_TOKEN (token) or
+RASA_JWT_SECRET (JWT) is set; CORS allows only the widget demo page's origins unless CORS_ORIGINS says
+otherwise; request bodies over SANIC_REQUEST_MAX_SIZE bytes (default 64 KB) are refused with 413 before
+they reach a channel. REDIS_URL switches the lock store to Redis (needed for several Rasa replicas).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Mapping, Optional
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -27,6 +34,7 @@ QUIET_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "3",
     "PYTHONWARNINGS": "ignore",
 }
+DEFAULT_REQUEST_MAX_SIZE = 64 * 1024  # bytes; Sanic's own default is 100 MB
 
 
 # Channels that are on only when their settings are in the environment (the first one is required).
@@ -49,7 +57,7 @@ class ServerSettings:
     action_port: int = 5055
     widget_port: int = 5080
     host: str = "127.0.0.1"
-    cors: str = "*"
+    cors: Optional[str] = None  # allowed origins, separated by spaces or commas; None: the widget page's
     log_dir: Path = VAR / "logs"
     env: Dict[str, str] = field(default_factory=dict)
     startup_timeout: float = 180.0
@@ -69,11 +77,47 @@ class ServerSettings:
         """Webhook address of the action server."""
         return f"http://{self.host}:{self.action_port}/webhook"
 
+    @property
+    def cors_origins(self) -> List[str]:
+        """Origins allowed to call the Rasa server from a browser: `cors`, or the widget demo page's."""
+        if self.cors is not None:
+            return [o for o in self.cors.replace(",", " ").split() if o]
+        hosts = ["127.0.0.1", "localhost"] if self.host == "0.0.0.0" else [self.host, "127.0.0.1", "localhost"]
+        return [f"http://{h}:{self.widget_port}" for h in dict.fromkeys(hosts)]
 
-def write_endpoints(settings: ServerSettings, directory: Path) -> Path:
-    """A copy of endpoints.yml with this deployment's action server address."""
+
+def lock_store_settings(env: Mapping[str, str]) -> Optional[Dict[str, object]]:
+    """endpoints.yml `lock_store` for Redis from REDIS_URL (redis://[:password@]host[:port][/db]), or None.
+
+    Without REDIS_URL the lock store stays Rasa's in-memory one, which is right for one Rasa server.
+    Several replicas (or SANIC_WORKERS > 1) must share a Redis lock store, or one conversation could be
+    processed by two of them at once.
+    """
+    url = env.get("REDIS_URL", "").strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise StartupError(f"REDIS_URL={url!r} is not a Redis address. Use redis://[:password@]host[:port][/db], "
+                           "e.g. redis://127.0.0.1:6379/0.")
+    store: Dict[str, object] = {
+        "type": "bot.locks.AtomicRedisLockStore", "url": parts.hostname, "port": parts.port or 6379,
+        "db": int(parts.path.strip("/") or 0), "key_prefix": env.get("REDIS_KEY_PREFIX", "exobot"),
+    }
+    if parts.password:
+        store["password"] = parts.password
+    if parts.scheme == "rediss":
+        store["use_ssl"] = True
+    return store
+
+
+def write_endpoints(settings: ServerSettings, directory: Path, env: Optional[Mapping[str, str]] = None) -> Path:
+    """A copy of endpoints.yml with this deployment's action server address (and Redis lock store)."""
     endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8")) or {}
     endpoints["action_endpoint"] = {"url": settings.action_url}
+    lock_store = lock_store_settings(os.environ if env is None else env)
+    if lock_store:
+        endpoints["lock_store"] = lock_store
     path = directory / "endpoints.yml"
     path.write_text(yaml.safe_dump(endpoints, sort_keys=False), encoding="utf-8")
     return path
@@ -125,6 +169,19 @@ def _tail(path: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
+def api_arguments(env: Mapping[str, str]) -> List[str]:
+    """`rasa run` options for the HTTP API: off by default; token (RASA_API_TOKEN) and/or JWT (RASA_JWT_SECRET)."""
+    token, secret = env.get("RASA_API_TOKEN", "").strip(), env.get("RASA_JWT_SECRET", "").strip()
+    if not (token or secret):
+        return []
+    args = ["--enable-api"]
+    if token:
+        args += ["--auth-token", token]
+    if secret:
+        args += ["--jwt-secret", secret, "--jwt-method", env.get("RASA_JWT_METHOD", "").strip() or "HS256"]
+    return args
+
+
 class BotServers:
     """The action server and Rasa server as child processes; usable as a context manager."""
 
@@ -136,12 +193,14 @@ class BotServers:
         self.env = {**os.environ, **QUIET_ENV, **settings.env}
         self.channel_notes: List[str] = []
 
-    def _spawn(self, name: str, args: List[str]) -> tuple[subprocess.Popen, Path]:
+    def _spawn(
+        self, name: str, args: List[str], env: Optional[Dict[str, str]] = None
+    ) -> tuple[subprocess.Popen, Path]:
         self.settings.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.settings.log_dir / f"{name}.log"
         handle = log.open("w", encoding="utf-8")
         process = subprocess.Popen(
-            args, cwd=ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+            args, cwd=ROOT, env=env or self.env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
         )
         self.processes.append(process)
         return process, log
@@ -149,9 +208,11 @@ class BotServers:
     def start_action_server(self) -> None:
         """Start the rasa-sdk action server and wait until it answers."""
         s = self.settings
+        # The Rasa server's request limit is not for the action server, which receives whole conversations.
+        env = {k: v for k, v in self.env.items() if k != "SANIC_REQUEST_MAX_SIZE"}
         process, log = self._spawn(
             "action-server",
-            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(s.action_port)],
+            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(s.action_port)], env,
         )
         _wait_http(f"http://{s.host}:{s.action_port}/health", process, log, s.startup_timeout, "The action server")
         self.action_process = process
@@ -166,15 +227,15 @@ class BotServers:
             sys.executable, "-m", "rasa", "run",
             "--model", str(s.model),
             "--credentials", str(credentials),
-            "--endpoints", str(write_endpoints(s, Path(self._tmp.name))),
+            "--endpoints", str(write_endpoints(s, Path(self._tmp.name), self.env)),
             "--port", str(s.rasa_port),
             "--interface", s.host,
-            "--cors", s.cors,
+            "--cors", *s.cors_origins,
         ]
-        token = self.env.get("RASA_API_TOKEN")
-        if token:
-            args += ["--enable-api", "--auth-token", token]
-        process, log = self._spawn("rasa-server", args)
+        args += api_arguments(self.env)
+        limit = self.env.get("SANIC_REQUEST_MAX_SIZE") or str(DEFAULT_REQUEST_MAX_SIZE)
+        env = {**self.env, "SANIC_REQUEST_MAX_SIZE": limit}
+        process, log = self._spawn("rasa-server", args, env)
         _wait_http(f"{s.rasa_url}/", process, log, s.startup_timeout, "The Rasa server")
         self.rasa_process = process
 
@@ -228,7 +289,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--action-port", type=int, default=int(os.environ.get("ACTION_PORT", 5055)))
     parser.add_argument("--widget-port", type=int, default=int(os.environ.get("WIDGET_PORT", 5080)))
     parser.add_argument("--host", default=os.environ.get("BOT_HOST", "127.0.0.1"))
-    parser.add_argument("--cors", default=os.environ.get("CORS_ORIGINS", "*"))
+    parser.add_argument("--cors", default=os.environ.get("CORS_ORIGINS"),
+                        help="origins allowed to call the bot from a browser (default: the widget demo page's)")
     args = parser.parse_args(argv)
     settings = ServerSettings(
         model=args.model, rasa_port=args.rasa_port, action_port=args.action_port, widget_port=args.widget_port,
@@ -249,6 +311,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         f"  socket.io  {settings.rasa_url}/socket.io\n"
         f"  actions    {settings.action_url}\n"
         f"  widget     {settings.widget_url}  (demo page; staff view: {settings.widget_url}?debug=1)\n"
+        f"  CORS       {' '.join(settings.cors_origins) or '(no browser origin allowed)'}  (CORS_ORIGINS)\n"
         f"  logs       {settings.log_dir}\n"
         "Press Ctrl-C to stop.",
         flush=True,

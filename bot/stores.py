@@ -1,15 +1,28 @@
-"""Tracker store configured from the environment: SQLite file by default, PostgreSQL when asked."""
+"""Tracker store configured from the environment: SQLite file by default, PostgreSQL when asked.
+
+SQLite connections stay open between turns and use write-ahead logging with `synchronous=NORMAL`: a
+commit is not synced to disk on its own, so a power cut or an operating-system crash can lose the last
+turns, a crash of the bot cannot. Loading and saving a conversation run Rasa's SQLTrackerStore queries
+(same table, same "since the latest session start" rule, same order) through SQLAlchemy Core instead of
+ORM objects. README, "Performance", says what each of these bought.
+"""
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
+import sqlalchemy as sa
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import SessionStarted
+from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot import runtime
 from bot.paths import VAR
 
 DEFAULT_SQLITE = VAR / "tracker.db"
@@ -50,4 +63,78 @@ class ConfiguredSQLTrackerStore(SQLTrackerStore):
         **kwargs: Any,
     ) -> None:
         """Connect to the configured database; endpoint-file settings are ignored on purpose."""
+        runtime.apply()
         super().__init__(domain=domain, event_broker=event_broker, **tracker_db_settings(os.environ))
+        if self.engine.dialect.name == "sqlite":
+            self._pool_sqlite_connections()
+
+    def _since_session_start(self, sender_id: str, all_sessions: bool) -> Any:
+        """The WHERE clause of Rasa's event query: this sender's events, from its latest session start."""
+        events = self.SQLEvent.__table__
+        clause = events.c.sender_id == sender_id
+        if all_sessions:
+            return clause
+        start = (
+            sa.select(sa.func.max(events.c.timestamp))
+            .where(events.c.sender_id == sender_id, events.c.type_name == SessionStarted.type_name)
+            .scalar_subquery()
+        )
+        return sa.and_(clause, sa.or_(events.c.timestamp >= start, start.is_(None)))
+
+    async def _retrieve(self, sender_id: str, fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
+        """The conversation's events in id order (as Rasa's), read as plain rows."""
+        events = self.SQLEvent.__table__
+        query = sa.select(events.c.data).where(self._since_session_start(sender_id, fetch_events_from_all_sessions))
+        with self.session_scope() as session:
+            rows = session.execute(query.order_by(events.c.id)).all()
+        if not rows or not self.domain:
+            return None
+        return DialogueStateTracker.from_dict(sender_id, [json.loads(data) for (data,) in rows], self.domain.slots)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Append the events not stored yet (counted as Rasa counts them) in one INSERT."""
+        await self.stream_events(tracker)
+        events = self.SQLEvent.__table__
+        with self.session_scope() as session:
+            stored = session.execute(
+                sa.select(sa.func.count()).select_from(events).where(self._since_session_start(tracker.sender_id, False))
+            ).scalar()
+            rows: List[Dict[str, Any]] = []
+            for event in itertools.islice(tracker.events, stored, None):
+                data = event.as_dict()
+                rows.append({
+                    "sender_id": tracker.sender_id,
+                    "type_name": event.type_name,
+                    "timestamp": data.get("timestamp"),
+                    "intent_name": ((data.get("parse_data") or {}).get("intent") or {}).get("name"),
+                    "action_name": data.get("name"),
+                    "data": json.dumps(data),
+                })
+            if rows:
+                session.execute(events.insert(), rows)
+            session.commit()
+
+    def _pool_sqlite_connections(self) -> None:
+        """Keep SQLite connections open between turns (SQLAlchemy opens and closes one per session by
+        default) and give each new one the pragmas of `sqlite_pragmas`."""
+        from sqlalchemy.orm import sessionmaker
+
+        url = self.engine.url
+        self.engine.dispose()
+        self.engine = sa.create_engine(
+            url, poolclass=sa.pool.QueuePool, pool_size=4, max_overflow=8,
+            connect_args={"check_same_thread": False, "timeout": 5},
+        )
+        sa.event.listen(self.engine, "connect", sqlite_pragmas)
+        self.sessionmaker = sessionmaker(bind=self.engine)
+
+
+def sqlite_pragmas(connection: Any, _record: Any) -> None:
+    """WAL journal, `synchronous=NORMAL` and a 5 s busy timeout on every new SQLite connection."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+    finally:
+        cursor.close()

@@ -143,3 +143,42 @@ def browser() -> Iterator[Any]:
             yield launched
         finally:
             launched.close()
+
+
+@pytest.fixture(scope="module")
+def bot_factory(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., BotServers]]:
+    """Starts separate bots for one test module (own ports, own SQLite tracker store unless `env` names
+    another); all are stopped at the module's end. The session's `servers` are never touched.
+
+    `start(env=None, action_server=True, **settings)` returns the running BotServers (`settings` override
+    ServerSettings fields, e.g. `action_port` to share another bot's action server); its tracker file is
+    `servers.settings.env["TRACKER_SQLITE_PATH"]`.
+    """
+    started: List[BotServers] = []
+
+    def start(env: Dict[str, str] | None = None, action_server: bool = True, **overrides: Any) -> BotServers:
+        directory = tmp_path_factory.mktemp("bot")
+        fields: Dict[str, Any] = dict(
+            model=trained_model, rasa_port=free_port(), action_port=free_port(), widget_port=free_port(),
+            log_dir=directory / "logs", env={"TRACKER_SQLITE_PATH": str(directory / "tracker.db"), **(env or {})},
+        )
+        settings = ServerSettings(**{**fields, **overrides})
+        servers = BotServers(settings)
+        started.append(servers)
+        if action_server:
+            servers.start_action_server()
+        servers.start_rasa_server()
+        return servers
+
+    yield start
+    for servers in reversed(started):
+        servers.__exit__(None, None, None)
+
+
+def stored_events(db: Path, sender: str) -> List[Dict[str, Any]]:
+    """The events of one conversation in a SQLite tracker store, oldest first (`event` is the type)."""
+    import sqlite3
+
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute("SELECT type_name, data FROM events WHERE sender_id = ? ORDER BY id", (sender,)).fetchall()
+    return [{**json.loads(data), "event": kind} for kind, data in rows]

@@ -7,6 +7,9 @@ event per bot message: `{"text": "...", "custom": {contract payload}}`.
 Rasa 3.6 also calls python-socketio's `enter_room` without `await` (it is a coroutine since
 python-socketio 5.10; RasaHQ/rasa#13027), so with `session_persistence` no socket ever joins its
 session's room and no reply arrives. This channel registers a `session_request` handler that awaits it.
+
+A turn that produced no bot message (action server down or failing) gets the apology of
+bot.channels.rest.answer_or_apologise instead of silence.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from typing import Any, Awaitable, Callable, Dict, Optional, Text
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
+
+from bot import runtime
+from bot.channels.rest import answer_or_apologise
 
 
 class ContractSocketIOOutput(SocketIOOutput):
@@ -61,8 +67,9 @@ class ContractSocketIOInput(SocketIOInput):
 
         async def handle(message: UserMessage) -> Any:
             message.output_channel = ContractSocketIOOutput(self.sio, self.bot_message_evt)
-            return await on_new_message(message)
+            return await answer_or_apologise(on_new_message, message, "socket.io")
 
+        runtime.apply()
         blueprint = super().blueprint(handle)
         self._register_session_request()
         return blueprint

@@ -27,6 +27,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.plain import PlainRenderer, RecentMap, Suggestion, clean_user_text, utf16_units
+from bot.channels.rest import answer_or_apologise
 from bot.texts import default_texts
 
 logger = logging.getLogger(__name__)
@@ -234,13 +235,7 @@ class TelegramInput(InputChannel):
             text, output, chat, input_channel=self.name(),
             message_id=f"telegram-{update_id}" if update_id is not None else None,
         )
-        try:
-            await on_new_message(message)
-        except (TelegramAPIError, OSError):
-            raise
-        except Exception:
-            logger.exception("Telegram: the bot failed on a message in chat %s.", chat)
-            await output.send_message(chat, self.renderer.bilingual("error"))
+        await answer_or_apologise(on_new_message, message, "Telegram")  # an apology rather than silence
 
 
 __all__: List[str] = ["TelegramInput", "ContractTelegramOutput", "TelegramSettings", "keyboard", "pressed"]

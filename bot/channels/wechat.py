@@ -34,6 +34,7 @@ from wechatpy.replies import TextReply
 from wechatpy.utils import WeChatSigner
 
 from bot.channels.plain import PlainRenderer, RecentMap, Suggestion, clean_user_text, pick_suggestion, utf8_bytes
+from bot.channels.rest import answer_or_apologise
 from bot.texts import default_texts
 
 logger = logging.getLogger(__name__)
@@ -286,11 +287,7 @@ class WeChatInput(InputChannel):
             text, output, user, input_channel=self.name(),
             message_id=f"wechat-{msg_id}" if msg_id else None,
         )
-        try:
-            await on_new_message(message)
-        except Exception:
-            logger.exception("WeChat: the bot failed on a message from %s.", user)
-            return self.renderer.bilingual("error")
+        await answer_or_apologise(on_new_message, message, "WeChat")  # an apology rather than silence
         reply = self.renderer.render(output.messages, TEXT_LIMIT_BYTES, utf8_bytes, numbered=True)
         shown: tuple[Suggestion, ...] = reply.suggestions
         self.suggestions.put(user, shown)

@@ -1,0 +1,118 @@
+"""REST channel that never leaves a user in silence, and the apology every channel shares.
+
+Rasa 3.6 logs the exception of a custom action that failed (action server down, hung, or erroring) and
+sends nothing at all (rasa.core.processor.MessageProcessor._run_action). Our channels watch each turn:
+when it produced no bot message, they send one apology instead (data/texts.yml `replies.unavailable`),
+with a contract payload of type `fallback` that carries `"unavailable": true`.
+
+Loading this channel also applies bot.runtime (a short action server timeout, ACTION_TIMEOUT).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
+from sanic import Blueprint
+
+from bot import runtime
+from bot.lang import detect_script
+from bot.texts import default_texts
+
+logger = logging.getLogger(__name__)
+
+
+@functools.lru_cache(maxsize=1)
+def _composer() -> Any:
+    from bot.kb import default_knowledge_base
+    from bot.reply import ReplyComposer
+
+    return ReplyComposer(default_knowledge_base(), default_texts())
+
+
+def apology(user_text: Optional[str]) -> Dict[str, Any]:
+    """The bot message sent when a turn produced no answer: text and payload, in the user's language."""
+    composer = _composer()
+    lang = detect_script(user_text or "") or composer.texts.default_lang
+    text, payload = composer.render(composer.message("fallback", "replies.unavailable", lang, suggestions=()))
+    payload["unavailable"] = True
+    return {"text": text, "custom": payload}
+
+
+class ReplyWatch(OutputChannel):
+    """Stands in for a turn's output channel: forwards every bot message and notes that one was sent."""
+
+    def __init__(self, inner: OutputChannel) -> None:
+        """Watch `inner`."""
+        self.inner = inner
+        self.sent = False
+
+    def name(self) -> Text:  # type: ignore[override]
+        """The watched channel's name (Rasa picks channel-specific responses by it)."""
+        return self.inner.name()
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        """Forward the message whole."""
+        self.sent = True
+        await self.inner.send_response(recipient_id, message)
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        """Forward a bare text."""
+        self.sent = True
+        await self.inner.send_text_message(recipient_id, text, **kwargs)
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self.inner, attribute)
+
+
+async def answer_or_apologise(
+    on_new_message: Callable[[UserMessage], Awaitable[Any]], message: UserMessage, channel: str
+) -> bool:
+    """Run one turn; when it sent no bot message (or failed before sending one), send the apology.
+
+    Returns True when it apologised. An error raised after a message went out (e.g. the messaging
+    platform could not be reached) is raised again, for the channel to handle.
+    """
+    output = message.output_channel
+    watch = ReplyWatch(output)
+    message.output_channel = watch
+    try:
+        await on_new_message(message)
+    except Exception:
+        if watch.sent:
+            raise
+        logger.exception("%s: the bot failed on a message from %s.", channel, message.sender_id)
+    finally:
+        message.output_channel = output
+    if watch.sent:
+        return False
+    logger.warning("%s: no reply to %s (is the action server down, hung or failing?); sent the apology.",
+                   channel, message.sender_id)
+    await output.send_response(message.sender_id, apology(message.text))
+    return True
+
+
+class ContractRestInput(RestInput):
+    """Rasa's REST channel (same name and URL, /webhooks/rest/webhook) that apologises instead of silence."""
+
+    @classmethod
+    def name(cls) -> Text:
+        """Keeps the stock name, so the URL and the tracker store's input channel stay `rest`."""
+        return "rest"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        """The channel; also applies bot.runtime (e.g. Rasa's wait for the action server, ACTION_TIMEOUT)."""
+        runtime.apply()
+        return cls()
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """The stock routes, with every turn watched for a missing answer."""
+
+        async def handle(message: UserMessage) -> None:
+            await answer_or_apologise(on_new_message, message, "REST")
+
+        return super().blueprint(handle)
