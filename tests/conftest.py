@@ -14,6 +14,7 @@ import pytest
 
 from bot.paths import ROOT
 from bot.serve import QUIET_ENV, BotServers, ServerSettings
+from tests.fake_telegram import FakeBotAPI
 
 TESTS = Path(__file__).resolve().parent
 OUTPUT = ROOT / "test-output"
@@ -57,18 +58,14 @@ def tracker_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def fake_telegram() -> Iterator["FakeBotAPI"]:
+def fake_telegram() -> Iterator[FakeBotAPI]:
     """A fake Telegram Bot API server on loopback, recording the bot's sendMessage calls."""
-    if str(TESTS) not in sys.path:
-        sys.path.insert(0, str(TESTS))
-    from fake_telegram import FakeBotAPI
-
     with FakeBotAPI() as api:
         yield api
 
 
 @pytest.fixture(scope="session")
-def channel_env(fake_telegram: "FakeBotAPI") -> Dict[str, str]:
+def channel_env(fake_telegram: FakeBotAPI) -> Dict[str, str]:
     """Environment that turns on the messaging-app channels of the test servers."""
     return {
         "WECHAT_TOKEN": "exobot-test-token",
@@ -182,3 +179,10 @@ def stored_events(db: Path, sender: str) -> List[Dict[str, Any]]:
     with sqlite3.connect(db) as connection:
         rows = connection.execute("SELECT type_name, data FROM events WHERE sender_id = ? ORDER BY id", (sender,)).fetchall()
     return [{**json.loads(data), "event": kind} for kind, data in rows]
+
+
+def last_bot(db: Path, sender: str) -> Dict[str, Any]:
+    """The last bot message of a conversation: its text and contract payload."""
+    bots = [e for e in stored_events(db, sender) if e["event"] == "bot"]
+    assert bots, f"the bot never answered {sender}"
+    return {"text": bots[-1]["text"], "custom": bots[-1]["data"]["custom"]}

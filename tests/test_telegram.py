@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import random
-import sqlite3
 import time
 import urllib.error
 import urllib.request
@@ -18,24 +17,10 @@ from typing import Any, Dict, List, Optional
 import pytest
 
 from bot.texts import default_texts
+from tests.conftest import last_bot, stored_events
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
-
-def tracker_events(db: Path, sender: str) -> List[Dict[str, Any]]:
-    """The stored events of one conversation, oldest first."""
-    with sqlite3.connect(db) as connection:
-        rows = connection.execute(
-            "SELECT type_name, data FROM events WHERE sender_id = ? ORDER BY id", (sender,)
-        ).fetchall()
-    return [{**json.loads(data), "event": kind} for kind, data in rows]
-
-
-def last_bot(db: Path, sender: str) -> Dict[str, Any]:
-    """The last bot message of a conversation: its text and contract payload."""
-    bots = [e for e in tracker_events(db, sender) if e["event"] == "bot"]
-    assert bots, f"the bot never answered {sender}"
-    return {"text": bots[-1]["text"], "custom": bots[-1]["data"]["custom"]}
 
 
 class TelegramServer:
@@ -136,7 +121,7 @@ def test_pressing_a_button_asks_that_suggestion(telegram: TelegramServer, tracke
         before = len(telegram.api.sent(chat_id=chat))
         assert telegram.post(telegram.press(chat, sent.params, data)) == 200
         answer = telegram.answer(chat, before)
-        users = [e["text"] for e in tracker_events(tracker_db, str(chat)) if e["event"] == "user"]
+        users = [e["text"] for e in stored_events(tracker_db, str(chat)) if e["event"] == "user"]
         assert users[-1] == offered[index]["payload"]
         assert answer.params["text"] == last_bot(tracker_db, str(chat))["text"]
         assert telegram.api.sent("answerCallbackQuery")
@@ -147,7 +132,7 @@ def test_pressing_a_button_asks_that_suggestion(telegram: TelegramServer, tracke
         {"text": offered[0]["title"], "callback_data": "#1"}]]}}
     assert telegram.post(telegram.press(other, by_index, "#1")) == 200
     telegram.answer(other, 0)
-    assert [e["text"] for e in tracker_events(tracker_db, str(other)) if e["event"] == "user"] == [offered[0]["payload"]]
+    assert [e["text"] for e in stored_events(tracker_db, str(other)) if e["event"] == "user"] == [offered[0]["payload"]]
 
 
 def test_a_wrong_or_missing_secret_token_is_refused(telegram: TelegramServer, tracker_db: Path) -> None:
@@ -156,7 +141,7 @@ def test_a_wrong_or_missing_secret_token_is_refused(telegram: TelegramServer, tr
     assert telegram.post(telegram.message(chat, "What are exosomes?"), secret=None) == 403
     time.sleep(0.5)
     assert telegram.api.sent(chat_id=chat) == []
-    assert tracker_events(tracker_db, str(chat)) == []
+    assert stored_events(tracker_db, str(chat)) == []
 
 
 def test_start_gets_a_bilingual_welcome_and_a_photo_a_text_only_note(telegram: TelegramServer, tracker_db: Path) -> None:
@@ -168,7 +153,7 @@ def test_start_gets_a_bilingual_welcome_and_a_photo_a_text_only_note(telegram: T
     telegram.post(telegram.message(chat, photo=photo))
     note = telegram.answer(chat, 1).params["text"]
     assert texts.get("channels.text_only", "zh-Hans") in note and texts.get("channels.text_only", "en") in note
-    assert tracker_events(tracker_db, str(chat)) == []
+    assert stored_events(tracker_db, str(chat)) == []
 
 
 def test_a_resent_update_is_answered_once(telegram: TelegramServer, tracker_db: Path) -> None:
@@ -178,5 +163,5 @@ def test_a_resent_update_is_answered_once(telegram: TelegramServer, tracker_db: 
     telegram.answer(chat, 0)
     time.sleep(0.5)
     assert len(telegram.api.sent(chat_id=chat)) == 1
-    assert [e["text"] for e in tracker_events(tracker_db, str(chat)) if e["event"] == "user"] == [
+    assert [e["text"] for e in stored_events(tracker_db, str(chat)) if e["event"] == "user"] == [
         "Is exosome skincare safe?"]

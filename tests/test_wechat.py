@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import json
 import os
-import sqlite3
 import struct
 import time
 import urllib.error
@@ -28,6 +26,7 @@ import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from bot.texts import default_texts
+from tests.conftest import last_bot, stored_events
 
 ACCOUNT = "gh_0123456789ab"
 LIMIT = 2048
@@ -161,25 +160,10 @@ class WeChatServer:
         return self.post(text_message(user, content, new_msg_id()), safe=safe)
 
 
-def tracker_events(db: Path, sender: str) -> List[Dict[str, Any]]:
-    """The stored events of one conversation, oldest first."""
-    with sqlite3.connect(db) as connection:
-        rows = connection.execute(
-            "SELECT type_name, data FROM events WHERE sender_id = ? ORDER BY id", (sender,)
-        ).fetchall()
-    return [{**json.loads(data), "event": kind} for kind, data in rows]
-
-
-def last_bot(db: Path, sender: str) -> Dict[str, Any]:
-    """The last bot message of a conversation: its text and contract payload."""
-    bots = [e for e in tracker_events(db, sender) if e["event"] == "bot"]
-    assert bots, f"the bot never answered {sender}"
-    return {"text": bots[-1]["text"], "custom": bots[-1]["data"]["custom"]}
-
 
 def user_texts(db: Path, sender: str) -> List[str]:
     """The user messages of a conversation as the bot received them."""
-    return [e["text"] for e in tracker_events(db, sender) if e["event"] == "user"]
+    return [e["text"] for e in stored_events(db, sender) if e["event"] == "user"]
 
 
 @pytest.fixture(scope="module")
@@ -256,7 +240,7 @@ def test_forged_or_missing_signatures_are_refused_before_the_bot(wechat: WeChatS
     body = f"<xml><ToUserName>{cdata(ACCOUNT)}</ToUserName><Encrypt>{cdata(encrypted)}</Encrypt></xml>"
     assert wechat.http("POST", query, body)[0] == 403
     for user in users:
-        assert tracker_events(tracker_db, user) == [], f"a refused message reached the bot ({user})"
+        assert stored_events(tracker_db, user) == [], f"a refused message reached the bot ({user})"
 
 
 @pytest.mark.parametrize("safe", [False, True], ids=["plaintext", "safe"])
@@ -269,7 +253,7 @@ def test_a_retried_msgid_is_answered_once(wechat: WeChatServer, tracker_db: Path
     contents = {r.content for r in first + [later]}
     assert len(contents) == 1, contents
     assert user_texts(tracker_db, user) == ["Is exosome skincare safe?"]
-    assert len([e for e in tracker_events(tracker_db, user) if e["event"] == "bot"]) == 1
+    assert len([e for e in stored_events(tracker_db, user) if e["event"] == "bot"]) == 1
 
 
 def test_an_overlong_answer_is_shortened_but_keeps_grade_and_citations(wechat: WeChatServer, tracker_db: Path) -> None:
@@ -333,7 +317,7 @@ def test_subscribe_gets_a_bilingual_welcome_and_other_types_a_text_only_note(wec
     unsubscribe = subscribe.replace("subscribe", "unsubscribe").replace(str(now), str(now + 1))
     quiet = wechat.post(unsubscribe)
     assert quiet.status == 200 and quiet.body == "success"
-    assert tracker_events(tracker_db, user) == []  # none of these needed the bot
+    assert stored_events(tracker_db, user) == []  # none of these needed the bot
 
 
 def test_xml_entities_are_never_expanded(wechat: WeChatServer, tracker_db: Path) -> None:
@@ -356,7 +340,7 @@ def test_xml_entities_are_never_expanded(wechat: WeChatServer, tracker_db: Path)
     utf16 = bomb.replace('<?xml version="1.0"?>', '<?xml version="1.0" encoding="UTF-16"?>').encode("utf-16")
     status, body, elapsed = wechat.http("POST", wechat.query(), utf16)
     assert status == 400 and elapsed < 2 and "lol" not in body
-    assert tracker_events(tracker_db, user) == []
+    assert stored_events(tracker_db, user) == []
     assert wechat.ask(user, "What are exosomes?").status == 200  # the channel is still fine
     # Markup a user pastes is message text (inside CDATA), not a DTD: it reaches the bot as text.
     pasted = "<!DOCTYPE html><html><body>Exosome IV drips reverse aging!</body></html>"
