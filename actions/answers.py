@@ -8,6 +8,7 @@ from actions.base import BotAction, Turn
 from bot.kb import Fact
 from bot.kb.retrieval import Match
 from bot.reply import Reply
+from bot.services import Services
 
 # A second fact joins the answer when it scores at least this share of the best one on other words.
 SECOND_FACT_SHARE = 0.75
@@ -18,7 +19,7 @@ SHORT_MESSAGE = 16
 class AnswerMixin:
     """Fact selection shared by the answering actions."""
 
-    services: "object"
+    services: Services
 
     def is_follow_up(self, turn: Turn) -> bool:
         """The message leans on the previous answer (a cue word, or short, with a previous question)."""
@@ -49,10 +50,9 @@ class AnswerMixin:
             following = self.services.retriever.next_unseen(turn.last_facts)
             if following:
                 return self.services.composer.from_facts([following], turn.lang, **kwargs)
-            return self.services.composer.message("out_of_scope", "replies.more_none", turn.lang,
-                                                  suggestions=self.services.composer.follow_ups(
-                                                      [self.services.kb.fact(turn.last_facts[-1])],
-                                                      exclude=turn.last_facts))
+            last = self.services.kb.fact(turn.last_facts[-1])
+            offered = self.services.composer.follow_ups([last], exclude=turn.last_facts)
+            return self.services.composer.message("out_of_scope", "replies.more_none", turn.lang, suggestions=offered)
         return None
 
 
