@@ -317,16 +317,17 @@ def main(argv: Optional[List[str]] = None) -> int:
         flush=True,
     )
     stop = {"now": False}
-    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    # Handled explicitly (not as KeyboardInterrupt): a shell that starts `make run` in the background
+    # makes it ignore SIGINT, and Ctrl-C or `kill -INT` must still stop everything.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.update(now=True))
     try:
         while not stop["now"]:
             for process in servers.processes:
                 if process.poll() is not None:
                     print(f"error: a server exited (code {process.returncode}); see {settings.log_dir}", file=sys.stderr)
                     stop["now"] = True
-            time.sleep(1)
-    except KeyboardInterrupt:
-        pass
+            time.sleep(0.5)
     finally:
         print("\nStopping...", flush=True)
         servers.stop()
