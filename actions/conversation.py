@@ -92,7 +92,12 @@ class ActionMedicalAdvice(BotAction):
         return "action_medical_advice"
 
     def respond(self, turn: Turn) -> Reply:
-        """Decline with the doctor advice; suggest the general evidence on what they asked about."""
+        """Decline with the doctor advice and related evidence; a question with nothing personal in it
+        ("should one try exosomes yet?") that clearly names a topic is answered from the facts instead."""
+        if not self.services.cues.found("personal", turn.text):
+            general = self.specific_answer(turn)
+            if general:
+                return general
         return self.services.composer.message(
             "out_of_scope", "replies.medical", turn.lang, suggestions=self.related_suggestions(turn)
         )

@@ -9,6 +9,7 @@ from typing import Iterable, Mapping, Optional
 from bot.kb import KnowledgeBase, default_knowledge_base
 from bot.kb.retrieval import FactRetriever, keyword_pattern
 from bot.lang import normalize
+from bot.nlu.lexicon import cue_groups
 from bot.nlu.lexicon import cues as load_cues
 from bot.reply import ReplyComposer
 from bot.texts import Texts, default_texts
@@ -16,7 +17,8 @@ from bot.texts import Texts, default_texts
 
 @dataclass(frozen=True)
 class Cues:
-    """Cue words from data/nlu/lexicon.yml (follow-up, all sources, more), matched like keywords."""
+    """Cue words matched like keywords: lexicon.yml's cues (follow-up, all sources, more) and the
+    `personal` group of intent_cues.yml (the writer's own body, medication, dosing)."""
 
     lists: Mapping[str, Iterable[str]]
     _compiled: dict = field(default_factory=dict, compare=False, repr=False)
@@ -44,7 +46,8 @@ class Services:
         """Services over the given (or the project's) knowledge base and texts."""
         kb = kb or default_knowledge_base()
         texts = texts or default_texts()
-        return cls(kb, texts, FactRetriever(kb), ReplyComposer(kb, texts), Cues(load_cues()))
+        cues = Cues({**load_cues(), "personal": cue_groups()["personal"]})
+        return cls(kb, texts, FactRetriever(kb), ReplyComposer(kb, texts), cues)
 
 
 @functools.lru_cache(maxsize=1)

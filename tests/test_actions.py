@@ -197,3 +197,12 @@ def test_unsure_decline_of_a_clear_topic_is_answered(full):
     assert reply["payload"]["type"] == "greeting"
     reply, _ = run(ActionOutOfScope(full), tracker("best retinol serum for 30s?", "out_of_scope", confidence=0.55))
     assert reply["payload"]["type"] == "out_of_scope"
+
+
+def test_medical_intent_without_anything_personal_is_answered_generally(full):
+    reply, _ = run(ActionMedicalAdvice(full), tracker("Should I try exosomes for anti-ageing at this point?", "ask_medical_advice"))
+    assert reply["payload"]["type"] == "advice" and reply["payload"]["facts"] == ["verdict.overall"]
+    reply, _ = run(ActionMedicalAdvice(full), tracker("I'm pregnant, should I try exosomes for anti-ageing?", "ask_medical_advice"))
+    assert reply["payload"]["type"] == "out_of_scope"
+    reply, _ = run(ActionMedicalAdvice(full), tracker("外泌体点滴一次打多少毫升？", "ask_medical_advice"))
+    assert reply["payload"]["type"] == "out_of_scope", "dosing is always declined"

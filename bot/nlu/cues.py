@@ -7,7 +7,6 @@ from typing import Any, Dict, List, Optional, Text
 
 import numpy as np
 import scipy.sparse
-import yaml
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.featurizers.sparse_featurizer.sparse_featurizer import SparseFeaturizer
@@ -16,18 +15,13 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.base import MessageComponent, normalized_text
-from bot.nlu.lexicon import entity_terms, flatten_terms
+from bot.nlu.lexicon import cue_groups, entity_terms
 from bot.nlu.matching import TermMatcher
-from bot.paths import DATA
-
-CUES_FILE = DATA / "nlu" / "intent_cues.yml"
 
 
 def load_cue_groups(path: Optional[Path] = None, with_entities: bool = True) -> Dict[str, List[str]]:
     """Group name -> terms; the lexicon's entity terms are added to the `domain` group."""
-    path = Path(path or CUES_FILE)
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    groups = {name: flatten_terms(path, name, value) for name, value in data.items()}
+    groups = dict(cue_groups(Path(path) if path else None))
     if with_entities:
         groups.setdefault("domain", [])
         for terms in entity_terms().values():

@@ -9,7 +9,7 @@ from typing import Optional
 import yaml
 
 from bot.lang import normalize
-from bot.paths import CLAIM_RULES_FILE, LEXICON_FILE
+from bot.paths import CLAIM_RULES_FILE, INTENT_CUES_FILE, LEXICON_FILE
 
 
 class LexiconError(ValueError):
@@ -77,3 +77,10 @@ def claim_rules(path: Optional[Path] = None) -> dict[str, list[str]]:
     """Term lists of the claim detector by role (route, effect_strong, ...)."""
     path = path or CLAIM_RULES_FILE
     return {role: flatten_terms(path, role, value) for role, value in _read(path).items()}
+
+
+@functools.lru_cache(maxsize=None)
+def cue_groups(path: Optional[Path] = None) -> dict[str, list[str]]:
+    """Cue groups of the intent classifier's features (data/nlu/intent_cues.yml), by group name."""
+    path = path or INTENT_CUES_FILE
+    return {name: flatten_terms(path, name, value) for name, value in _read(path).items()}
