@@ -45,15 +45,15 @@ class ActionLookupReference(BotAction):
         names = {n for group in journal_groups() if group[0] in journals for n in group}
         authors = set(turn.values("author"))
         pmids, dois = set(turn.values("pmid")), {d.lower() for d in turn.values("doi")}
-        found = [
-            r for r in self.services.kb.references.values()
-            if normalize(r.journal) in names
-            or normalize(r.first_author).rpartition(" ")[0] in authors
-            or r.pmid in pmids
-            or r.doi.lower() in dois
-        ]
-        if journals and authors:  # "the Zhang paper in Aging Cell": both must hold
-            found = [r for r in found if normalize(r.journal) in names and normalize(r.first_author).rpartition(" ")[0] in authors]
+        found = []
+        for ref in self.services.kb.references.values():
+            in_journal, by_author = normalize(ref.journal) in names, normalize(ref.surname) in authors
+            if journals and authors:  # "the Zhang paper in Aging Cell": both must hold
+                matches = in_journal and by_author
+            else:
+                matches = in_journal or by_author or ref.pmid in pmids or ref.doi.lower() in dois
+            if matches:
+                found.append(ref)
         return found
 
     def describe(self, refs: List[Reference], lang: str, intro_key: str = "", level: str = "") -> Reply:

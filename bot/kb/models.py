@@ -25,6 +25,16 @@ class Reference:
         return self.authors.removesuffix("et al.").strip()
 
     @property
+    def surname(self) -> str:
+        """First author's surname as printed, without initials (`Chen`, `Flores Rodríguez`)."""
+        return self.first_author.rpartition(" ")[0]
+
+    @property
+    def initials(self) -> str:
+        """First author's initials as printed (`X`)."""
+        return self.first_author.rpartition(" ")[2]
+
+    @property
     def short(self) -> str:
         """Short form used in replies, e.g. `Chen X et al., Nature Aging 2024`."""
         return f"{self.authors}, {self.journal} {self.year}"

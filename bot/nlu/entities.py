@@ -64,7 +64,7 @@ def _author_terms(kb: KnowledgeBase) -> dict[str, list[str]]:
     """Surname -> terms; short or common surnames only count with an initial or "et al"."""
     terms: dict[str, set[str]] = {}
     for ref in kb.references.values():
-        surname, _, initial = normalize(ref.first_author).rpartition(" ")
+        surname, initial = normalize(ref.surname), normalize(ref.initials)
         forms = {f"{surname} {initial}", f"{surname} et al"}
         if len(surname) >= 4 and surname not in {"park"}:
             forms.add(surname)
