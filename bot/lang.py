@@ -15,6 +15,8 @@ Lang = Literal["zh-Hans", "zh-Hant", "en"]
 LANGS: tuple[Lang, ...] = ("zh-Hans", "zh-Hant", "en")
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# Characters of written Cantonese that are the same in both scripts.
+_CANTONESE = frozenset("冇㗎嘅咗唔佢啲喺嚟睇咩嘢乜哋噉咁畀揾攞嗰𠵱啱嘥")
 _LATIN = re.compile(r"[A-Za-z\uff21-\uff3a\uff41-\uff5a]")
 
 
@@ -46,10 +48,21 @@ def detect_script(text: str) -> Optional[Lang]:
         to_traditional = _same_length_convert(han, "s2t")
         traditional_only = sum(a != b for a, b in zip(han, to_simplified))
         simplified_only = sum(a != b for a, b in zip(han, to_traditional))
+        # Written Cantonese (冇, 㗎, 嘅, 咗 ...) is written in Traditional characters in Hong Kong: it tells
+        # Traditional where no character is Simplified-only ("exosome serum 有冇 evidence 㗎？").
+        if simplified_only == 0 and any(c in _CANTONESE for c in han):
+            return "zh-Hant"
         return "zh-Hant" if traditional_only > simplified_only else "zh-Hans"
     if _LATIN.search(text):
         return "en"
     return None
+
+
+def script_is_ambiguous(text: str) -> bool:
+    """True when a Chinese text reads the same in Simplified and Traditional characters (or has no
+    Chinese at all), so its script says nothing about the writer's."""
+    han = "".join(_CJK.findall(text))
+    return han == _same_length_convert(han, "t2s") == _same_length_convert(han, "s2t")
 
 
 def _same_length_convert(text: str, config: str) -> str:

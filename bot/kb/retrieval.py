@@ -28,6 +28,27 @@ def keyword_pattern(keyword: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![a-z0-9]){re.escape(keyword)}{tail}")
 
 
+def _word_char(char: str) -> bool:
+    return ("a" <= char <= "z") or ("0" <= char <= "9")
+
+
+def keyword_span(keyword: str, text: str) -> Optional[tuple[int, int]]:
+    """Where `keyword_pattern(keyword)` first matches `text`, found with plain string search (fast)."""
+    if keyword not in text:
+        return None
+    if has_cjk(keyword):
+        start = text.find(keyword)
+        return start, start + len(keyword)
+    whole = len(keyword) <= 3
+    start = text.find(keyword)
+    while start != -1:
+        end = start + len(keyword)
+        if (start == 0 or not _word_char(text[start - 1])) and not (whole and end < len(text) and _word_char(text[end])):
+            return start, end
+        start = text.find(keyword, start + 1)
+    return None
+
+
 # Weight of weak keywords (generic words such as "what is" or "worth it"), counted once per fact:
 # below any specific keyword.
 WEAK_WEIGHT = 1.0
@@ -43,12 +64,12 @@ class FactRetriever:
         self.kb = kb
         self.context_weight = context_weight
         # Per fact: (keyword, pattern, weak?) for its keywords and its weak keywords.
-        self._index: list[tuple[Fact, list[tuple[str, re.Pattern[str], bool]]]] = []
+        self._index: list[tuple[Fact, list[tuple[str, bool]]]] = []
         document_frequency: dict[str, int] = {}
         for fact in kb.facts.values():
             words = sorted({w for lang_words in fact.keywords.values() for w in lang_words})
             weak = sorted({w for lang_words in fact.weak_keywords.values() for w in lang_words} - set(words))
-            entries = [(w, keyword_pattern(w), False) for w in words] + [(w, keyword_pattern(w), True) for w in weak]
+            entries = [(w, False) for w in words] + [(w, True) for w in weak]
             self._index.append((fact, entries))
             for w in words:
                 document_frequency[w] = document_frequency.get(w, 0) + 1
@@ -60,12 +81,12 @@ class FactRetriever:
         # The weight of a keyword that at most two facts share: a match this strong is specific.
         self.specific_score = 1.0 + math.log(total / 2)
 
-    def _scores(self, text: str) -> dict[str, tuple[float, list[str]]]:
+    def scores(self, text: str) -> dict[str, tuple[float, list[str]]]:
         """Fact id -> (score, matched keywords); a keyword inside a longer match of the fact is dropped."""
         text = normalize(text)
         scores: dict[str, tuple[float, list[str]]] = {}
         for fact, entries in self._index:
-            spans = [(m.start(), m.end(), w, weak) for w, p, weak in entries for m in [p.search(text)] if m]
+            spans = [(m[0], m[1], w, weak) for w, weak in entries for m in [keyword_span(w, text)] if m]
             kept = [
                 s for s in spans
                 if not any(o[0] <= s[0] and s[1] <= o[1] and (o[1] - o[0]) > (s[1] - s[0]) for o in spans)
@@ -78,8 +99,8 @@ class FactRetriever:
 
     def rank(self, text: str, context: Optional[str] = None, limit: int = 5) -> list[Match]:
         """Best matches for `text`; keywords of `context` (the previous question) add a smaller weight."""
-        current = self._scores(text)
-        previous = self._scores(context) if context else {}
+        current = self.scores(text)
+        previous = self.scores(context) if context else {}
         order = {fact.id: i for i, (fact, _) in enumerate(self._index)}
         combined: dict[str, tuple[float, list[str]]] = {}
         for fact_id in set(current) | set(previous):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.storage.resource import Resource
@@ -14,7 +14,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot import guard
 from bot.lang import normalize
-from bot.nlu.constants import NORM_TEXT
+from bot.nlu.constants import NORM_SPANS, NORM_TEXT
+from bot.nlu.rewrite import map_span
 
 
 def normalized_text(message: Message) -> Optional[str]:
@@ -23,6 +24,11 @@ def normalized_text(message: Message) -> Optional[str]:
     if text is None:
         return None
     return message.get(NORM_TEXT) or normalize(guard.blank_markup(text))
+
+
+def original_span(message: Message, start: int, end: int) -> Tuple[int, int]:
+    """The span of the user's text behind `norm_text[start:end]` (the same span when not rewritten)."""
+    return map_span(message.get(NORM_SPANS), start, end)
 
 
 class MessageComponent(GraphComponent, abc.ABC):

@@ -14,7 +14,7 @@ from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu.base import MessageComponent, normalized_text
+from bot.nlu.base import MessageComponent, normalized_text, original_span
 from bot.nlu.lexicon import cue_groups, entity_terms
 from bot.nlu.matching import TermMatcher
 
@@ -77,8 +77,9 @@ class CueFeaturizer(SparseFeaturizer, MessageComponent):
         for hit in self.matcher.find(norm):
             col = self.column[hit.label]
             sentence[0, col] = 1.0
+            start, end = original_span(message, hit.start, hit.end)  # tokens carry the user's offsets
             for i, token in enumerate(tokens):
-                if token.start < hit.end and hit.start < token.end:
+                if token.start < end and start < token.end:
                     sequence[i, col] = 1.0
         self.add_features_to_message(
             scipy.sparse.coo_matrix(sequence), scipy.sparse.coo_matrix(sentence), TEXT, message

@@ -13,7 +13,7 @@ from rasa.shared.nlu.training_data.message import Message
 
 from bot.kb import KnowledgeBase, load_knowledge_base
 from bot.lang import normalize
-from bot.nlu.base import MessageComponent, normalized_text
+from bot.nlu.base import MessageComponent, normalized_text, original_span
 from bot.nlu.lexicon import entity_terms, journal_groups
 from bot.nlu.matching import Hit, TermMatcher, longest_non_overlapping
 
@@ -145,6 +145,8 @@ class LexiconEntityExtractor(MessageComponent, EntityExtractorMixin):
         norm = normalized_text(message)
         if norm is not None:
             found = self.add_extractor_name(self.extract(norm))
+            for entity in found:
+                entity["start"], entity["end"] = original_span(message, entity["start"], entity["end"])
             message.set(ENTITIES, message.get(ENTITIES, []) + found, add_to_output=True)
 
 

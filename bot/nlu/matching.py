@@ -1,4 +1,4 @@
-"""Rule-based term matching with spaCy's Matcher over a bilingual view of a normalised message.
+"""Rule-based term matching over a bilingual view of a normalised message.
 
 Chinese is matched character by character (robust to how jieba happens to segment a sentence);
 other scripts word by word (the text is already lower case, so ORTH and TEXT suffice).
@@ -10,10 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
-
-from spacy.matcher import Matcher
-from spacy.tokens import Doc
-from spacy.vocab import Vocab
 
 _PIECE = re.compile(
     r"[a-z0-9\u00c0-\u024f]+(?:['’.\-&][a-z0-9\u00c0-\u024f]+)*"  # words, with inner ' . - &
@@ -49,21 +45,30 @@ def split(text: str) -> list[Piece]:
 def term_pattern(term: str) -> list[dict]:
     """spaCy token pattern for one term of a data file (see data/nlu/lexicon.yml for the syntax)."""
     pattern: list[dict] = []
-    for chunk in term.split():
-        prefix = chunk.endswith("*")
-        pieces = split(chunk.rstrip("*"))
-        for i, piece in enumerate(pieces):
-            if prefix and i == len(pieces) - 1:
-                pattern.append({"TEXT": {"REGEX": f"^{re.escape(piece.text)}"}})
-            else:
-                pattern.append({"ORTH": piece.text})
-    if not pattern:
-        raise ValueError(f"empty term {term!r}: remove it from the data file")
+    for text, prefix in term_pieces(term):
+        pattern.append({"TEXT": {"REGEX": f"^{re.escape(text)}"}} if prefix else {"ORTH": text})
     return pattern
 
 
+def term_pieces(term: str) -> tuple[tuple[str, bool], ...]:
+    """The pieces of a term, each with whether it matches as a word prefix (a trailing `*`)."""
+    pieces: list[tuple[str, bool]] = []
+    for chunk in term.split():
+        prefix = chunk.endswith("*")
+        parts = split(chunk.rstrip("*"))
+        for i, piece in enumerate(parts):
+            pieces.append((piece.text, prefix and i == len(parts) - 1))
+    if not pieces:
+        raise ValueError(f"empty term {term!r}: remove it from the data file")
+    return tuple(pieces)
+
+
 class TermMatcher:
-    """Finds labelled terms (and optional raw token patterns) in normalised text with spaCy."""
+    """Finds labelled terms (and optional raw spaCy token patterns) in normalised text.
+
+    Terms are matched piece by piece in plain Python (the NLU components and the actions share this
+    matcher, and the action server need not load spaCy); raw `patterns` use spaCy's Matcher.
+    """
 
     def __init__(
         self,
@@ -71,26 +76,56 @@ class TermMatcher:
         patterns: Mapping[str, Sequence[list[dict]]] | None = None,
     ) -> None:
         """Compile `terms` (label -> term strings) and extra spaCy `patterns` (label -> patterns)."""
-        self.vocab = Vocab()
-        self.matcher = Matcher(self.vocab)
+        self._exact: dict[str, list[tuple[tuple[tuple[str, bool], ...], str]]] = {}
+        self._prefixed: list[tuple[tuple[tuple[str, bool], ...], str]] = []
         for label, words in terms.items():
-            compiled = [term_pattern(w) for w in words]
-            if compiled:
-                self.matcher.add(label, compiled)
-        for label, raw in (patterns or {}).items():
-            self.matcher.add(label, list(raw), greedy="LONGEST")
+            for word in words:
+                pieces = term_pieces(word)
+                if pieces[0][1]:
+                    self._prefixed.append((pieces, label))
+                else:
+                    self._exact.setdefault(pieces[0][0], []).append((pieces, label))
+        self.matcher = None
+        if patterns:
+            from spacy.matcher import Matcher
+            from spacy.vocab import Vocab
+
+            self.vocab = Vocab()
+            self.matcher = Matcher(self.vocab)
+            for label, raw in patterns.items():
+                self.matcher.add(label, list(raw), greedy="LONGEST")
+
+    @staticmethod
+    def _matches(pieces: Sequence[tuple[str, bool]], found: Sequence[Piece], at: int) -> bool:
+        if at + len(pieces) > len(found):
+            return False
+        return all(
+            found[at + k].text.startswith(text) if prefix else found[at + k].text == text
+            for k, (text, prefix) in enumerate(pieces)
+        )
 
     def find(self, text: str) -> list[Hit]:
         """Every match in `text` (already normalised), overlapping ones included, in text order."""
         pieces = split(text)
         if not pieces:
             return []
-        doc = Doc(self.vocab, words=[p.text for p in pieces], spaces=[False] * len(pieces))
-        hits = []
-        for match_id, start, end in self.matcher(doc):
-            s, e = pieces[start].start, pieces[end - 1].end
-            hits.append(Hit(self.vocab.strings[match_id], s, e, text[s:e]))
-        return sorted(set(hits), key=lambda h: (h.start, -h.end, h.label))
+        hits = set()
+        for i, piece in enumerate(pieces):
+            candidates = self._exact.get(piece.text, [])
+            if self._prefixed:
+                candidates = candidates + [c for c in self._prefixed if piece.text.startswith(c[0][0][0])]
+            for term, label in candidates:
+                if self._matches(term, pieces, i):
+                    s, e = piece.start, pieces[i + len(term) - 1].end
+                    hits.add(Hit(label, s, e, text[s:e]))
+        if self.matcher is not None:
+            from spacy.tokens import Doc
+
+            doc = Doc(self.vocab, words=[p.text for p in pieces], spaces=[False] * len(pieces))
+            for match_id, start, end in self.matcher(doc):
+                s, e = pieces[start].start, pieces[end - 1].end
+                hits.add(Hit(self.vocab.strings[match_id], s, e, text[s:e]))
+        return sorted(hits, key=lambda h: (h.start, -h.end, h.label))
 
 
 def longest_non_overlapping(hits: Iterable[Hit]) -> list[Hit]:

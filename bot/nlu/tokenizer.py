@@ -16,7 +16,8 @@ from rasa.shared.nlu.training_data.message import Message
 
 from bot import guard
 from bot.lang import normalize
-from bot.nlu.constants import NORM_TEXT
+from bot.nlu.base import original_span
+from bot.nlu.constants import NORM_SPANS, NORM_TEXT
 from bot.paths import JIEBA_DICT, ROOT
 
 logger = logging.getLogger(__name__)
@@ -29,8 +30,8 @@ _CONTENT = re.compile(r"[\w\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 class BilingualTokenizer(Tokenizer):
     """Tokenizes mixed Chinese/English text with correct offsets and no whitespace tokens.
 
-    Works on the `norm_text` set by `ScriptNormalizer` (Simplified, lower case, same length as the
-    original), so token texts are normalised while `start`/`end` point into the user's message.
+    Works on the `norm_text` set by `ScriptNormalizer` (Simplified, lower case, rewritten), so token
+    texts are normalised while `start`/`end` point into the user's message.
     """
 
     @staticmethod
@@ -105,6 +106,10 @@ class BilingualTokenizer(Tokenizer):
         if attribute == TEXT:
             text = message.get(NORM_TEXT) or normalize(guard.blank_markup(text))
         tokens = self.split(text)
+        if attribute == TEXT and message.get(NORM_SPANS):
+            # Offsets point into the user's text, also where the normaliser rewrote words.
+            for token in tokens:
+                token.start, token.end = original_span(message, token.start, token.end)
         if not tokens:
             # Rasa's featurizers expect at least one token.
             tokens = [Token(text.strip() or text, 0, len(text))]

@@ -1,0 +1,227 @@
+"""The systemic-injection claim detector's rules (data/nlu/claim_rules.yml), independent of Rasa: used by
+the NLU component (bot/nlu/claims.py) and by the actions for claims made across two turns."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence
+
+from bot.contract import FLAG_SYSTEMIC_INJECTION
+from bot.nlu.lexicon import claim_rules
+from bot.nlu.matching import Hit, TermMatcher
+from bot.nlu.segments import is_question
+
+# Sentence ends; an English full stop only when followed by space or the end ("i.v." stays inside).
+_SENTENCE_END = re.compile(r"[。！？!?;；\n]+|\.(?=\s|$)")
+# Clause breaks inside a sentence.
+_CLAUSE_BREAK = re.compile(r"[，,、:：]|但是|不过|可是|\bbut\b|\bhowever\b|\balthough\b|\bwhile\b")
+_ROLES = (
+    "route", "effect_strong", "effect_weak", "reverse", "aging", "repair", "organ", "not_effect",
+    "local", "subject", "other_subject", "negation", "negation_exceptions", "disbelief", "third_party",
+    "animal", "human",
+)
+# Most characters between the two parts of a combined effect ("reversed her aging", "修复受损的肝脏").
+_PAIR_GAP = 24
+# A local (skin) qualifier this close to a weak effect makes it a skin claim ("脸年轻了").
+_LOCAL_GAP = 10
+# Ages and years, written with digits or numerals: "年轻了十岁", "回到二十岁", "活到120", "20 years younger".
+_NUMBER_ZH = r"[一二两三四五六七八九十廿百\d]+"
+_NUMBER_EN = r"(?:\d+|ten|twenty|thirty|forty|fifty)"
+_AGE_EFFECTS = re.compile(
+    rf"(?:年轻|后生|细|回到|变回|倒退|逆龄|减龄)了?{_NUMBER_ZH}(?:多)?(?:岁|年)|活到{_NUMBER_ZH}岁?|{_NUMBER_ZH}岁的(?:身体|状态)"
+    rf"|\b{_NUMBER_EN}\s*(?:years?|yrs?)\s+younger\b|\b(?:feel|feels|look|looks|like|be|is)\s+(?:\d+|twenty|thirty|forty)(?:\s+years?\s+old)?\s+again\b"
+    rf"|\bliv(?:e|ing)\s+(?:to|till|until|past)\s+(?:\d+|a hundred)"
+)
+# Question words of a sentence that asks something else ("..., so are they at least safe?").
+_QUESTION = re.compile(
+    r"[?？]|吗|呢|么|是不是|有没有|会不会|能不能|多少|怎么|什么|为什么|哪|几|是否"
+    r"|\b(?:what|how|why|which|who|where|when|is|are|do|does|did|can|could|should|will|would|any|has|have)\b"
+)
+
+
+def _spans(text: str, breaks: re.Pattern[str]) -> list[tuple[int, int]]:
+    spans, start = [], 0
+    for m in breaks.finditer(text):
+        spans.append((start, m.start()))
+        start = m.end()
+    spans.append((start, len(text)))
+    return spans
+
+
+def _within(hit: Hit, span: tuple[int, int]) -> bool:
+    return span[0] <= hit.start < span[1]
+
+
+@dataclass(frozen=True)
+class ClaimHit:
+    """One detected claim: the route and effect terms that make it, and the span they cover."""
+
+    code: str
+    start: int
+    end: int
+    route: str
+    effect: str
+    negated: bool = False
+
+    def as_dict(self, text: str, span: Optional[tuple[int, int]] = None) -> Dict[str, Any]:
+        """The flag as stored on the message; `span` is its place in the user's text (default: as found)."""
+        start, end = span or (self.start, self.end)
+        return {"code": self.code, "start": start, "end": end, "text": text[start:end]}
+
+
+class ClaimDetector:
+    """Rule logic of the detector, independent of Rasa (see data/nlu/claim_rules.yml)."""
+
+    def __init__(self, rules: Optional[Dict[str, Sequence[str]]] = None) -> None:
+        """Compiles the term lists of every role into one spaCy matcher."""
+        rules = rules or claim_rules()
+        missing = [role for role in _ROLES if role not in rules]
+        if missing:
+            raise ValueError(f"claim rules lack the roles {missing}; add them to data/nlu/claim_rules.yml.")
+        self.matcher = TermMatcher({role: rules[role] for role in _ROLES})
+
+    def route_sentence(self, norm_text: str) -> Optional[str]:
+        """The last sentence of a message that names a systemic route (with the message's subject
+        words kept in front, so "exosome" still counts), or None when it names none."""
+        hits = self.matcher.find(norm_text)
+        routes = [h for h in hits if h.label == "route"]
+        if not routes:
+            return None
+        sentence = next(s for s in reversed(_spans(norm_text, _SENTENCE_END)) if s[0] <= routes[-1].start < s[1] or s[0] <= routes[-1].start)
+        text = norm_text[sentence[0]:sentence[1]]
+        subjects = [h.text for h in hits if h.label == "subject" and not sentence[0] <= h.start < sentence[1]]
+        return (" ".join(dict.fromkeys(subjects)) + " " + text).strip() if subjects else text
+
+    def detect(self, norm_text: str) -> List[ClaimHit]:
+        """Claims in a normalised message (empty when there is none)."""
+        return [c for c in self.analyse(norm_text) if not c.negated][:1]
+
+    def negated(self, norm_text: str) -> List[ClaimHit]:
+        """The claim stated and denied by the writer ("I know a drip can't make you younger"), if any."""
+        return [c for c in self.analyse(norm_text) if c.negated][:1]
+
+    def analyse(self, norm_text: str) -> List[ClaimHit]:
+        """Every route + effect pair of the claim, each marked negated or not."""
+        hits = self.matcher.find(norm_text)
+        by_role: Dict[str, List[Hit]] = {role: [] for role in _ROLES}
+        for hit in hits:
+            by_role[hit.label].append(hit)
+        for m in _AGE_EFFECTS.finditer(norm_text):
+            by_role["effect_strong"].append(Hit("effect_strong", m.start(), m.end(), m.group()))
+        sentences = _spans(norm_text, _SENTENCE_END)
+        effects = self._effects(norm_text, by_role)
+        if not by_role["route"] or not effects:
+            return []
+        named = bool(by_role["subject"]) or any("外泌" in h.text or "exo" in h.text for h in by_role["route"])
+        if not named and by_role["other_subject"]:
+            return []  # a vitamin or NAD+ drip, not exosomes (unnamed, exosomes are the subject of this chat)
+        claims = []
+        for effect in effects:
+            claim = self._judge(norm_text, effect, by_role, sentences)
+            if claim:
+                claims.append(claim)
+        return sorted(claims, key=lambda c: c.negated)
+
+    @staticmethod
+    def _effects(text: str, by_role: Dict[str, List[Hit]]) -> List[Hit]:
+        """Single-term effects plus pairs: reverse+aging (weak), repair+organ (strong)."""
+        effects = by_role["effect_strong"] + by_role["effect_weak"]
+        for first, second, label, ordered in (
+            ("reverse", "aging", "effect_weak", True),
+            ("repair", "organ", "effect_strong", False),
+        ):
+            for a in by_role[first]:
+                for b in by_role[second]:
+                    lo, hi = (a, b) if a.start <= b.start else (b, a)
+                    if (ordered and lo is not a) or lo.end > hi.start or hi.start - lo.end > _PAIR_GAP:
+                        continue
+                    if _CLAUSE_BREAK.search(text, lo.end, hi.start) or _SENTENCE_END.search(text, lo.end, hi.start):
+                        continue
+                    effects.append(Hit(label, lo.start, hi.end, text[lo.start:hi.end]))
+        masked = by_role["not_effect"]
+        return [
+            e for e in effects
+            if not any(m.start <= e.start and e.end <= m.end for m in masked)
+        ]
+
+    def _judge(
+        self, text: str, effect: Hit, by_role: Dict[str, List[Hit]], sentences: List[tuple[int, int]]
+    ) -> Optional[ClaimHit]:
+        index = next(i for i, s in enumerate(sentences) if _within(effect, s) or effect.start < s[1])
+        window = (sentences[max(index - 1, 0)][0], sentences[min(index + 1, len(sentences) - 1)][1])
+        if effect.label == "effect_weak":
+            # A weak effect takes its route from its own sentence or the one before ("Exosome IV: Repair.
+            # Renew."), not from a sentence that denies the claim ("…点滴的说法站不住脚。外泌体抗老值得期待吗？").
+            previous = sentences[max(index - 1, 0)]
+            denied = any(_within(h, previous) for role in ("negation", "disbelief") for h in by_role[role])
+            window = sentences[index] if denied else (previous[0], sentences[index][1])
+        routes = [r for r in by_role["route"] if _within(r, window)]
+        if not routes:
+            return None
+        sentence = sentences[index]
+        clause = next(
+            ((sentence[0] + a, sentence[0] + b) for a, b in _spans(text[sentence[0]:sentence[1]], _CLAUSE_BREAK)
+             if sentence[0] + a <= effect.start < sentence[0] + b),
+            sentence,
+        )
+        in_clause = lambda role: [h for h in by_role[role] if _within(h, clause)]  # noqa: E731
+        in_sentence = lambda role: [h for h in by_role[role] if _within(h, sentence)]  # noqa: E731
+        if effect.label == "effect_weak" and any(
+            _within(h, clause) and (abs(h.start - effect.end) <= _LOCAL_GAP or abs(effect.start - h.end) <= _LOCAL_GAP)
+            for h in by_role["local"]
+        ):
+            return None
+        if in_sentence("other_subject") and not in_sentence("subject"):
+            return None  # "NAD+点滴说挂几次全身就逆龄了": another product's claim
+        route = min(routes, key=lambda r: abs(r.start - effect.start))
+        near = (min(route.start, effect.start), max(route.end, effect.end))
+        animal = [h for h in by_role["animal"] if _within(h, sentence) or near[0] <= h.start < near[1]]
+        if animal and not in_sentence("human"):
+            return None
+        exceptions = in_clause("negation_exceptions")
+        negations = [
+            n for n in in_clause("negation")
+            if n.start < effect.start and not any(x.start <= n.start < x.end for x in exceptions)
+        ]
+        # A negation is the writer's own ("I know it can't make you younger, don't tell me") unless a
+        # third party speaks before it ("the clinic says you won't age any more"); "I told her" is the writer.
+        reporters = [
+            t for t in in_sentence("third_party")
+            if negations and t.start < negations[0].start and not _writer_speaks(text, t)
+        ]
+        negated = bool(negations) and not reporters
+        # The writer dismisses the claim ("别逗了", "yeah right", "is a con"), in its sentence or the next,
+        # and asks something else.
+        following = sentences[index + 1] if index + 1 < len(sentences) else sentence
+        dismissed = [
+            h for h in by_role["disbelief"]
+            if (_within(h, sentence) or _within(h, following)) and not _in_question(text, h, sentences)
+        ]
+        if not negated and dismissed and _asks_elsewhere(text, sentences, sentence, effect):
+            negated = True
+        return ClaimHit(FLAG_SYSTEMIC_INJECTION, near[0], near[1], route.text, effect.text, negated)
+
+
+def _writer_speaks(text: str, reporter: Hit) -> bool:
+    """"我跟她说", "I told her": the writer is the one speaking, not a third party."""
+    before = text[max(0, reporter.start - 6) : reporter.start]
+    return "我" in before or re.search(r"\bi\s+(?:\w+\s+)?$", before) is not None
+
+
+def _asks_elsewhere(text: str, sentences: List[tuple[int, int]], claim: tuple[int, int], effect: Hit) -> bool:
+    """Another sentence of the message, or a clause after the claim's effect, asks a question."""
+    # A sentence's span stops before its end mark: look one character further for the "?".
+    if any(s != claim and _QUESTION.search(text[s[0] : s[1] + 1]) for s in sentences):
+        return True
+    rest = text[effect.end : claim[1]]
+    breaks = list(_CLAUSE_BREAK.finditer(rest)) + list(re.finditer(r"\banyway\b|🙄|那|就问|就想问", rest))
+    return any(_QUESTION.search(rest[b.end():]) for b in breaks)
+
+
+def _in_question(text: str, hit: Hit, sentences: List[tuple[int, int]]) -> bool:
+    """The hit's clause asks ("any proof or is it rubbish?"): a doubt put as a question, not a dismissal."""
+    sentence = next((s for s in sentences if s[0] <= hit.start < s[1]), (0, len(text)))
+    clauses = _spans(text[sentence[0] : sentence[1] + 1], _CLAUSE_BREAK)
+    clause = next(((sentence[0] + a, sentence[0] + b) for a, b in clauses if sentence[0] + a <= hit.start < sentence[0] + b), sentence)
+    return is_question(text[clause[0] : clause[1] + 1])

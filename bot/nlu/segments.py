@@ -1,0 +1,56 @@
+"""Split a normalised message into its sentences and questions, for messages that ask two things or
+wrap one question in several sentences of context."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Sentence ends, and connectors that start a new question ("另外", "还有", "also", "and what about").
+_BREAK = re.compile(
+    r"[。！？!?；;\n]+|\.(?=\s|$)"
+    r"|(?:^|[，,\s])(?=(?:另外|还有|仲有|顺便|再问|其次|然后呢|also\b|and also\b|and what about\b|what about\b|plus\b|another question\b|second\b|secondly\b|btw\b))"
+)
+_CONTENT = re.compile(r"[a-z\u3400-\u4dbf\u4e00-\u9fff]")
+_QUESTION = re.compile(
+    r"[?？]|吗|吧|呢|么|嘛|是不是|有没有|会不会|能不能|可不可以|行不行|好不好|多少|多久|怎么|怎样|什么|为什么|哪|几|是否|靠谱|值得"
+    r"|^\s*(?:(?:also|and|and also|plus|btw|so|but|ok|then|what about)\s+)?(?:what|how|why|which|who|where|when|is|are|do|does|did|can|could|should|will|would|any|has|have|was|were)\b"
+    r"|\b(?:or not|right|legit|true|safe)\b\s*$"
+)
+# Segments shorter than this many letters or characters are joined to the previous one.
+_MIN_CONTENT = 4
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A sentence of a message: its span in the normalised text and whether it asks something."""
+
+    start: int
+    end: int
+    question: bool
+
+
+def split_segments(text: str) -> list[Segment]:
+    """The sentences of a normalised text with enough content to stand alone (one or more)."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in _BREAK.finditer(text):
+        if m.start() > start or m.end() > start:
+            spans.append((start, m.end()))
+            start = m.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    merged: list[tuple[int, int]] = []
+    for s, e in spans:
+        if merged and len(_CONTENT.findall(text[s:e])) < _MIN_CONTENT:
+            merged[-1] = (merged[-1][0], e)
+        elif not merged or len(_CONTENT.findall(text[merged[-1][0]:merged[-1][1]])) >= _MIN_CONTENT:
+            merged.append((s, e))
+        else:
+            merged[-1] = (merged[-1][0], e)
+    return [Segment(s, e, bool(_QUESTION.search(text[s:e].strip()))) for s, e in merged if _CONTENT.search(text[s:e])]
+
+
+def is_question(text: str) -> bool:
+    """True when a sentence or clause asks something (a question mark, a question word or particle)."""
+    return bool(_QUESTION.search(text.strip()))
