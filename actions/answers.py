@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Text
+from typing import Any, Optional, Text
 
 from actions.base import BotAction, Turn
-from bot.kb import Fact
-from bot.kb.retrieval import Match
 from bot.reply import Reply
 from bot.services import Services
 
-# A second fact joins the answer when it scores at least this share of the best one on other words.
-SECOND_FACT_SHARE = 0.75
 # Messages up to this many characters may refer to the previous question ("那安全吗？", "and skin?").
-SHORT_MESSAGE = 16
+SHORT_MESSAGE = 24
 
 
 class AnswerMixin:
@@ -25,39 +21,40 @@ class AnswerMixin:
         """The message leans on the previous answer (a cue word, or short, with a previous question)."""
         if not turn.last_question:
             return False
-        return self.services.cues.found("follow_up", turn.text) or len(turn.text.strip()) <= SHORT_MESSAGE
+        return self.services.cues.found("follow_up", turn.norm_text or turn.text) or len(turn.text.strip()) <= SHORT_MESSAGE
 
-    def select(self, turn: Turn) -> List[Fact]:
-        """The most specific fact(s) for the message; the previous question helps a follow-up."""
-        context = turn.last_question if self.is_follow_up(turn) else None
-        ranked = self.services.retriever.rank(turn.text, context=context, limit=3)
-        ranked = [m for m in ranked if m.keywords]
-        if not ranked:
-            return []
-        best = ranked[0]
-        chosen = [best.fact]
-        for other in ranked[1:2]:
-            if _adds_something(best, other) and other.score >= SECOND_FACT_SHARE * best.score:
-                chosen.append(other.fact)
-        return chosen
-
-    def answer(self, turn: Turn, **kwargs: object) -> Optional[Reply]:
-        """An answer from the selected facts, or the next fact for "tell me more", or None."""
-        facts = self.select(turn)
-        if facts:
-            return self.services.composer.from_facts(facts, turn.lang, **kwargs)
-        if self.is_follow_up(turn) and turn.last_facts:
-            following = self.services.retriever.next_unseen(turn.last_facts)
-            if following:
-                return self.services.composer.from_facts([following], turn.lang, **kwargs)
-            last = self.services.kb.fact(turn.last_facts[-1])
-            offered = self.services.composer.follow_ups([last], exclude=turn.last_facts)
-            return self.services.composer.message("out_of_scope", "replies.more_none", turn.lang, suggestions=offered)
+    def answer(self, turn: Turn, **kwargs: Any) -> Optional[Reply]:
+        """An answer from the selected fact (a second question's fact offered first), the next fact for
+        "tell me more", or None when the facts do not cover the message."""
+        composer = self.services.composer
+        follow_up = self.is_follow_up(turn)
+        wants_more = follow_up and self.services.cues.found("more", turn.norm_text or turn.text)
+        if wants_more and turn.last_facts and len(turn.text.strip()) <= SHORT_MESSAGE:
+            return self.more(turn, **kwargs)
+        selection = self.select(turn, follow_up=follow_up)  # type: ignore[attr-defined]
+        if selection.lead is not None:
+            offer = [selection.second.id] if selection.second else ()
+            return composer.from_facts([selection.lead], turn.lang, offer=offer, **kwargs)
+        if follow_up and turn.last_facts and wants_more:
+            return self.more(turn, **kwargs)
         return None
 
+    def more(self, turn: Turn, **kwargs: Any) -> Reply:
+        """The next related fact not given yet, or "that's all" with other questions offered."""
+        composer = self.services.composer
+        following = self.services.retriever.next_unseen(turn.last_facts)
+        if following:
+            return composer.from_facts([following], turn.lang, **kwargs)
+        last = self.services.kb.fact(turn.last_facts[-1])
+        offered = composer.follow_ups([last], exclude=turn.last_facts)
+        return composer.message("out_of_scope", "replies.more_none", turn.lang, suggestions=offered)
 
-def _adds_something(best: Match, other: Match) -> bool:
-    return other.fact.topic != best.fact.topic or not set(other.keywords) <= set(best.keywords)
+    def not_covered(self, turn: Turn) -> Reply:
+        """The honest "my facts don't cover that", with what they do cover nearby."""
+        return self.services.composer.message(
+            "out_of_scope", "replies.not_covered", turn.lang,
+            suggestions=self.related_suggestions(turn),  # type: ignore[attr-defined]
+        )
 
 
 class ActionAnswer(AnswerMixin, BotAction):
@@ -68,10 +65,14 @@ class ActionAnswer(AnswerMixin, BotAction):
         return "action_answer"
 
     def respond(self, turn: Turn) -> Reply:
-        """Answer from facts, or decline with pointers."""
-        return self.answer(turn) or self.services.composer.message(
-            "out_of_scope", "replies.not_covered", turn.lang
-        )
+        """Answer from facts, or decline with pointers; dosing and personal situations get the doctor advice."""
+        if self.must_decline(turn):
+            return self.decline_medical(turn)
+        if self.other_topic(turn):
+            return self.services.composer.message(
+                "out_of_scope", "replies.out_of_scope", turn.lang, suggestions=self.related_suggestions(turn)
+            )
+        return self.answer(turn) or self.not_covered(turn)
 
 
 class ActionCheckClaim(AnswerMixin, BotAction):
@@ -83,9 +84,9 @@ class ActionCheckClaim(AnswerMixin, BotAction):
 
     def respond(self, turn: Turn) -> Reply:
         """Weigh the claim against the facts it touches, or say the facts don't cover it."""
-        return self.answer(turn, type="claim_check", intro_key="replies.claim_intro") or (
-            self.services.composer.message("out_of_scope", "replies.not_covered", turn.lang)
-        )
+        if self.must_decline(turn):
+            return self.decline_medical(turn)
+        return self.answer(turn, type="claim_check", intro_key="replies.claim_intro") or self.not_covered(turn)
 
 
 class ActionFallback(AnswerMixin, BotAction):
@@ -97,4 +98,6 @@ class ActionFallback(AnswerMixin, BotAction):
 
     def respond(self, turn: Turn) -> Reply:
         """A clear keyword match is answered; anything else gets the fallback reply."""
+        if self.must_decline(turn):
+            return self.decline_medical(turn)
         return self.specific_answer(turn) or self.services.composer.message("fallback", "replies.fallback", turn.lang)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -12,13 +12,12 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot import guard
 from bot.contract import FLAG_SYSTEMIC_INJECTION
-from bot.lang import LANGS, detect_script
+from bot.kb.selection import Context, Selection
+from bot.lang import LANGS, detect_script, normalize, script_is_ambiguous
 from bot.reply import Reply
 from bot.services import Services, default_services
 
 CLAIM_FACT = "claims.systemic_injection"
-# Below this intent confidence, a decline (help, out of scope) gives way to a clearly matching fact.
-RESCUE_CONFIDENCE = 0.7
 
 
 @dataclass(frozen=True)
@@ -36,6 +35,10 @@ class Turn:
     last_facts: tuple[str, ...]
     last_refs: tuple[int, ...]
     last_level: Optional[str]
+    norm_text: str = ""
+    ranking: tuple[dict, ...] = ()
+    segments: tuple[dict, ...] = ()
+    previous_text: Optional[str] = None
 
     @classmethod
     def from_tracker(cls, tracker: Tracker, default_lang: str) -> "Turn":
@@ -50,6 +53,8 @@ class Turn:
             or (previous_lang if previous_lang in LANGS else None)
             or default_lang
         )
+        if lang.startswith("zh") and previous_lang in ("zh-Hans", "zh-Hant") and script_is_ambiguous(text):
+            lang = previous_lang  # "那是在人身上做的喔？" reads the same in both scripts: keep the conversation's
         intent = message.get("intent") or {}
         return cls(
             text=text,
@@ -63,11 +68,37 @@ class Turn:
             last_facts=tuple(tracker.get_slot("last_facts") or ()),
             last_refs=tuple(int(n) for n in tracker.get_slot("last_refs") or ()),
             last_level=tracker.get_slot("last_level"),
+            norm_text=message.get("norm_text") or normalize(guard.blank_markup(text)),
+            ranking=tuple(message.get("fact_ranking") or ()),
+            segments=tuple(message.get("fact_segments") or ()),
+            previous_text=_previous_user_text(tracker),
         )
+
+    @property
+    def is_reply_to_previous(self) -> bool:
+        """True when there is an earlier user message in this session."""
+        return bool(self.previous_text)
 
     def values(self, entity: str) -> List[str]:
         """Values of one entity type, in message order, without repeats."""
         return list(dict.fromkeys(str(e["value"]) for e in self.entities if e.get("entity") == entity))
+
+
+def _previous_user_text(tracker: Tracker) -> Optional[str]:
+    """The normalised text of the user's message before the latest one, in the current session."""
+    seen_latest = False
+    for event in reversed(tracker.events or []):
+        if event.get("event") == "session_started":
+            return None
+        if event.get("event") != "user":
+            continue
+        if not seen_latest:
+            seen_latest = True
+            continue
+        parse = event.get("parse_data") or {}
+        text = event.get("text") or ""
+        return parse.get("norm_text") or normalize(guard.blank_markup(text)) or None
+    return None
 
 
 class BotAction(Action, metaclass=abc.ABCMeta):
@@ -100,7 +131,8 @@ class BotAction(Action, metaclass=abc.ABCMeta):
     ) -> List[Dict[Text, Any]]:
         """Reply once with text and payload; return the slot events that keep the context."""
         turn = Turn.from_tracker(tracker, self.services.texts.default_lang)
-        reply = self.reply_to(turn).with_confidence(turn.confidence, turn.intent)
+        reply = self.reply_to(turn)
+        reply = reply.with_confidence(turn.confidence, reply.intent or turn.intent)
         text, payload = self.services.composer.render(reply)
         dispatcher.utter_message(text=text, json_message=payload)
         return self.remember(turn, reply)
@@ -110,12 +142,53 @@ class BotAction(Action, metaclass=abc.ABCMeta):
         composer = self.services.composer
         if turn.problem:
             return composer.message("input_error", f"input_errors.{turn.problem}", turn.lang, suggestions=())
-        if FLAG_SYSTEMIC_INJECTION in turn.flags:
+        tapped = self.services.selector.suggestion(turn.norm_text or turn.text)
+        if tapped is not None and FLAG_SYSTEMIC_INJECTION not in turn.flags:
+            # A suggestion the bot offered and the user tapped: that fact's answer, whatever the intent.
+            return composer.from_facts([tapped], turn.lang)
+        if FLAG_SYSTEMIC_INJECTION in turn.flags or self.claim_across_turns(turn):
+            # A personal phrasing keeps the flag; the reply adds that personal advice is for a doctor.
             return composer.from_facts(
                 [self.services.kb.fact(CLAIM_FACT)], turn.lang,
                 type="claim_check", intro_key="replies.claim_intro", flags=[FLAG_SYSTEMIC_INJECTION],
+                outro_key="replies.medical_note" if self.is_personal_medical(turn) else None,
             )
         return self.respond(turn)
+
+    def claim_across_turns(self, turn: Turn) -> bool:
+        """The claim made over two messages: the route in the previous one, the whole-body effect in this one."""
+        if not turn.previous_text or not turn.norm_text:
+            return False
+        route = self.services.claims.route_sentence(turn.previous_text)
+        if route is None:
+            return False
+        joined = f"{route}\n{turn.norm_text}"
+        return any(hit.end > len(route) + 1 for hit in self.services.claims.detect(joined))
+
+    def is_personal_medical(self, turn: Turn) -> bool:
+        """Dosing, or a personal situation (pregnancy, a child, own medication), or the medical intent."""
+        found = self.services.cues.found_in(turn.norm_text or turn.text)
+        return bool(found & {"dosing", "condition", "advice_request"}) or turn.intent == "ask_medical_advice"
+
+    def must_decline(self, turn: Turn) -> bool:
+        """Dosing, personal situations and "should I get it" are always declined with the doctor advice
+        (a tapped suggestion is the bot's own question and is answered)."""
+        text = turn.norm_text or turn.text
+        if self.services.selector.suggestion(text) is not None:
+            return False
+        return bool(self.services.cues.found_in(text) & {"dosing", "condition", "advice_request"})
+
+    def other_topic(self, turn: Turn) -> bool:
+        """The message is about another product or topic (fish oil, retinol, the weather), not exosomes."""
+        found = self.services.cues.found_in(turn.norm_text or turn.text)
+        return "other_product" in found and "exosome" not in found
+
+    def decline_medical(self, turn: Turn) -> Reply:
+        """The doctor advice, with general evidence offered."""
+        reply = self.services.composer.message(
+            "out_of_scope", "replies.medical", turn.lang, suggestions=self.related_suggestions(turn)
+        )
+        return replace(reply, intent="ask_medical_advice")
 
     @staticmethod
     def remember(turn: Turn, reply: Reply) -> List[Dict[Text, Any]]:
@@ -123,7 +196,7 @@ class BotAction(Action, metaclass=abc.ABCMeta):
         events = [SlotSet("lang", reply.lang)]
         if reply.refs and reply.type != "reference":
             events += [
-                SlotSet("last_question", turn.text),
+                SlotSet("last_question", turn.norm_text or turn.text),
                 SlotSet("last_facts", list(reply.facts)),
                 SlotSet("last_refs", list(reply.refs)),
                 SlotSet("last_level", reply.level),
@@ -132,18 +205,34 @@ class BotAction(Action, metaclass=abc.ABCMeta):
 
     # Helpers shared by several actions ------------------------------------------------------
 
-    def specific_answer(self, turn: Turn) -> Optional[Reply]:
-        """An answer when the message clearly names a specific fact's subject, else None.
+    def select(self, turn: Turn, follow_up: bool = False) -> Selection:
+        """The fact for the message (learned ranking and keywords), with the previous turn for a follow-up."""
+        context = Context(turn.last_question or "", turn.last_facts) if follow_up and turn.last_question else None
+        text = turn.norm_text or turn.text
+        denied = bool(self.services.claims.negated(text))
+        exosomes = self.services.cues.found("exosome", text)
+        return self.services.selector.select(
+            text, turn.ranking, turn.segments, context, denied_claim=denied, about_exosomes=exosomes
+        )
 
-        Used when the classifier is unsure (fallback, or a low-confidence decline): a message such
-        as "Do exosomes help Parkinson's?" is answered even if its intent came out wrong.
+    def specific_answer(self, turn: Turn) -> Optional[Reply]:
+        """An answer when the message clearly asks about a fact, else None.
+
+        Used when the intent points elsewhere (fallback, a low-confidence decline, a general medical
+        question): "Do exosomes help Parkinson's?" is answered even if its intent came out wrong. The
+        bar is higher than for a knowledge question: a specific keyword, or a sure classifier.
         """
-        best = self.services.retriever.best(turn.text)
-        if best is None or best.score < self.services.retriever.specific_score:
+        if self.must_decline(turn):
             return None
-        return self.services.composer.from_facts([best.fact], turn.lang)
+        selection = self.select(turn)
+        if selection.lead is None or not self.services.selector.is_clear(selection):
+            return None
+        return self.services.composer.from_facts(
+            [selection.lead], turn.lang, offer=[selection.second.id] if selection.second else ()
+        )
 
     def related_suggestions(self, turn: Turn) -> Optional[List[str]]:
-        """Facts matching the message, offered as suggestions by declines; None gives the defaults."""
-        matches = self.services.retriever.rank(turn.text, limit=3)
-        return [m.fact.id for m in matches if m.keywords] or None
+        """Facts near the message, offered as suggestions by declines; None gives the defaults."""
+        selection = self.select(turn)
+        near = [c.fact for c in selection.candidates if c.learned >= 0.15 or c.keywords][:3]
+        return near or None

@@ -2,13 +2,46 @@
 
 from __future__ import annotations
 
-from typing import Text
+from dataclasses import replace
+from typing import Optional, Text
 
-from actions.base import RESCUE_CONFIDENCE, BotAction, Turn
+from actions.base import BotAction, Turn
 from bot.reply import Reply
 
 
-class ActionGreet(BotAction):
+# Below this intent confidence, a greeting or thanks with a question sentence in it answers the question.
+SMALL_TALK_SURE = 0.8
+
+
+class SmallTalk(BotAction):
+    """Greetings and thanks that carry a real question are answered."""
+
+    def rescue(self, turn: Turn) -> Optional[Reply]:
+        """An answer when the message also asks a clear question (several words, a question sentence)."""
+        if len(turn.norm_text.split()) < 4 and len(turn.norm_text) < 10:
+            return None
+        if self.must_decline(turn):
+            return self.decline_medical(turn)
+        if turn.confidence < SMALL_TALK_SURE and any(s.get("question") for s in turn.segments):
+            selection = self.select(turn)
+            if selection.lead is not None and selection.none < selection.candidates[0].learned:
+                return self.services.composer.from_facts([selection.lead], turn.lang)
+        return self.specific_answer(turn)
+
+
+    def says(self, turn: Turn, cues: str) -> bool:
+        """True when the message has a word of the cue list (a greeting, a goodbye, thanks)."""
+        return self.services.cues.found(cues, turn.norm_text or turn.text)
+
+    def not_small_talk(self, turn: Turn) -> Reply:
+        """What the classifier took for a greeting or goodbye but is neither: the honest decline."""
+        reply = self.services.composer.message(
+            "out_of_scope", "replies.out_of_scope", turn.lang, suggestions=self.related_suggestions(turn)
+        )
+        return replace(reply, intent="out_of_scope")
+
+
+class ActionGreet(SmallTalk):
     """`greet`: who the bot is and what it answers from."""
 
     def name(self) -> Text:
@@ -16,7 +49,13 @@ class ActionGreet(BotAction):
         return "action_greet"
 
     def respond(self, turn: Turn) -> Reply:
-        """Greeting with the default suggestions."""
+        """Greeting with the default suggestions; "hi, what are exosomes?" gets the answer, and small
+        talk with no greeting in it ("nice weather today") is not taken for one."""
+        rescued = self.rescue(turn)
+        if rescued is not None:
+            return rescued
+        if not self.says(turn, "greeting_words"):
+            return self.not_small_talk(turn)
         return self.services.composer.message("greeting", "replies.greeting", turn.lang)
 
 
@@ -29,11 +68,10 @@ class ActionHelp(BotAction):
 
     def respond(self, turn: Turn) -> Reply:
         """What the bot covers; an unsure "help" that names a topic ("help with Parkinson's?") is answered."""
-        rescued = self.specific_answer(turn) if turn.confidence < RESCUE_CONFIDENCE else None
-        return rescued or self.services.composer.message("greeting", "replies.help", turn.lang)
+        return self.specific_answer(turn) or self.services.composer.message("greeting", "replies.help", turn.lang)
 
 
-class ActionGoodbye(BotAction):
+class ActionGoodbye(SmallTalk):
     """`goodbye`."""
 
     def name(self) -> Text:
@@ -41,11 +79,13 @@ class ActionGoodbye(BotAction):
         return "action_goodbye"
 
     def respond(self, turn: Turn) -> Reply:
-        """A short goodbye, no suggestions."""
+        """A short goodbye, no suggestions (only when the message says goodbye or thanks)."""
+        if not (self.says(turn, "goodbye_words") or self.says(turn, "thanks_words")):
+            return self.not_small_talk(turn)
         return self.services.composer.message("greeting", "replies.goodbye", turn.lang, suggestions=())
 
 
-class ActionThanks(BotAction):
+class ActionThanks(SmallTalk):
     """`thanks`."""
 
     def name(self) -> Text:
@@ -53,8 +93,8 @@ class ActionThanks(BotAction):
         return "action_thanks"
 
     def respond(self, turn: Turn) -> Reply:
-        """You're welcome, with the default suggestions."""
-        return self.services.composer.message("greeting", "replies.thanks", turn.lang)
+        """You're welcome, with the default suggestions; "thanks! and is it safe?" gets the answer."""
+        return self.rescue(turn) or self.services.composer.message("greeting", "replies.thanks", turn.lang)
 
 
 class ActionHandoff(BotAction):
@@ -77,8 +117,10 @@ class ActionOutOfScope(BotAction):
         return "action_out_of_scope"
 
     def respond(self, turn: Turn) -> Reply:
-        """Decline, suggesting facts near the message; an unsure decline of a clear topic is answered."""
-        rescued = self.specific_answer(turn) if turn.confidence < RESCUE_CONFIDENCE else None
+        """Decline, suggesting facts near the message; a message that clearly asks about a fact is answered."""
+        if self.must_decline(turn):
+            return self.decline_medical(turn)
+        rescued = None if self.other_topic(turn) else self.specific_answer(turn)
         return rescued or self.services.composer.message(
             "out_of_scope", "replies.out_of_scope", turn.lang, suggestions=self.related_suggestions(turn)
         )
@@ -92,12 +134,9 @@ class ActionMedicalAdvice(BotAction):
         return "action_medical_advice"
 
     def respond(self, turn: Turn) -> Reply:
-        """Decline with the doctor advice and related evidence; a question with nothing personal in it
-        ("should one try exosomes yet?") that clearly names a topic is answered from the facts instead."""
-        if not self.services.cues.found("personal", turn.text):
-            general = self.specific_answer(turn)
-            if general:
-                return general
-        return self.services.composer.message(
-            "out_of_scope", "replies.medical", turn.lang, suggestions=self.related_suggestions(turn)
-        )
+        """Decline with the doctor advice and related evidence. Dosing, a personal situation (pregnancy, a
+        child, medication) or "should I / my mum get it" is always declined; a question that only mentions
+        someone ("my son says exosomes lengthen telomeres, true?") and clearly asks about a fact is answered."""
+        if self.must_decline(turn):
+            return self.decline_medical(turn)
+        return self.specific_answer(turn) or self.decline_medical(turn)

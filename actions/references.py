@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Text
+from typing import List, Optional, Text
 
 from actions.base import BotAction, Turn
 from bot.contract import LEVELS, strongest_level
@@ -30,6 +30,10 @@ class ActionLookupReference(BotAction):
         if unknown:
             return composer.message("fallback", "replies.reference_unknown", turn.lang, suggestions=(), n=unknown[0])
         refs = [kb.references[n] for n in numbers] or self.named(turn)
+        if len(refs) == 1 and self.asks_for_finding(turn):
+            answer = self.finding(turn, refs[0])
+            if answer is not None:
+                return answer
         if refs:
             return self.describe(refs, turn.lang)
         if turn.last_refs and not self.services.cues.found("all_sources", turn.text):
@@ -38,6 +42,20 @@ class ActionLookupReference(BotAction):
         if turn.values("journal") or turn.values("author") or turn.values("pmid") or turn.values("doi"):
             return composer.message("fallback", "replies.reference_not_found", turn.lang, suggestions=())
         return self.overview(turn.lang)
+
+    def asks_for_finding(self, turn: Turn) -> bool:
+        """"What did the Cell Metabolism paper find?": about the study's result, not its citation."""
+        found = self.services.cues.found_in(turn.norm_text or turn.text)
+        return "finding" in found and "citation_details" not in found
+
+    def finding(self, turn: Turn, ref: Reference) -> Optional[Reply]:
+        """The fact citing this reference that fits the message best, as an answer (None: no fact cites it)."""
+        citing = [f.id for f in self.services.kb.facts_citing(ref.n)]
+        if not citing:
+            return None
+        ranked = [c.fact for c in self.select(turn).candidates if c.fact in citing]
+        fact = self.services.kb.fact((ranked or citing)[0])
+        return self.services.composer.from_facts([fact], turn.lang)
 
     def named(self, turn: Turn) -> List[Reference]:
         """References matching the journals, first authors, PMIDs or DOIs in the message."""

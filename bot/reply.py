@@ -51,12 +51,20 @@ class ReplyComposer:
         *,
         type: Optional[str] = None,
         intro_key: Optional[str] = None,
+        outro_key: Optional[str] = None,
         flags: Iterable[str] = (),
+        offer: Sequence[str] = (),
     ) -> Reply:
-        """An answer built from facts; the first fact's level grades it, all their refs are cited."""
+        """An answer built from facts; the first fact's level grades it, all their refs are cited.
+
+        `outro_key` adds a closing sentence from texts.yml; `offer` lists fact ids to suggest first
+        (for example the fact of a second question in the same message).
+        """
         lead = facts[0]
         parts = [self.texts.get(intro_key, lang)] if intro_key else []
         parts += [localize(f.text, lang) for f in facts]
+        if outro_key:
+            parts.append(self.texts.get(outro_key, lang))
         refs = sorted({n for f in facts for n in f.refs})
         used = [f.id for f in facts]
         return Reply(
@@ -68,7 +76,7 @@ class ReplyComposer:
             level=lead.level,
             refs=tuple(refs),
             flags=tuple(flags),
-            suggestions=self.follow_ups(facts, exclude=used),
+            suggestions=self.follow_ups(facts, exclude=used, first=offer),
         )
 
     def message(self, type: str, key: str, lang: str, suggestions: Optional[Sequence[str]] = None, **values: Any) -> Reply:
@@ -78,9 +86,9 @@ class ReplyComposer:
         offered = self.texts.default_suggestions if suggestions is None else suggestions
         return Reply(type=type, lang=lang, body=self.texts.get(key, lang, **values), suggestions=tuple(offered))
 
-    def follow_ups(self, facts: Sequence[Fact], exclude: Sequence[str] = ()) -> tuple[str, ...]:
-        """Related facts first, then others of the same topics, then the defaults; never repeats."""
-        candidates = [r for f in facts for r in f.related]
+    def follow_ups(self, facts: Sequence[Fact], exclude: Sequence[str] = (), first: Sequence[str] = ()) -> tuple[str, ...]:
+        """`first`, then related facts, then others of the same topics, then the defaults; never repeats."""
+        candidates = list(first) + [r for f in facts for r in f.related]
         candidates += [o.id for f in facts for o in self.kb.facts_of_topic(f.topic)]
         candidates += list(self.texts.default_suggestions)
         chosen: list[str] = []

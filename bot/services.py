@@ -7,28 +7,40 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional
 
 from bot.kb import KnowledgeBase, default_knowledge_base
-from bot.kb.retrieval import FactRetriever, keyword_pattern
+from bot.kb.retrieval import FactRetriever
+from bot.kb.selection import FactSelector
 from bot.lang import normalize
+from bot.nlu.claim_detector import ClaimDetector
 from bot.nlu.lexicon import cue_groups
 from bot.nlu.lexicon import cues as load_cues
+from bot.nlu.matching import TermMatcher
 from bot.reply import ReplyComposer
 from bot.texts import Texts, default_texts
 
 
 @dataclass(frozen=True)
 class Cues:
-    """Cue words matched like keywords: lexicon.yml's cues (follow-up, all sources, more) and the
-    `personal` group of intent_cues.yml (the writer's own body, medication, dosing)."""
+    """Cue words the actions look for: lexicon.yml's cues (follow-up, all sources, more, dosing, ...) and
+    the groups of intent_cues.yml (personal, exosome, other_product, ...). Matched by the same term
+    matcher as the NLU components, so `pregnan*` means every word starting with "pregnan" here too."""
 
     lists: Mapping[str, Iterable[str]]
-    _compiled: dict = field(default_factory=dict, compare=False, repr=False)
+    _matcher: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def _compiled(self) -> TermMatcher:
+        if "matcher" not in self._matcher:
+            self._matcher["matcher"] = TermMatcher({name: list(terms) for name, terms in self.lists.items()})
+        return self._matcher["matcher"]
+
+    def found_in(self, text: str) -> set[str]:
+        """Names of the lists with a cue in the text (raw or normalised)."""
+        return {hit.label for hit in self._compiled().find(normalize(text))}
 
     def found(self, name: str, text: str) -> bool:
-        """True when any cue of list `name` occurs in the (raw) text."""
-        if name not in self._compiled:
-            self._compiled[name] = [keyword_pattern(c) for c in self.lists[name]]
-        norm = normalize(text)
-        return any(p.search(norm) for p in self._compiled[name])
+        """True when any cue of list `name` occurs in the text."""
+        if name not in self.lists:
+            raise KeyError(f"no cue list {name!r}; add it to data/nlu/lexicon.yml (cues) or intent_cues.yml.")
+        return name in self.found_in(text)
 
 
 @dataclass(frozen=True)
@@ -38,16 +50,19 @@ class Services:
     kb: KnowledgeBase
     texts: Texts
     retriever: FactRetriever
+    selector: FactSelector
     composer: ReplyComposer
     cues: Cues
+    claims: ClaimDetector
 
     @classmethod
     def build(cls, kb: Optional[KnowledgeBase] = None, texts: Optional[Texts] = None) -> "Services":
         """Services over the given (or the project's) knowledge base and texts."""
         kb = kb or default_knowledge_base()
         texts = texts or default_texts()
-        cues = Cues({**load_cues(), "personal": cue_groups()["personal"]})
-        return cls(kb, texts, FactRetriever(kb), ReplyComposer(kb, texts), cues)
+        cues = Cues({**cue_groups(), **load_cues()})
+        retriever = FactRetriever(kb)
+        return cls(kb, texts, retriever, FactSelector(kb, retriever), ReplyComposer(kb, texts), cues, ClaimDetector())
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,0 +1,215 @@
+"""Choose the fact that answers a message: the learned fact ranking (bot/nlu/facts.py) and the keyword
+rules of the knowledge base together, with the previous turn as context for follow-ups.
+
+Neither signal is a gate: a fact is chosen when the classifier is sure of it, when a specific keyword
+names it, or when both lean the same way; "not covered" only when both are unsure.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence
+
+from bot.kb.models import Fact, KnowledgeBase
+from bot.kb.retrieval import FactRetriever
+from bot.lang import localize, normalize
+
+NONE_LABEL = "__none__"
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How the signals combine; measured on the development set (README, "Fact selection")."""
+
+    # A keyword match as strong as a specific keyword adds this much (weaker matches add less); small,
+    # because the classifier already has the keyword rules among its features.
+    keyword: float = 0.05
+    # Follow-ups: a fact of the previous answer's topic, or related to it, gets this much more.
+    context: float = 0.2
+    # Follow-ups: keywords of the previous question count this much (at full strength).
+    context_keywords: float = 0.15
+    # The classifier alone answers from this confidence on.
+    learned_sure: float = 0.15
+    # The combined score answers from this value on.
+    combined_sure: float = 0.25
+    # "No fact" at least this confident declines, unless a specific keyword names a fact.
+    none_sure: float = 0.45
+    # Sentences of a longer message: how much their own ranking counts (question, other sentence).
+    segment_question: float = 1.0
+    segment_other: float = 0.5
+    # ... and the whole message, when one of its sentences is a question.
+    segment_whole: float = 0.7
+    # A second question of the same message is offered when its own ranking is at least this sure.
+    second_sure: float = 0.25
+    # When the intent points elsewhere (fallback, decline), a fact still answers from this confidence on.
+    clear_learned: float = 0.5
+    # A follow-up ("那打针呢？") answers from this classifier confidence on, when "no fact" is lower.
+    follow_up_sure: float = 0.15
+    # A message that names exosomes answers from this confidence on, when "no fact" is lower: it is
+    # about our subject, and the closest fact beats "not covered".
+    exosome_sure: float = 0.1
+    # When the writer denies the claim ("I know a drip can't make you younger, but ..."), the facts
+    # about the claim count this much: the question is about something else.
+    negated_claim: float = 0.3
+
+
+# Facts about the systemic-injection claim itself, which a denied claim does not ask about.
+CLAIM_FACTS = ("claims.systemic_injection", "advice.systemic_products")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One fact with the signals behind its score (for the staff view)."""
+
+    fact: str
+    score: float
+    learned: float
+    keyword: float
+    keywords: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        """JSON form."""
+        return {"fact": self.fact, "score": round(self.score, 3), "learned": round(self.learned, 3),
+                "keyword": round(self.keyword, 3), "keywords": list(self.keywords)}
+
+
+@dataclass(frozen=True)
+class Context:
+    """The previous turn a follow-up leans on."""
+
+    question: str
+    facts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The chosen fact (None: not covered), a second question's fact, and the ranking behind them."""
+
+    lead: Optional[Fact]
+    second: Optional[Fact] = None
+    candidates: tuple[Candidate, ...] = ()
+    none: float = 0.0
+    reason: str = ""
+    extra: dict = field(default_factory=dict, compare=False)
+
+
+def question_key(text: str) -> str:
+    """A message reduced to its letters and characters, to recognise a tapped suggestion."""
+    return _NOT_WORD.sub("", normalize(text))
+
+
+class FactSelector:
+    """Combines the learned ranking and the keyword scores into one choice."""
+
+    def __init__(self, kb: KnowledgeBase, retriever: FactRetriever, weights: Optional[Weights] = None) -> None:
+        """Index every fact's own question (all three scripts) for tapped suggestions."""
+        self.kb, self.retriever, self.weights = kb, retriever, weights or Weights()
+        self.questions: dict[str, str] = {}
+        for fact in kb.facts.values():
+            for lang in ("zh-Hans", "zh-Hant", "en"):
+                self.questions.setdefault(question_key(localize(fact.question, lang)), fact.id)
+
+    def suggestion(self, text: str) -> Optional[Fact]:
+        """The fact whose question the message is, word for word (a tapped suggestion), or None."""
+        fact_id = self.questions.get(question_key(text))
+        return self.kb.facts.get(fact_id) if fact_id else None
+
+    def _learned(self, ranking: Sequence[Mapping], segments: Sequence[Mapping]) -> tuple[dict[str, float], float]:
+        """Fact -> confidence, from the whole message and, for longer messages, its sentences: a
+        question weighs more than the sentences of context around it."""
+        w = self.weights
+        questions = [seg for seg in segments if seg.get("question")]
+        whole_weight = w.segment_whole if questions and len(segments) > 1 else 1.0
+        learned: dict[str, float] = {}
+        none = 0.0
+        for item in ranking:
+            if item["fact"] == NONE_LABEL:
+                none = float(item["confidence"])
+            elif item["fact"] in self.kb.facts:
+                learned[item["fact"]] = whole_weight * float(item["confidence"])
+        for segment in segments:
+            weight = w.segment_question if segment.get("question") else w.segment_other
+            for item in segment.get("ranking") or ():
+                if item["fact"] in self.kb.facts:
+                    learned[item["fact"]] = max(learned.get(item["fact"], 0.0), weight * float(item["confidence"]))
+        return learned, none
+
+    def _context_bonus(self, context: Optional[Context]) -> dict[str, float]:
+        if context is None:
+            return {}
+        w = self.weights
+        bonus: dict[str, float] = {}
+        previous = [self.kb.facts[f] for f in context.facts if f in self.kb.facts]
+        topics = {f.topic for f in previous}
+        related = {r for f in previous for r in f.related}
+        for fact in self.kb.facts.values():
+            if fact.topic in topics or fact.id in related:
+                bonus[fact.id] = w.context
+        for fact_id, (score, _) in self.retriever.scores(context.question).items():
+            bonus[fact_id] = bonus.get(fact_id, 0.0) + w.context_keywords * min(score / self.retriever.specific_score, 1.0)
+        return bonus
+
+    def select(
+        self, text: str, ranking: Sequence[Mapping] = (), segments: Sequence[Mapping] = (),
+        context: Optional[Context] = None, denied_claim: bool = False, about_exosomes: bool = False,
+    ) -> Selection:
+        """The fact for a (normalised) message, given the classifier's ranking and sentence rankings;
+        `context` for a follow-up, `denied_claim` when the writer denies the systemic claim,
+        `about_exosomes` when it names them."""
+        tapped = self.suggestion(text)
+        if tapped is not None:
+            return Selection(tapped, candidates=(Candidate(tapped.id, 1.0, 1.0, 0.0),), reason="suggestion")
+        w = self.weights
+        learned, none = self._learned(ranking, segments)
+        keywords = self.retriever.scores(text)
+        bonus = self._context_bonus(context)
+        specific = self.retriever.specific_score
+        candidates = []
+        for fact_id in set(learned) | set(keywords) | set(bonus):
+            keyword_score, words = keywords.get(fact_id, (0.0, []))
+            strength = min(keyword_score / specific, 1.0)
+            score = learned.get(fact_id, 0.0) + w.keyword * strength + bonus.get(fact_id, 0.0)
+            if denied_claim and fact_id in CLAIM_FACTS:
+                score *= w.negated_claim
+            candidates.append(Candidate(fact_id, score, learned.get(fact_id, 0.0), keyword_score, tuple(words)))
+        candidates.sort(key=lambda c: (-c.score, c.fact))
+        if not candidates:
+            return Selection(None, none=none, reason="nothing matched")
+        best = candidates[0]
+        named = best.keyword >= specific
+        sure = best.learned >= w.learned_sure or best.score >= w.combined_sure or named
+        if context is not None and best.learned >= w.follow_up_sure and best.learned > none:
+            sure = True
+        if about_exosomes and best.learned >= w.exosome_sure and best.learned > none:
+            sure = True
+        if none >= w.none_sure and not named and best.learned < none:
+            return Selection(None, candidates=tuple(candidates[:8]), none=none, reason="classifier: no fact")
+        if not sure:
+            return Selection(None, candidates=tuple(candidates[:8]), none=none, reason="both signals unsure")
+        lead = self.kb.facts[best.fact]
+        return Selection(lead, self._second(lead, segments), tuple(candidates[:8]), none, "selected")
+
+    def is_clear(self, selection: Selection) -> bool:
+        """A selection strong enough to overrule an intent that points elsewhere."""
+        if selection.lead is None or not selection.candidates:
+            return False
+        if selection.reason == "suggestion":
+            return True
+        best = selection.candidates[0]
+        if selection.none >= max(best.learned, self.weights.learned_sure):
+            return False  # the classifier reads it as no fact at all (small talk, another product)
+        return best.keyword >= self.retriever.specific_score or best.learned >= self.weights.clear_learned
+
+    def _second(self, lead: Fact, segments: Sequence[Mapping]) -> Optional[Fact]:
+        """The fact of another question in the same message, when that question ranks it clearly."""
+        for segment in segments:
+            if not segment.get("question"):
+                continue
+            top = (segment.get("ranking") or [None])[0]
+            if not top or top["fact"] in (lead.id, NONE_LABEL) or top["fact"] not in self.kb.facts:
+                continue
+            if float(top["confidence"]) >= self.weights.second_sure:
+                return self.kb.facts[top["fact"]]
+        return None
