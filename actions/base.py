@@ -147,11 +147,14 @@ class BotAction(Action, metaclass=abc.ABCMeta):
             # A suggestion the bot offered and the user tapped: that fact's answer, whatever the intent.
             return composer.from_facts([tapped], turn.lang)
         if FLAG_SYSTEMIC_INJECTION in turn.flags or self.claim_across_turns(turn):
-            # A personal phrasing keeps the flag; the reply adds that personal advice is for a doctor.
+            # A personal phrasing keeps the flag; the reply adds that personal advice is for a doctor. A
+            # second question in the message ("is it safe, and does it make you live longer?") is offered.
+            other = self.select(turn, claim_made=True)
+            offer = [f.id for f in (other.second, other.lead) if f is not None and f.id != CLAIM_FACT][:1]
             return composer.from_facts(
                 [self.services.kb.fact(CLAIM_FACT)], turn.lang,
                 type="claim_check", intro_key="replies.claim_intro", flags=[FLAG_SYSTEMIC_INJECTION],
-                outro_key="replies.medical_note" if self.is_personal_medical(turn) else None,
+                outro_key="replies.medical_note" if self.is_personal_medical(turn) else None, offer=offer,
             )
         return self.respond(turn)
 
@@ -205,14 +208,15 @@ class BotAction(Action, metaclass=abc.ABCMeta):
 
     # Helpers shared by several actions ------------------------------------------------------
 
-    def select(self, turn: Turn, follow_up: bool = False) -> Selection:
+    def select(self, turn: Turn, follow_up: bool = False, claim_made: bool = False) -> Selection:
         """The fact for the message (learned ranking and keywords), with the previous turn for a follow-up."""
         context = Context(turn.last_question or "", turn.last_facts) if follow_up and turn.last_question else None
         text = turn.norm_text or turn.text
-        denied = bool(self.services.claims.negated(text))
+        denied = bool(self.services.claims.negated(text)) or self.services.claims.about_animals(text)
         exosomes = self.services.cues.found("exosome", text)
         return self.services.selector.select(
-            text, turn.ranking, turn.segments, context, denied_claim=denied, about_exosomes=exosomes
+            text, turn.ranking, turn.segments, context, denied_claim=denied, about_exosomes=exosomes,
+            claim_made=claim_made,
         )
 
     def specific_answer(self, turn: Turn) -> Optional[Reply]:

@@ -1,4 +1,5 @@
-"""The `bot` command for support staff: `bot review`, `bot review --compare`, `bot insights`, `bot export`."""
+"""The `bot` command for support staff: `bot review`, `bot review --compare`, `bot insights`, `bot export`,
+`bot evaluate`."""
 
 from __future__ import annotations
 
@@ -42,6 +43,18 @@ def _parser() -> argparse.ArgumentParser:
     review.add_argument("--fail-on-change", action="store_true", help="with --compare: exit 1 when anything changed")
     review.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each reply (default 60)")
     review.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    evaluate = commands.add_parser(
+        "evaluate", help="score conversations end to end (lead fact, grade, citations, flag, language)",
+        description="Send the conversations of turn files (tests/heldout/*.yml format) to the running bot over "
+                    "REST, check every reply and print the scores per script and per category. Exit status 1 "
+                    "when a turn fails.",
+    )
+    evaluate.add_argument("files", type=Path, nargs="+", help="turn files (YAML, see tests/heldout/README.md)")
+    evaluate.add_argument("--url", default=os.environ.get("BOT_URL", DEFAULT_URL),
+                          help="address of the running bot (default: $BOT_URL or %(default)s)")
+    evaluate.add_argument("--json", type=Path, metavar="FILE", help="also write the scores and failures as JSON")
+    evaluate.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each reply (default 60)")
 
     for name, text in (
         ("insights", "what consumers asked: unanswered questions, flagged claims, languages, topics"),
@@ -150,10 +163,38 @@ def export_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def evaluate_command(args: argparse.Namespace) -> int:
+    """`bot evaluate`: score turn files against the running bot."""
+    from bot.kb import default_knowledge_base
+    from bot.texts import default_texts
+    from bot.tools.client import RestClient
+    from bot.tools.evaluate import Checker, format_summary, load_turns, run, summarize
+
+    kb = default_knowledge_base()
+    conversations = load_turns(args.files, kb)
+    client = RestClient(args.url, timeout=args.timeout)
+    client.version()
+
+    def ask(sender: str, message: str) -> tuple:
+        reply = client.ask(sender, message)
+        return reply.text, reply.payload
+
+    summary = summarize(run(conversations, ask, Checker(kb, default_texts()), prefix="bot-review-evaluate"))
+    for failure in summary["failures"]:
+        print(f"[{failure['conversation']}/{failure['turn']}] {failure['text'][:90]}\n    {'; '.join(failure['problems'])}")
+    print(format_summary(summary))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+    return EXIT_FAILED if summary["failures"] else EXIT_OK
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of the `bot` console command; returns the exit status."""
     args = _parser().parse_args(argv)
-    command = {"review": review_command, "insights": insights_command, "export": export_command}[args.command]
+    command = {
+        "review": review_command, "insights": insights_command, "export": export_command, "evaluate": evaluate_command,
+    }[args.command]
     try:
         return command(args)
     except ToolError as e:

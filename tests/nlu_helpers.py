@@ -22,12 +22,19 @@ def components() -> tuple:
     )
 
 
-def parse(text: str, intent: Optional[str], confidence: float = 0.9) -> Dict[str, Any]:
-    """Parse data like Rasa's for `text`, with the given intent (the classifier is not run here)."""
+def parse(
+    text: str, intent: Optional[str], confidence: float = 0.9, ranking: Optional[Dict[str, float]] = None
+) -> Dict[str, Any]:
+    """Parse data like Rasa's for `text`, with the given intent and fact ranking (the trained
+    classifiers are not run here: `ranking` maps fact ids to the fact classifier's confidences)."""
     message = Message.build(text=text)
     for component in components():
         component.process([message])
     data = message.as_dict(only_output_properties=True)
     data["intent"] = {"name": intent, "confidence": confidence} if intent else {}
+    if ranking:
+        data["fact_ranking"] = [
+            {"fact": f, "confidence": c} for f, c in sorted(ranking.items(), key=lambda item: -item[1])
+        ]
     data.setdefault("entities", [])
     return data

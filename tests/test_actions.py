@@ -29,8 +29,11 @@ def full() -> Services:
     return Services.build()
 
 
-def tracker(text: str, intent: Optional[str], slots: Optional[Dict[str, Any]] = None, confidence: float = 0.9) -> Tracker:
-    latest = parse(text, intent, confidence)
+def tracker(
+    text: str, intent: Optional[str], slots: Optional[Dict[str, Any]] = None, confidence: float = 0.9,
+    ranking: Optional[Dict[str, float]] = None,
+) -> Tracker:
+    latest = parse(text, intent, confidence, ranking)
     events = [{"event": "user", "text": text, "parse_data": latest}]
     return Tracker("tester", slots or {}, latest, events, False, None, {}, "action_listen")
 
@@ -168,16 +171,17 @@ def test_all_sources_lists_the_23_references_by_design(full):
 
 
 @pytest.mark.parametrize(
-    "action, intent, kind",
+    "action, intent, kind, text",
     [
-        (ActionGreet, "greet", "greeting"),
-        (ActionHandoff, "request_human", "handoff"),
-        (ActionOutOfScope, "out_of_scope", "out_of_scope"),
-        (ActionMedicalAdvice, "ask_medical_advice", "out_of_scope"),
+        (ActionGreet, "greet", "greeting", "hello there, good morning"),
+        (ActionGreet, "greet", "out_of_scope", "hi! I have Parkinson's, how much should I inject?"),
+        (ActionHandoff, "request_human", "handoff", "I have Parkinson's, how much should I inject?"),
+        (ActionOutOfScope, "out_of_scope", "out_of_scope", "I have Parkinson's, how much should I inject?"),
+        (ActionMedicalAdvice, "ask_medical_advice", "out_of_scope", "I have Parkinson's, how much should I inject?"),
     ],
 )
-def test_non_answers_carry_no_evidence(small, action, intent, kind):
-    reply, _ = run(action(small), tracker("I have Parkinson's, how much should I inject?", intent))
+def test_non_answers_carry_no_evidence(small, action, intent, kind, text):
+    reply, _ = run(action(small), tracker(text, intent))
     payload = reply["payload"]
     assert payload["type"] == kind
     assert payload["evidence"] is None and payload["citations"] == [] and payload["flags"] == []
@@ -200,7 +204,9 @@ def test_unsure_decline_of_a_clear_topic_is_answered(full):
 
 
 def test_medical_intent_without_anything_personal_is_answered_generally(full):
-    reply, _ = run(ActionMedicalAdvice(full), tracker("Should I try exosomes for anti-ageing at this point?", "ask_medical_advice"))
+    reply, _ = run(ActionMedicalAdvice(full), tracker(
+        "Should I try exosomes for anti-ageing at this point?", "ask_medical_advice", ranking={"verdict.overall": 0.6}
+    ))
     assert reply["payload"]["type"] == "advice" and reply["payload"]["facts"] == ["verdict.overall"]
     reply, _ = run(ActionMedicalAdvice(full), tracker("I'm pregnant, should I try exosomes for anti-ageing?", "ask_medical_advice"))
     assert reply["payload"]["type"] == "out_of_scope"

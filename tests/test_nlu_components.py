@@ -162,3 +162,140 @@ def test_cue_featurizer_marks_cue_groups(normalizer, tokenizer, text, groups):
     columns = {name for name, i in featurizer.column.items() if sentence.features.toarray()[0, i]}
     assert groups <= columns and "other_product" not in columns
     assert sequence.features.shape[0] == len(message.get(TOKENS_NAMES[TEXT]))
+
+
+@pytest.mark.parametrize(
+    "text, lang, contains, source",
+    [
+        ("外泌體吊鹽水係咪真係有用？", "zh-Hant", "输液是不是", "吊鹽水係咪"),
+        ("waimiti zhen de anquan ma", "zh-Hans", "外泌体真的安全吗", "waimiti zhen de anquan ma"),
+        ("are exsome facials saftey", "en", "exosome facials safety", "exsome facials saftey"),
+    ],
+)
+def test_normalizer_rewrites_how_people_type_and_maps_offsets_back(normalizer, tokenizer, text, lang, contains, source):
+    message = _prepared(normalizer, text)
+    tokenizer.process([message])
+    norm = message.get("norm_text")
+    assert contains in norm and message.get("lang") == lang
+    start = norm.index(contains)
+    from bot.nlu.base import original_span
+
+    begin, end = original_span(message, start, start + len(contains))
+    assert text[begin:end] == source
+    for token in message.get(TOKENS_NAMES[TEXT]):
+        assert 0 <= token.start <= token.end <= len(text)
+
+
+def _training_data(normalizer, tokenizer, examples):
+    """Tiny labelled training data, normalised, tokenized and featurized like the real pipeline's."""
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    messages = []
+    for text, intent, fact in examples:
+        data = {"text": text, "intent": intent}
+        if fact:
+            data["metadata"] = {"intent": {"fact": fact}}
+        messages.append(Message(data=data))
+    training = TrainingData(messages)
+    normalizer.process_training_data(training)
+    tokenizer.process_training_data(training)
+    import tempfile
+    from pathlib import Path
+
+    storage = LocalModelStorage(Path(tempfile.mkdtemp()))
+    context = ExecutionContext(GraphSchema({}), "test")
+    featurizer = CountVectorsFeaturizer.create(
+        {**CountVectorsFeaturizer.get_default_config(), "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 3},
+        storage, Resource("cv"), context,
+    )
+    featurizer.train(training)
+    featurizer.process_training_data(training)
+    return training, featurizer, storage, context
+
+
+FACT_EXAMPLES = [
+    ("are exosome facials safe", "ask_knowledge", "safety.topical"),
+    ("any side effects from exosome serum on my face", "ask_knowledge", "safety.topical"),
+    ("外泌体面膜安全吗", "ask_knowledge", "safety.topical"),
+    ("外泌體精華會唔會過敏", "ask_knowledge", "safety.topical"),
+    ("do exosomes help parkinson's", "ask_knowledge", "animal.parkinsons"),
+    ("exosomes for tremor and parkinson disease", "ask_knowledge", "animal.parkinsons"),
+    ("外泌体对帕金森有用吗", "ask_knowledge", "animal.parkinsons"),
+    ("柏金遜可以用外泌體嗎", "ask_knowledge", "animal.parkinsons"),
+    ("what's the weather like", "out_of_scope", None),
+    ("今天天气怎么样", "out_of_scope", None),
+]
+
+
+@pytest.mark.parametrize(
+    "text, fact",
+    [("is exosome cream safe on skin", "safety.topical"), ("外泌体对帕金森病人有帮助吗", "animal.parkinsons")],
+)
+def test_fact_classifier_learns_facts_from_paraphrases(normalizer, tokenizer, text, fact):
+    from rasa.engine.storage.resource import Resource
+
+    from bot.nlu.facts import FactClassifier
+
+    training, featurizer, storage, context = _training_data(normalizer, tokenizer, FACT_EXAMPLES)
+    classifier = FactClassifier.create(FactClassifier.get_default_config(), storage, Resource("facts"), context)
+    classifier.train(training)
+    loaded = FactClassifier.load(FactClassifier.get_default_config(), storage, Resource("facts"), context)
+    message = _prepared(normalizer, text)
+    tokenizer.process([message])
+    featurizer.process([message])
+    loaded.process([message])
+    ranking = message.get("fact_ranking")
+    assert ranking[0]["fact"] == fact and "fact_ranking" in message.as_dict(only_output_properties=True)
+    assert abs(sum(r["confidence"] for r in ranking) - 1.0) < 0.05
+
+
+def test_fact_classifier_ranks_each_question_of_a_two_question_message(normalizer, tokenizer):
+    from rasa.engine.storage.resource import Resource
+
+    from bot.nlu.facts import FactClassifier
+
+    training, featurizer, storage, context = _training_data(normalizer, tokenizer, FACT_EXAMPLES)
+    classifier = FactClassifier.create(FactClassifier.get_default_config(), storage, Resource("facts2"), context)
+    classifier.train(training)
+    message = _prepared(normalizer, "is exosome serum safe on my face? and does it help parkinson's?")
+    tokenizer.process([message])
+    featurizer.process([message])
+    classifier.process([message])
+    segments = message.get("fact_segments")
+    assert [s["ranking"][0]["fact"] for s in segments] == ["safety.topical", "animal.parkinsons"]
+    assert all(s["question"] for s in segments)
+
+
+def test_sampled_diet_trains_on_a_sample_of_each_facts_paraphrases(normalizer, tokenizer):
+    from bot.nlu.intents import sample_fact_examples
+
+    training, *_ = _training_data(normalizer, tokenizer, FACT_EXAMPLES)
+    sampled = sample_fact_examples(training, 2, seed=1)
+    facts = [m.get("metadata", {}).get("intent", {}).get("fact") for m in sampled.training_examples]
+    assert facts.count("safety.topical") == 2 and facts.count("animal.parkinsons") == 2
+    assert facts.count(None) == 2, "examples without a fact are all kept"
+    assert [m.get("text") for m in sample_fact_examples(training, 2, seed=1).training_examples] == [
+        m.get("text") for m in sampled.training_examples
+    ]
+
+
+@pytest.mark.parametrize("text, intent", [("外泌体面膜安全吗", "ask_knowledge"), ("what's the weather like", "out_of_scope")])
+def test_sampled_diet_classifies_intents(normalizer, tokenizer, text, intent):
+    from rasa.engine.storage.resource import Resource
+
+    from bot.nlu.intents import SampledDIETClassifier
+
+    training, featurizer, storage, context = _training_data(normalizer, tokenizer, FACT_EXAMPLES)
+    config = {**SampledDIETClassifier.get_default_config(), "epochs": 40, "fact_examples": 3,
+              "number_of_transformer_layers": 0, "entity_recognition": False, "random_seed": 1}
+    classifier = SampledDIETClassifier.create(config, storage, Resource("diet"), context)
+    classifier.train(training)
+    message = _prepared(normalizer, text)
+    tokenizer.process([message])
+    featurizer.process([message])
+    classifier.process([message])
+    assert message.get("intent")["name"] == intent

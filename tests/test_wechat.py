@@ -258,8 +258,8 @@ def test_a_retried_msgid_is_answered_once(wechat: WeChatServer, tracker_db: Path
 
 def test_an_overlong_answer_is_shortened_but_keeps_grade_and_citations(wechat: WeChatServer, tracker_db: Path) -> None:
     user = new_user()
-    wechat.ask(user, "Is using exosomes on the skin or with microneedling safe? Any side effects?")
-    reply = wechat.ask(user, "Where does that come from?")
+    # Twelve full references are far longer than WeChat's limit.
+    reply = wechat.ask(user, "Please give me " + ", ".join(f"reference {n}" for n in range(1, 13)) + " in full")
     bot = last_bot(tracker_db, user)
     full = bot["text"]
     assert len(full.encode("utf-8")) > LIMIT, "precondition: this answer should be longer than WeChat allows"

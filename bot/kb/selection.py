@@ -27,7 +27,7 @@ class Weights:
     # because the classifier already has the keyword rules among its features.
     keyword: float = 0.05
     # Follow-ups: a fact of the previous answer's topic, or related to it, gets this much more.
-    context: float = 0.2
+    context: float = 0.3
     # Follow-ups: keywords of the previous question count this much (at full strength).
     context_keywords: float = 0.15
     # The classifier alone answers from this confidence on.
@@ -45,14 +45,18 @@ class Weights:
     second_sure: float = 0.25
     # When the intent points elsewhere (fallback, decline), a fact still answers from this confidence on.
     clear_learned: float = 0.5
+    # A follow-up at most this long that only names a new subject keeps the previous answer's topic.
+    continuation_chars: int = 24
     # A follow-up ("那打针呢？") answers from this classifier confidence on, when "no fact" is lower.
     follow_up_sure: float = 0.15
     # A message that names exosomes answers from this confidence on, when "no fact" is lower: it is
     # about our subject, and the closest fact beats "not covered".
     exosome_sure: float = 0.1
-    # When the writer denies the claim ("I know a drip can't make you younger, but ..."), the facts
-    # about the claim count this much: the question is about something else.
-    negated_claim: float = 0.3
+    # When the writer denies the systemic claim ("I know a drip can't make you younger, but ...") or asks
+    # about the mouse studies, the facts about the claim count this much: the question is about something
+    # else. When the claim is simply not made (no flag), they count `unflagged_claim`.
+    negated_claim: float = 0.05
+    unflagged_claim: float = 0.3
 
 
 # Facts about the systemic-injection claim itself, which a denied claim does not ask about.
@@ -154,10 +158,11 @@ class FactSelector:
     def select(
         self, text: str, ranking: Sequence[Mapping] = (), segments: Sequence[Mapping] = (),
         context: Optional[Context] = None, denied_claim: bool = False, about_exosomes: bool = False,
+        claim_made: bool = False,
     ) -> Selection:
         """The fact for a (normalised) message, given the classifier's ranking and sentence rankings;
-        `context` for a follow-up, `denied_claim` when the writer denies the systemic claim,
-        `about_exosomes` when it names them."""
+        `context` for a follow-up, `denied_claim` when the writer denies the systemic claim (or asks
+        about the mouse studies), `about_exosomes` when it names them, `claim_made` when it is flagged."""
         tapped = self.suggestion(text)
         if tapped is not None:
             return Selection(tapped, candidates=(Candidate(tapped.id, 1.0, 1.0, 0.0),), reason="suggestion")
@@ -171,12 +176,15 @@ class FactSelector:
             keyword_score, words = keywords.get(fact_id, (0.0, []))
             strength = min(keyword_score / specific, 1.0)
             score = learned.get(fact_id, 0.0) + w.keyword * strength + bonus.get(fact_id, 0.0)
-            if denied_claim and fact_id in CLAIM_FACTS:
-                score *= w.negated_claim
+            if fact_id in CLAIM_FACTS and not claim_made:
+                score *= w.negated_claim if denied_claim else w.unflagged_claim
             candidates.append(Candidate(fact_id, score, learned.get(fact_id, 0.0), keyword_score, tuple(words)))
         candidates.sort(key=lambda c: (-c.score, c.fact))
         if not candidates:
             return Selection(None, none=none, reason="nothing matched")
+        continued = self._continuation(text, context, candidates, keywords)
+        if continued is not None:
+            return Selection(self.kb.facts[continued.fact], None, tuple(candidates[:8]), none, "follow-up in the same topic")
         best = candidates[0]
         named = best.keyword >= specific
         sure = best.learned >= w.learned_sure or best.score >= w.combined_sure or named
@@ -190,6 +198,21 @@ class FactSelector:
             return Selection(None, candidates=tuple(candidates[:8]), none=none, reason="both signals unsure")
         lead = self.kb.facts[best.fact]
         return Selection(lead, self._second(lead, segments), tuple(candidates[:8]), none, "selected")
+
+    def _continuation(
+        self, text: str, context: Optional[Context], candidates: Sequence[Candidate], keywords: Mapping
+    ) -> Optional[Candidate]:
+        """A short follow-up that names a new subject in the previous answer's frame ("Are exosome facials
+        safe?" → "and the IV ones?"): the fact of the previous topic that the new words reach."""
+        if context is None or len(text.strip()) > self.weights.continuation_chars:
+            return None
+        previous = [self.kb.facts[f] for f in context.facts if f in self.kb.facts]
+        topics = {f.topic for f in previous}
+        same = [
+            c for c in candidates
+            if self.kb.facts[c.fact].topic in topics and c.fact not in context.facts and c.keyword > 0
+        ]
+        return max(same, key=lambda c: (c.keyword, c.learned)) if same else None
 
     def is_clear(self, selection: Selection) -> bool:
         """A selection strong enough to overrule an intent that points elsewhere."""

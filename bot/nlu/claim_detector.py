@@ -97,6 +97,11 @@ class ClaimDetector:
         """Claims in a normalised message (empty when there is none)."""
         return [c for c in self.analyse(norm_text) if not c.negated][:1]
 
+    def about_animals(self, norm_text: str) -> bool:
+        """The message talks about animal studies (mice, rats) and not about people."""
+        labels = {hit.label for hit in self.matcher.find(norm_text)}
+        return "animal" in labels and "human" not in labels
+
     def negated(self, norm_text: str) -> List[ClaimHit]:
         """The claim stated and denied by the writer ("I know a drip can't make you younger"), if any."""
         return [c for c in self.analyse(norm_text) if c.negated][:1]

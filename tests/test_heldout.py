@@ -1,0 +1,95 @@
+"""The held-out consumer set (tests/heldout/), end to end through the REST webhook, with floors.
+
+Written by people who never saw the training data (see tests/heldout/README.md), before the fact
+selection was tuned; the scores per script and per category are printed and written to
+test-output/heldout.json, and the README reports them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any, Dict
+
+import pytest
+import yaml
+
+from bot.kb import default_knowledge_base
+from bot.paths import ROOT
+from bot.texts import default_texts
+from bot.tools.evaluate import ODD, Checker, format_summary, load_turns, run, squash, summarize, texts_in
+from tests.conftest import TESTS, split_reply
+
+HELD_OUT = sorted((TESTS / "heldout").glob("*.yml"))
+# Issue 10 asks for 0.95 overall, 0.90 on typos and on the mixed/odd messages, every claim flagged and
+# no false flag. Measured 2026-11-29 (README, "Fact selection"): 0.864 overall, 0.953 typos, 0.858
+# mixed/odd, flag recall 0.90, 3 false flags. These floors keep what was reached from sliding back; the
+# targets are not met yet (see the issue's notes), and raising the floors is how progress is recorded.
+FLOORS = {"overall": 0.85, "typo": 0.90, "mixed_or_odd": 0.84}
+TARGETS = {"overall": 0.95, "typo": 0.90, "mixed_or_odd": 0.90}
+MIN_FLAG_RECALL, MAX_FALSE_FLAGS = 0.88, 3
+
+
+@pytest.fixture(scope="module")
+def conversations():
+    return load_turns(HELD_OUT, default_knowledge_base())
+
+
+def _training_texts() -> set[str]:
+    """Every example of the NLU training data and of the earlier test sets, squashed."""
+    texts = set()
+    for path in list((ROOT / "data" / "nlu").glob("*.yml")) + list((TESTS / "nlu").glob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            continue
+        for block in data.get("nlu") or []:
+            examples = block.get("examples") or ""
+            texts |= {squash(line.strip()[2:]) for line in examples.splitlines() if line.strip().startswith("- ")}
+        texts |= {squash(c["text"]) for c in data.get("claims") or []}
+    for path in (ROOT / "data" / "review").glob("*.csv"):
+        with path.open(encoding="utf-8") as f:
+            texts |= {squash(row.get("question") or "") for row in csv.DictReader(f)}
+    return texts - {""}
+
+
+def test_held_out_set_has_the_size_and_mix_asked_for(conversations):
+    turns = [t for c in conversations for t in c]
+    scripts = Counter(t.lang for t in turns)
+    categories = Counter(c for t in turns for c in t.categories)
+    assert len(turns) >= 300
+    assert all(scripts[s] >= 80 for s in ("zh-Hans", "zh-Hant", "en")), scripts
+    assert sum(1 for t in turns if set(t.categories) & set(ODD)) >= 40
+    assert sum(t.flag for t in turns) >= 40 and categories["near_miss"] >= 40
+    assert sum(len(c) for c in conversations if len(c) > 1) >= 30
+
+
+def test_held_out_messages_are_not_in_the_training_data_or_earlier_sets(conversations):
+    training = _training_texts()
+    copied = [t for t in texts_in(conversations) if squash(t) in training]
+    assert not copied, f"held-out messages found in the training data or earlier test sets: {copied}"
+
+
+def test_held_out_end_to_end(servers, ask, conversations, output_dir: Path):
+    """Right lead fact, grade, citations, flag and language for every turn, over REST."""
+    kb, texts = default_knowledge_base(), default_texts()
+
+    def send(sender: str, message: str) -> tuple[str, Dict[str, Any]]:
+        return split_reply(ask(sender, message))
+
+    results = run(conversations, send, Checker(kb, texts), prefix="heldout")
+    summary = summarize(results)
+    (output_dir / "heldout.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+    print("\n" + format_summary(summary))
+    failures = "\n".join(
+        f"[{f['conversation']}/{f['turn']}] {f['text'][:80]!r}: {f['problems']}" for f in summary["failures"]
+    )
+    categories = summary["categories"]
+    scores = {"overall": summary["overall"]["score"], **{n: categories[n]["score"] for n in ("typo", "mixed_or_odd")}}
+    print("issue 10 targets: " + ", ".join(f"{n} {scores[n]:.3f} / {TARGETS[n]}" for n in TARGETS)
+          + f", flag recall {summary['flag_recall']} / 1.0, false flags {summary['false_flags']} / 0")
+    assert summary["flag_recall"] >= MIN_FLAG_RECALL, "claims missed:\n" + failures
+    assert summary["false_flags"] <= MAX_FALSE_FLAGS, "false flags:\n" + failures
+    for name, floor in FLOORS.items():
+        assert scores[name] >= floor, f"{name}: {scores[name]} < {floor}\n{failures}"
