@@ -55,6 +55,8 @@ class Turn:
         )
         if lang.startswith("zh") and previous_lang in ("zh-Hans", "zh-Hant") and script_is_ambiguous(text):
             lang = previous_lang  # "那是在人身上做的喔？" reads the same in both scripts: keep the conversation's
+        if text.strip().lstrip("\u2060").startswith("/") and previous_lang in LANGS:
+            lang = previous_lang  # a typed command ("/restart") says nothing about the writer's language
         intent = message.get("intent") or {}
         return cls(
             text=text,

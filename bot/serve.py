@@ -74,8 +74,8 @@ class ServerSettings:
 
     @property
     def action_url(self) -> str:
-        """Webhook address of the action server."""
-        return f"http://{self.host}:{self.action_port}/webhook"
+        """Webhook address of the action server (ACTION_HOST, loopback by default)."""
+        return f"http://{action_host({**os.environ, **self.env})}:{self.action_port}/webhook"
 
     @property
     def cors_origins(self) -> List[str]:
@@ -84,6 +84,12 @@ class ServerSettings:
             return [o for o in self.cors.replace(",", " ").split() if o]
         hosts = ["127.0.0.1", "localhost"] if self.host == "0.0.0.0" else [self.host, "127.0.0.1", "localhost"]
         return [f"http://{h}:{self.widget_port}" for h in dict.fromkeys(hosts)]
+
+
+def action_host(env: Mapping[str, str]) -> str:
+    """The interface the action server listens on: ACTION_HOST, loopback by default (bot/action_server.py)."""
+    host = env.get("ACTION_HOST", "").strip() or "127.0.0.1"
+    return "127.0.0.1" if host in ("0.0.0.0", "::") else host
 
 
 def lock_store_settings(env: Mapping[str, str]) -> Optional[Dict[str, object]]:
@@ -115,6 +121,9 @@ def write_endpoints(settings: ServerSettings, directory: Path, env: Optional[Map
     """A copy of endpoints.yml with this deployment's action server address (and Redis lock store)."""
     endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8")) or {}
     endpoints["action_endpoint"] = {"url": settings.action_url}
+    token = (os.environ if env is None else env).get("ACTION_SERVER_TOKEN", "").strip()
+    if token:
+        endpoints["action_endpoint"]["token"] = token  # sent with every call, checked by bot/action_server.py
     lock_store = lock_store_settings(os.environ if env is None else env)
     if lock_store:
         endpoints["lock_store"] = lock_store
@@ -211,10 +220,9 @@ class BotServers:
         # The Rasa server's request limit is not for the action server, which receives whole conversations.
         env = {k: v for k, v in self.env.items() if k != "SANIC_REQUEST_MAX_SIZE"}
         process, log = self._spawn(
-            "action-server",
-            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(s.action_port)], env,
+            "action-server", [sys.executable, "-m", "bot.action_server", "--port", str(s.action_port)], env,
         )
-        _wait_http(f"http://{s.host}:{s.action_port}/health", process, log, s.startup_timeout, "The action server")
+        _wait_http(f"http://{action_host(env)}:{s.action_port}/health", process, log, s.startup_timeout, "The action server")
         self.action_process = process
 
     def start_rasa_server(self) -> None:

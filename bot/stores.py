@@ -9,21 +9,25 @@ ORM objects. README, "Performance", says what each of these bought.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import logging
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 import sqlalchemy as sa
 from rasa.core.brokers.broker import EventBroker
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import SQLTrackerStore, ensure_schema_exists
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import runtime
 from bot.paths import VAR
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_SQLITE = VAR / "tracker.db"
 
@@ -52,6 +56,10 @@ def tracker_db_settings(env: Mapping[str, str]) -> Dict[str, Any]:
     return {"dialect": "sqlite", "db": str(path)}
 
 
+class TrackerStoreValueError(RuntimeError):
+    """A conversation's id or event could not be stored or read; only that request fails."""
+
+
 class ConfiguredSQLTrackerStore(SQLTrackerStore):
     """Rasa's SQL tracker store, with its database chosen by environment variables (see README)."""
 
@@ -67,6 +75,26 @@ class ConfiguredSQLTrackerStore(SQLTrackerStore):
         super().__init__(domain=domain, event_broker=event_broker, **tracker_db_settings(os.environ))
         if self.engine.dialect.name == "sqlite":
             self._pool_sqlite_connections()
+
+    @contextlib.contextmanager
+    def session_scope(self) -> Iterator[Any]:
+        """Rasa's transactional scope, except that a value the database refuses (a lone surrogate on
+        SQLite, a NUL byte on PostgreSQL) fails this request only: Rasa's own scope turns every
+        ValueError into "schema not found" and exits the whole server."""
+        session = self.sessionmaker()
+        try:
+            ensure_schema_exists(session)
+            yield session
+        except ValueError as error:
+            session.rollback()
+            logger.error("Tracker store: the database refused a value of this conversation (%s); the request "
+                         "fails, the server goes on.", type(error).__name__)
+            raise TrackerStoreValueError(
+                "the tracker store could not store or read this conversation: the database refused a value "
+                f"({type(error).__name__}). Channels refuse such sender ids and texts at their door."
+            ) from None
+        finally:
+            session.close()
 
     def _since_session_start(self, sender_id: str, all_sessions: bool) -> Any:
         """The WHERE clause of Rasa's event query: this sender's events, from its latest session start."""

@@ -375,3 +375,37 @@ def test_deliveries_of_one_message_share_one_answer_and_the_last_gives_up_in_tim
     assert first == second == later == "<xml>answer</xml>"  # the early deliveries held on for the answer
     assert third is None and third_took < 0.6  # "success" within the budget instead of WeChat's error
     assert runs == [1]
+
+
+def test_a_stale_or_future_timestamp_is_refused(wechat: WeChatServer) -> None:
+    """Issue 12: a signed URL older (or newer) than five minutes is refused, so a captured one expires."""
+    for shift in (-400, 400):
+        timestamp, nonce = str(int(time.time()) + shift), uuid.uuid4().hex[:10]
+        query = {"signature": sha1_signature(wechat.token, timestamp, nonce), "timestamp": timestamp, "nonce": nonce}
+        status, _, _ = wechat.http("POST", query, text_message(new_user(), "外泌体是什么？", new_msg_id()))
+        assert status == 403
+
+
+def test_a_replayed_signed_url_with_another_body_is_refused(wechat: WeChatServer) -> None:
+    """Issue 12: in plaintext mode the signature does not cover the body; a second body on the same
+    timestamp and nonce is a replay (403), the same body again is WeChat's retry (answered)."""
+    query, user = wechat.query(), new_user()
+    xml = text_message(user, "外泌体安全吗？", new_msg_id())
+    first = wechat.post(xml, query=query)
+    assert first.status == 200 and first.fields
+    assert wechat.post(xml, query=query).content == first.content
+    forged = text_message(new_user(), "/restart", new_msg_id())
+    assert wechat.http("POST", query, forged)[0] == 403
+
+
+def test_deep_xml_is_refused_with_400(wechat: WeChatServer) -> None:
+    deep = "<xml>" + "<a>" * 8000 + "x" + "</a>" * 8000 + "</xml>"
+    assert wechat.http("POST", wechat.query(), deep)[0] == 400
+
+
+def test_the_same_msgid_from_two_followers_is_answered_for_each(wechat: WeChatServer, tracker_db: Path) -> None:
+    """Issue 12: duplicates are keyed on (FromUserName, MsgId), not MsgId alone."""
+    msg_id, one, two = new_msg_id(), new_user(), new_user()
+    assert wechat.post(text_message(one, "外泌体是什么？", msg_id)).fields
+    assert wechat.post(text_message(two, "What are exosomes?", msg_id)).fields
+    assert user_texts(tracker_db, one) == ["外泌体是什么？"] and user_texts(tracker_db, two) == ["What are exosomes?"]

@@ -11,14 +11,19 @@ Loading this channel also applies bot.runtime (a short action server timeout, AC
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
-from sanic import Blueprint
+from rasa.utils.endpoints import bool_arg
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
 
 from bot import runtime
+from bot.channels.door import log_id, sender_problem, typed_text
 from bot.lang import detect_script
 from bot.texts import default_texts
 
@@ -84,13 +89,13 @@ async def answer_or_apologise(
     except Exception:
         if watch.sent:
             raise
-        logger.exception("%s: the bot failed on a message from %s.", channel, message.sender_id)
+        logger.exception("%s: the bot failed on a message from %s.", channel, log_id(message.sender_id))
     finally:
         message.output_channel = output
     if watch.sent:
         return False
     logger.warning("%s: no reply to %s (is the action server down, hung or failing?); sent the apology.",
-                   channel, message.sender_id)
+                   channel, log_id(message.sender_id))
     await output.send_response(message.sender_id, apology(message.text))
     return True
 
@@ -110,9 +115,47 @@ class ContractRestInput(RestInput):
         return cls()
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        """The stock routes, with every turn watched for a missing answer."""
+        """Rasa's two routes (GET / and POST /webhook, `?stream=true` too), with the request checked at
+        the door (400 with a JSON error otherwise) and every turn watched for a missing answer."""
+        webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
 
-        async def handle(message: UserMessage) -> None:
-            await answer_or_apologise(on_new_message, message, "REST")
+        @webhook.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
 
-        return super().blueprint(handle)
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            body, problem = read_body(request)
+            if problem:
+                return response.json({"error": problem}, status=400)
+            collector = CollectingOutputChannel()
+            message = UserMessage(
+                typed_text(body["message"]), collector, body["sender"], input_channel=self.name(),
+                metadata=body.get("metadata") if isinstance(body.get("metadata"), dict) else None,
+            )
+            try:
+                await answer_or_apologise(on_new_message, message, "REST")
+            except Exception:
+                logger.exception("REST: a turn failed after its answer was sent.")
+            if bool_arg(request, "stream", default=False):
+                lines = "".join(json.dumps(m) + "\n" for m in collector.messages)
+                return response.text(lines, content_type="text/event-stream")
+            return response.json(collector.messages)
+
+        return webhook
+
+
+def read_body(request: Request) -> tuple[Dict[str, Any], Optional[str]]:
+    """The REST request's JSON object, or why it is refused (a message for the 400 answer)."""
+    try:
+        body = json.loads(request.body or b"")
+    except ValueError:
+        return {}, 'the body must be a JSON object: {"sender": "...", "message": "..."}'
+    if not isinstance(body, dict):
+        return {}, 'the body must be a JSON object: {"sender": "...", "message": "..."}'
+    problem = sender_problem(body.get("sender"))
+    if problem:
+        return {}, f"'sender' {problem}"
+    if not isinstance(body.get("message"), str):
+        return {}, "'message' must be a string"
+    return body, None

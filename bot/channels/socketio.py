@@ -23,6 +23,7 @@ from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
 from bot import runtime
+from bot.channels.door import sender_problem, typed_text
 from bot.channels.rest import answer_or_apologise
 
 
@@ -72,7 +73,30 @@ class ContractSocketIOInput(SocketIOInput):
         runtime.apply()
         blueprint = super().blueprint(handle)
         self._register_session_request()
+        self._register_user_uttered(handle)
         return blueprint
+
+    def _register_user_uttered(self, handle: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        """Replace the stock `user_uttered` handler with one that checks the session id and the text at
+        the door: an unusable id or a message that is not text is refused with an `error` event."""
+        sio = self.sio
+
+        @sio.on(self.user_message_evt, namespace=self.namespace)
+        async def user_uttered(sid: Text, data: Any) -> None:
+            data = data if isinstance(data, dict) else {}
+            sender = data.get("session_id") if self.session_persistence else sid
+            problem = sender_problem(sender)
+            if problem is None and not isinstance(data.get("message", ""), str):
+                problem = "'message' must be a string"
+            if problem:
+                await sio.emit("error", {"error": f"refused: {problem}"}, room=sid, namespace=self.namespace)
+                return
+            metadata = data.get(self.metadata_key)
+            message = UserMessage(
+                typed_text(data.get("message", "")), ContractSocketIOOutput(sio, self.bot_message_evt),
+                sender, input_channel=self.name(), metadata=metadata if isinstance(metadata, dict) else None,
+            )
+            await handle(message)
 
     def _register_session_request(self) -> None:
         """Replace the stock `session_request` handler with one that really joins the session's room."""
@@ -81,8 +105,8 @@ class ContractSocketIOInput(SocketIOInput):
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: Text, data: Optional[Dict]) -> None:
             data = data if isinstance(data, dict) else {}
-            if not isinstance(data.get("session_id"), str) or not data["session_id"]:
-                data["session_id"] = uuid.uuid4().hex
+            if sender_problem(data.get("session_id")) is not None:
+                data["session_id"] = uuid.uuid4().hex  # an unusable id gets a fresh one, never stored
             if self.session_persistence:
                 joined = sio.enter_room(sid, data["session_id"], namespace=self.namespace)
                 if inspect.isawaitable(joined):

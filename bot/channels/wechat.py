@@ -17,9 +17,11 @@ import asyncio
 import base64
 import binascii
 import dataclasses
+import hashlib
 import hmac
 import logging
 import os
+import time
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Text
 
 import xmltodict
@@ -34,6 +36,7 @@ from wechatpy.replies import TextReply
 from wechatpy.utils import WeChatSigner
 
 from bot.channels.plain import PlainRenderer, RecentMap, Suggestion, clean_user_text, pick_suggestion, utf8_bytes
+from bot.channels.door import log_id
 from bot.channels.rest import answer_or_apologise
 from bot.texts import default_texts
 
@@ -51,9 +54,17 @@ class UnsafeXML(ValueError):
     """The request body is not XML we accept (a DTD, an entity declaration, or not well formed)."""
 
 
+# Tags a WeChat message may have: a few dozen at most; deeper documents are refused before parsing.
+MAX_XML_TAGS = 200
+# How far a request's timestamp may be from now, in seconds; a signed URL is refused outside it.
+TIMESTAMP_WINDOW = 300
+
+
 def parse_xml(data: bytes | str) -> Dict[str, Any]:
     """The fields of a WeChat `<xml>` document, refusing DTDs and entities (no expansion ever)."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
+    if raw.count(b"<") > MAX_XML_TAGS:
+        raise UnsafeXML(f"the XML has more than {MAX_XML_TAGS} tags (WeChat sends a handful, never nested deep)")
     lowered = raw.lower()
     root = lowered.find(b"<xml")
     prolog = lowered if root < 0 else lowered[:root]  # a DTD can only come before the root element
@@ -157,6 +168,9 @@ class WeChatInput(InputChannel):
         self.renderer = PlainRenderer(default_texts())
         self.deliveries: RecentMap[_Delivery] = RecentMap(size=4096, ttl=600.0)
         self.suggestions: RecentMap[tuple] = RecentMap(size=100_000, ttl=7 * 24 * 3600.0)
+        # (timestamp, nonce) -> digest of the body it signed: WeChat's retries repeat both, a replay of a
+        # captured URL with another body does not.
+        self.nonces: RecentMap[str] = RecentMap(size=200_000, ttl=2.0 * TIMESTAMP_WINDOW)
         logger.info("WeChat channel on (%s mode).", "plaintext and safe" if self.crypto else "plaintext")
 
     def get_output_channel(self) -> Optional[OutputChannel]:
@@ -186,6 +200,8 @@ class WeChatInput(InputChannel):
                 return _forbidden("a message", "a missing or wrong signature")
             if len(request.body or b"") > MAX_BODY_BYTES:
                 return response.text("message too large", status=413)
+            if not self._first_use(request.args, request.body or b""):
+                return _forbidden("a message", "a signed URL already used for another body (a replay)")
             encrypted = request.args.get("encrypt_type", "raw").lower() == "aes"
             try:
                 fields = self._open(request, encrypted)
@@ -200,7 +216,7 @@ class WeChatInput(InputChannel):
                 logger.error("WeChat: got a safe-mode (AES) message but WECHAT_AES_KEY is not set; set it to "
                              "the account's EncodingAESKey, with WECHAT_APP_ID.")
                 return response.text("safe mode is not configured", status=400)
-            key = fields.get("MsgId") or f"{fields.get('FromUserName')}:{fields.get('CreateTime')}"
+            key = f"{fields.get('FromUserName')}:{fields.get('MsgId') or fields.get('CreateTime')}"
             reply = await self._deliver(str(key), lambda: self._respond(fields, on_new_message))
             if reply is None:
                 return response.text("success")
@@ -211,12 +227,24 @@ class WeChatInput(InputChannel):
         return webhook
 
     def _signed(self, args: Mapping[str, Any]) -> bool:
-        """True when `signature` matches token, timestamp and nonce."""
+        """True when `signature` matches token, timestamp and nonce, and the timestamp is recent."""
         signature, timestamp, nonce = (args.get(k) for k in ("signature", "timestamp", "nonce"))
         if not (signature and timestamp and nonce):
             return False
+        if not str(timestamp).isdigit() or abs(time.time() - int(timestamp)) > TIMESTAMP_WINDOW:
+            return False
         expected = wechat_signature(self.settings.token, timestamp, nonce)
         return hmac.compare_digest(expected, str(signature))
+
+    def _first_use(self, args: Mapping[str, Any], body: bytes) -> bool:
+        """False when this timestamp and nonce already signed a different body (a replayed URL)."""
+        key = f"{args.get('timestamp')}:{args.get('nonce')}"
+        digest = hashlib.sha256(body).hexdigest()
+        seen = self.nonces.get(key)
+        if seen is None:
+            self.nonces.put(key, digest)
+            return True
+        return hmac.compare_digest(seen, digest)
 
     def _open(self, request: Request, encrypted: bool) -> Dict[str, Any]:
         """The message fields, decrypted in safe mode (msg_signature and AppID checked by wechatpy)."""
@@ -251,7 +279,7 @@ class WeChatInput(InputChannel):
         try:
             return await asyncio.wait_for(asyncio.shield(delivery.task), timeout=wait)
         except asyncio.TimeoutError:
-            logger.warning("WeChat: no answer to %s within %.1f s (delivery %d).", key, wait, delivery.attempts)
+            logger.warning("WeChat: no answer to %s within %.1f s (delivery %d).", log_id(key), wait, delivery.attempts)
             return None
 
     # -- conversation -------------------------------------------------------------------------
