@@ -212,3 +212,31 @@ def test_medical_intent_without_anything_personal_is_answered_generally(full):
     assert reply["payload"]["type"] == "out_of_scope"
     reply, _ = run(ActionMedicalAdvice(full), tracker("外泌体点滴一次打多少毫升？", "ask_medical_advice"))
     assert reply["payload"]["type"] == "out_of_scope", "dosing is always declined"
+
+
+@pytest.mark.parametrize(
+    "question, lang, doctor",
+    [
+        ("Can pregnant women get exosome IV drips?", "en", "doctor"),
+        ("Is an exosome facial OK while breastfeeding?", "en", "doctor"),
+        ("Are exosome serums safe for kids?", "en", "doctor"),
+        ("I'm on blood thinners, can I do exosome microneedling?", "en", "doctor"),
+        ("孕妇可以打外泌体点滴吗？", "zh-Hans", "医生"),
+        ("哺乳期能做外泌体水光吗？", "zh-Hans", "医生"),
+        ("小孩子能用外泌体精华吗？", "zh-Hans", "医生"),
+        ("我在吃华法林，可以打外泌体吗？", "zh-Hans", "医生"),
+        ("懷孕可以做外泌體微針嗎？", "zh-Hant", "醫生"),
+        ("餵母乳期間可以擦外泌體精華嗎？", "zh-Hant", "醫生"),
+        ("細路可唔可以用外泌體？", "zh-Hant", "醫生"),
+        ("我每天吃降壓藥，可以打外泌體點滴嗎？", "zh-Hant", "醫生"),
+    ],
+)
+def test_pregnancy_breastfeeding_children_and_medication_are_declined_in_every_script(full, question, lang, doctor):
+    """Issue 17: the cue lists' wildcards (pregnan*, breastfeed*, kid*) match in the actions as in the NLU;
+    whatever the intent came out as, these get the doctor advice, never a fact."""
+    for action, intent in ((ActionAnswer, "ask_knowledge"), (ActionMedicalAdvice, "ask_medical_advice")):
+        reply, _ = run(action(full), tracker(question, intent, ranking={"safety.injection": 0.7}))
+        payload = reply["payload"]
+        assert payload["type"] == "out_of_scope" and payload["facts"] == [], (question, payload)
+        assert payload["intent"] == "ask_medical_advice" and payload["lang"] == lang
+        assert doctor in reply["text"]
