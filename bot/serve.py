@@ -92,6 +92,52 @@ def action_host(env: Mapping[str, str]) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::") else host
 
 
+def check_stores(env: Mapping[str, str]) -> None:
+    """Connect to the tracker store (and the Redis lock store when REDIS_URL is set) before starting Rasa.
+
+    Rasa falls back to an in-memory tracker store when the configured one fails, which loses every
+    conversation at the next restart while the bot seems to run; here that stops the start instead,
+    naming the setting to fix.
+    """
+    import sqlalchemy as sa
+
+    from bot.stores import tracker_db_settings
+
+    db = tracker_db_settings(env)
+    if db["dialect"] == "sqlite":
+        url = sa.engine.URL.create("sqlite", database=db["db"])
+        where = f"TRACKER_SQLITE_PATH ({db['db']})" if env.get("TRACKER_SQLITE_PATH") else f"the SQLite file {db['db']}"
+    else:
+        url = sa.engine.URL.create(db["dialect"], username=db.get("username"), password=db.get("password"),
+                                   host=db.get("host"), port=db.get("port"), database=db.get("db"),
+                                   query=db.get("query") or {})
+        where = "TRACKER_DB_URL"
+    try:
+        engine = sa.create_engine(url, connect_args={"connect_timeout": 5} if db["dialect"].startswith("postgres") else {})
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+        engine.dispose()
+    except Exception as error:
+        raise StartupError(
+            f"The tracker store cannot be reached: {type(error).__name__}: {str(error).splitlines()[0][:200]}. "
+            f"Check {where}: the database must exist and accept connections (README, \"Storage\"). Rasa would "
+            "otherwise keep conversations in memory only and lose them."
+        ) from None
+    lock = lock_store_settings(env)
+    if lock:
+        import redis
+
+        try:
+            redis.Redis(host=str(lock["url"]), port=int(lock["port"]), db=int(lock["db"]),  # type: ignore[arg-type]
+                        password=lock.get("password"), ssl=bool(lock.get("use_ssl")),  # type: ignore[arg-type]
+                        socket_connect_timeout=5).ping()
+        except Exception as error:
+            raise StartupError(
+                f"The Redis lock store at REDIS_URL cannot be reached ({type(error).__name__}). Start Redis or fix "
+                "REDIS_URL, or unset it to use the in-memory lock store of a single Rasa server."
+            ) from None
+
+
 def lock_store_settings(env: Mapping[str, str]) -> Optional[Dict[str, object]]:
     """endpoints.yml `lock_store` for Redis from REDIS_URL (redis://[:password@]host[:port][/db]), or None.
 
@@ -227,6 +273,7 @@ class BotServers:
 
     def start_rasa_server(self) -> None:
         """Start the Rasa server (REST and socket.io channels) and wait until its model is loaded."""
+        check_stores(self.env)
         s = self.settings
         if not Path(s.model).is_file():
             raise StartupError(f"No trained model at {s.model}. Train one with `make train` (or `make run`).")

@@ -9,8 +9,16 @@ error, instead of failing deep inside Rasa. And Rasa reads a message that starts
 from __future__ import annotations
 
 import hashlib
+import logging
 import unicodedata
-from typing import Any, Optional
+from typing import Any, Awaitable, Callable, Optional, Text
+
+from rasa.core.channels.channel import InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+logger = logging.getLogger(__name__)
 
 # The tracker store's column for conversation ids (Rasa's SQLTrackerStore: String(255)).
 MAX_SENDER_CHARS = 255
@@ -45,3 +53,29 @@ def typed_text(text: str) -> str:
 def log_id(sender: Any) -> str:
     """A sender id as logs show it: a short hash, so logs name no OpenID or chat id (privacy)."""
     return "id:" + hashlib.sha256(str(sender).encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
+class OffChannel(InputChannel):
+    """A messaging channel whose settings are missing: Rasa starts, its webhook answers 503 and says
+    which setting turns it on (logged once at start). Plain `rasa run` works with credentials.yml."""
+
+    def __init__(self, channel: str, setting: str) -> None:
+        """Channel `channel` (its URL name), off until `setting` is set."""
+        self.channel, self.setting = channel, setting
+        logger.warning("%s channel: off, because %s is not set (set it to turn the channel on; see README).",
+                       channel, setting)
+
+    def name(self) -> Text:  # type: ignore[override]
+        """The channel's own name, so its URL stays /webhooks/<name>/webhook."""
+        return self.channel
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """Every route answers 503 with the setting that turns the channel on."""
+        off = Blueprint(f"{self.channel}_off", __name__)
+
+        async def closed(request: Request) -> HTTPResponse:
+            return response.json({"error": f"the {self.channel} channel is off: set {self.setting}"}, status=503)
+
+        off.add_route(closed, "/", methods=["GET"])
+        off.add_route(closed, "/webhook", methods=["GET", "POST"], name="webhook")
+        return off

@@ -27,6 +27,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.plain import PlainRenderer, RecentMap, Suggestion, clean_user_text, utf16_units
+from bot.channels.door import OffChannel
 from bot.channels.rest import answer_or_apologise
 from bot.texts import default_texts
 
@@ -133,7 +134,10 @@ class TelegramInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
-        """Settings from the environment (credentials.yml holds no secrets for this channel)."""
+        """Settings from the environment (credentials.yml holds no secrets for this channel); without
+        TELEGRAM_TOKEN the channel is off (its webhook answers 503), so Rasa starts without it."""
+        if not os.environ.get("TELEGRAM_TOKEN", "").strip():
+            return OffChannel("telegram", "TELEGRAM_TOKEN")
         return cls(TelegramSettings.from_env(os.environ))
 
     def __init__(self, settings: TelegramSettings) -> None:

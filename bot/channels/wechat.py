@@ -36,7 +36,7 @@ from wechatpy.replies import TextReply
 from wechatpy.utils import WeChatSigner
 
 from bot.channels.plain import PlainRenderer, RecentMap, Suggestion, clean_user_text, pick_suggestion, utf8_bytes
-from bot.channels.door import log_id
+from bot.channels.door import OffChannel, log_id
 from bot.channels.rest import answer_or_apologise
 from bot.texts import default_texts
 
@@ -157,7 +157,10 @@ class WeChatInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
-        """Settings from the environment (credentials.yml holds no secrets for this channel)."""
+        """Settings from the environment (credentials.yml holds no secrets for this channel); without
+        WECHAT_TOKEN the channel is off (its webhook answers 503), so Rasa starts without it."""
+        if not os.environ.get("WECHAT_TOKEN", "").strip():
+            return OffChannel("wechat", "WECHAT_TOKEN")
         return cls(WeChatSettings.from_env(os.environ))
 
     def __init__(self, settings: WeChatSettings, reply_budget: float = REPLY_BUDGET, hold: float = HOLD) -> None:

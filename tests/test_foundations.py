@@ -1,0 +1,82 @@
+"""Issue 17: plain `rasa run` works with the repository's files, and the launcher fails loudly on storage."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Tuple
+
+import pytest
+
+from bot.paths import ROOT
+from bot.serve import StartupError, check_stores
+from tests.conftest import RASA, TEST_ENV, free_port
+
+MESSAGING = ("WECHAT_TOKEN", "WECHAT_APP_ID", "WECHAT_AES_KEY", "TELEGRAM_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_URL")
+
+
+def http(url: str, data: bytes | None = None) -> Tuple[int, str]:
+    """(status, body) of a GET, or a POST when `data` is given."""
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode("utf-8", "replace")
+
+
+def test_plain_rasa_run_starts_with_no_messaging_settings(trained_model: Path, tmp_path: Path) -> None:
+    env = {k: v for k, v in TEST_ENV.items() if k not in MESSAGING}
+    env["TRACKER_SQLITE_PATH"] = str(tmp_path / "tracker.db")
+    port = free_port()
+    log = (tmp_path / "rasa.log").open("w")
+    process = subprocess.Popen(
+        [RASA, "run", "--model", str(trained_model), "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
+         "--port", str(port), "--interface", "127.0.0.1"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if http(f"{base}/")[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(1)
+        assert process.poll() is None, (tmp_path / "rasa.log").read_text()[-3000:]
+        status, body = http(f"{base}/webhooks/wechat/webhook", b"<xml></xml>")
+        assert status == 503 and "WECHAT_TOKEN" in body
+        status, body = http(f"{base}/webhooks/telegram/webhook", b"{}")
+        assert status == 503 and "TELEGRAM_TOKEN" in body
+        assert http(f"{base}/webhooks/rest/")[0] == 200
+        logged = (tmp_path / "rasa.log").read_text()
+        assert logged.count("wechat channel: off") == 1 and "RasaException" not in logged
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_the_launcher_stops_when_the_tracker_store_cannot_be_reached(trained_model: Path, tmp_path: Path) -> None:
+    env = {**TEST_ENV, "TRACKER_DB_URL": "postgresql://rasa:secret@127.0.0.1:1/nothing"}
+    run = subprocess.run(
+        [sys.executable, "-m", "bot.serve", "--model", str(trained_model), "--rasa-port", str(free_port()),
+         "--action-port", str(free_port()), "--widget-port", str(free_port())],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
+    )
+    assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "TRACKER_DB_URL" in run.stderr and "The bot is running" not in run.stdout
+
+
+def test_store_checks_name_the_setting(tmp_path: Path) -> None:
+    check_stores({"TRACKER_SQLITE_PATH": str(tmp_path / "ok.db")})
+    with pytest.raises(StartupError, match="REDIS_URL"):
+        check_stores({"TRACKER_SQLITE_PATH": str(tmp_path / "ok.db"), "REDIS_URL": "redis://127.0.0.1:1/0"})
+    with pytest.raises(StartupError, match="TRACKER_DB_URL"):
+        check_stores({"TRACKER_DB_URL": "postgresql://rasa:secret@127.0.0.1:1/nothing"})
