@@ -199,7 +199,7 @@ class BotAction(Action, metaclass=abc.ABCMeta):
     def remember(turn: Turn, reply: Reply) -> List[Dict[Text, Any]]:
         """Slots for follow-ups: language always; the question, facts and sources after an answer."""
         events = [SlotSet("lang", reply.lang)]
-        if reply.refs and reply.type != "reference":
+        if reply.facts and reply.type != "reference":
             events += [
                 SlotSet("last_question", turn.norm_text or turn.text),
                 SlotSet("last_facts", list(reply.facts)),

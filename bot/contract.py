@@ -1,4 +1,4 @@
-"""Names fixed by the response contract (shared/CONTRACT.md, version 1): types, levels, flag codes."""
+"""Names fixed by the response contract (shared/CONTRACT.md, version 1.1): types, levels, flag codes."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ LEVELS: tuple[str, ...] = (
     "animal",
     "in_vitro",
     "review",
+    "article_assessment",
     "no_evidence",
 )
 

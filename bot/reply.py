@@ -126,6 +126,9 @@ class ReplyComposer:
             closing.append(self.texts.get("format.evidence_line", reply.lang, label=self.evidence_label(reply.level, reply.lang)))
         if reply.refs:
             closing.append(self.citation_line(reply.refs, reply.lang))
+        elif reply.level and reply.type not in NON_ANSWER_TYPES:
+            # The review's own judgement cites no study: the line names the review itself.
+            closing.append(self.texts.get("format.review_source_line", reply.lang, **self.texts.source(reply.lang)))
         return "\n".join(blocks + closing)
 
     def payload(self, reply: Reply) -> dict[str, Any]:

@@ -40,6 +40,8 @@ def check_contract(text: str, payload: Dict[str, Any]) -> None:
         assert texts.get("format.evidence_line", payload["lang"], label=label) in text
         cited = {int(n) for n in re.findall(r"\[(\d+)\]", text)}
         assert cited == {c["ref"] for c in payload["citations"]}
+        if payload["evidence"]["level"] == "article_assessment":  # the review's own judgement: named, no study
+            assert payload["source"]["title"] in text.split("\n")[-1]
         assert all(1 <= n <= 23 for n in cited)
         for citation in payload["citations"]:
             assert f"[{citation['ref']}] {citation['short']}" in text

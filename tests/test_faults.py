@@ -194,7 +194,7 @@ def test_the_widget_and_the_messaging_apps_get_the_apology_too(
         bot.start_action_server()
     assert TEXTS.get("format.evidence_line", "zh-Hans", label="")[:4] in wechat.ask(user, "外泌体是什么？").content
     event = asyncio.run(widget_turn(bot, "外泌體是什麼？"))
-    assert not event["custom"].get("unavailable") and event["custom"]["citations"], event
+    assert not event["custom"].get("unavailable") and event["custom"]["evidence"], event
 
 
 def tracker(bot: BotServers, sender: str) -> Dict[str, Any]:

@@ -125,6 +125,8 @@ def _broken_copy(tmp_path: Path, edit) -> Path:
         (lambda f: f["keywords"]["zh"].append("外泌體"), "keywords.zh", "normal form"),
         (lambda f: f.update(colour="red"), "colour", "unknown field"),
         (lambda f: f["text"].update(zh=f["text"]["zh"] + "[6]"), "text.zh", "citation marker"),
+        (lambda f: f.update(refs=[]), "refs", "non-empty"),
+        (lambda f: f.update(level="article_assessment"), "refs", "must be empty for level article_assessment"),
     ],
 )
 def test_invalid_fact_fails_naming_file_fact_and_field(tmp_path, edit, field, words):
@@ -144,3 +146,17 @@ def test_duplicate_fact_id_is_refused(tmp_path):
     (directory / "animal_copy.yml").write_text(yaml.safe_dump({"facts": data["facts"][:1]}), encoding="utf-8")
     with pytest.raises(KnowledgeBaseError, match="already defined"):
         load_knowledge_base(directory)
+
+
+def test_the_reviews_own_judgement_is_answered_without_a_study_citation(kb):
+    """Contract 1.1: `article_assessment` facts cite no study; the closing line names the review."""
+    from bot.reply import ReplyComposer
+    from bot.texts import default_texts
+
+    own = [f for f in kb.facts.values() if f.level == "article_assessment"]
+    assert {"basics.definition", "animal.limits", "advice.conditioned_media"} <= {f.id for f in own}
+    composer = ReplyComposer(kb, default_texts())
+    for lang in ("zh-Hans", "zh-Hant", "en"):
+        text, payload = composer.render(composer.from_facts([kb.fact("animal.limits")], lang))
+        assert payload["evidence"]["level"] == "article_assessment" and payload["citations"] == []
+        assert payload["source"]["title"] in text and "[" not in text.split("\n")[-1]

@@ -88,8 +88,8 @@ def buttons(sent: Any) -> List[Dict[str, str]]:
 
 
 @pytest.mark.parametrize(("question", "grade", "sources"), [
-    ("What are exosomes?", "Evidence: ", "Sources: ["),
-    ("外泌体是什么？", "证据等级：", "参考文献：["),
+    ("Do exosomes help with Parkinson's disease?", "Evidence: ", "Sources: ["),
+    ("外泌体对帕金森病有用吗？", "证据等级：", "参考文献：["),
 ])
 def test_an_answer_goes_out_as_text_with_grade_citations_and_buttons(
     telegram: TelegramServer, tracker_db: Path, channel_env: Dict[str, str], question: str, grade: str, sources: str

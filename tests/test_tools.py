@@ -110,7 +110,9 @@ def test_sample_file_covers_every_topic_in_three_scripts() -> None:
         if q.expect.topic in kb.topics:
             covered.add((q.expect.topic, script))
             topic_refs = {n for f in kb.facts_of_topic(q.expect.topic) for n in f.refs}
-            assert q.expect.refs and set(q.expect.refs) <= topic_refs, (
+            # No refs expected only where the answer is the review's own judgement (no study cited).
+            assert q.expect.refs is not None or any(f.level == "article_assessment" for f in kb.facts_of_topic(q.expect.topic))
+            assert set(q.expect.refs or ()) <= topic_refs, (
                 f"{q.where}: expect_refs {q.expect.refs} are not references of topic {q.expect.topic}"
             )
     missing = {(t, lang) for t in kb.topics for lang in LANGS} - covered
@@ -183,7 +185,7 @@ def test_failed_expectation_sets_exit_status(servers, tmp_path: Path) -> None:
     questions = tmp_path / "questions.yml"
     questions.write_text(yaml.safe_dump({"questions": [
         {"question": "What are exosomes?", "expect_topic": "safety", "expect_lang": "en"},
-        {"question": "外泌体是什么？", "expect_topic": "basics", "expect_refs": "18;19", "expect_flag": "no"},
+        {"question": "外泌体本身有什么风险？", "expect_topic": "safety", "expect_refs": "18;19", "expect_flag": "no"},
         "Hello",
     ]}, allow_unicode=True), encoding="utf-8")
     out = tmp_path / "report"

@@ -196,7 +196,7 @@ def test_url_verification_needs_a_valid_signature(wechat: WeChatServer) -> None:
 
 def test_plaintext_message_gets_a_passive_reply_with_grade_and_citations(wechat: WeChatServer, tracker_db: Path) -> None:
     user = new_user()
-    reply = wechat.ask(user, "What are exosomes?")
+    reply = wechat.ask(user, "Do exosomes help with Parkinson's disease?")
     assert reply.status == 200 and reply.elapsed < 4.5, (reply.status, reply.elapsed)
     assert reply.fields["ToUserName"] == user and reply.fields["FromUserName"] == ACCOUNT
     assert reply.fields["MsgType"] == "text" and reply.fields["CreateTime"].isdigit()
@@ -208,7 +208,7 @@ def test_plaintext_message_gets_a_passive_reply_with_grade_and_citations(wechat:
 
 def test_safe_mode_message_is_decrypted_and_the_reply_encrypted(wechat: WeChatServer, tracker_db: Path) -> None:
     user = new_user()
-    reply = wechat.ask(user, "外泌体是什么？", safe=True)
+    reply = wechat.ask(user, "外泌体对帕金森病有用吗？", safe=True)
     assert reply.status == 200 and reply.elapsed < 4.5, (reply.status, reply.body[:200])
     assert "<Encrypt>" in reply.body and "外泌体" not in reply.body  # only ciphertext on the wire
     assert reply.fields["ToUserName"] == user and reply.fields["FromUserName"] == ACCOUNT

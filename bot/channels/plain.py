@@ -180,7 +180,8 @@ class PlainRenderer:
         head = []
         while lines and lines[0].startswith("⚠️"):
             head.append(lines.pop(0))
-        closing_count = int(bool(payload.get("evidence"))) + int(bool(payload.get("citations")))
+        # The grade line, then the sources line (or, for the review's own judgement, the line naming it).
+        closing_count = 2 if payload.get("evidence") else int(bool(payload.get("citations")))
         closing_count = min(closing_count, len(lines))
         closing = lines[len(lines) - closing_count:] if closing_count else []
         body = lines[: len(lines) - closing_count]

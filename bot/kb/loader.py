@@ -146,8 +146,14 @@ def _parse_fact(path: Path, entry: Any, references: dict[int, Reference]) -> Fac
     if entry["level"] not in LEVELS:
         raise _fail(path, item, "level", f"{entry['level']!r} is outside the contract", f"Use one of {list(LEVELS)}.")
     refs = entry["refs"]
-    if not isinstance(refs, list) or not refs:
+    own = entry["level"] == "article_assessment"
+    if not isinstance(refs, list) or (not refs and not own):
         raise _fail(path, item, "refs", "must be a non-empty list of reference numbers", "Cite what supports the fact.")
+    if own and refs:
+        raise _fail(
+            path, item, "refs", "must be empty for level article_assessment (the review's own judgement cites no study)",
+            "Remove the numbers, or choose the level of the references' studies.",
+        )
     for n in refs:
         if not isinstance(n, int) or n not in references:
             raise _fail(path, item, "refs", f"unknown reference {n!r}", f"Use numbers 1..{len(references)} from references.yml.")

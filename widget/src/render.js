@@ -28,6 +28,9 @@ function answerBody(text, payload) {
     dropLast(function (line) {
       return cites.every(function (c) { return line.indexOf("[" + c.ref + "]") >= 0; });
     });
+  } else if (payload.evidence && payload.source && payload.source.title) {
+    // The review's own judgement: its closing line names the review, shown by the badge and source.
+    dropLast(function (line) { return line.indexOf(payload.source.title) >= 0; });
   }
   return lines.join("\n").trim();
 }
