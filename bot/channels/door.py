@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import unicodedata
-from typing import Any, Awaitable, Callable, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, Mapping, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
@@ -79,3 +80,22 @@ class OffChannel(InputChannel):
         off.add_route(closed, "/", methods=["GET"])
         off.add_route(closed, "/webhook", methods=["GET", "POST"], name="webhook")
         return off
+
+
+class EnvChannel(InputChannel):
+    """A messaging channel configured from the environment: on when `required_setting` is set, else an
+    OffChannel (credentials.yml holds no secrets for it)."""
+
+    required_setting: str = ""
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        """The channel from the environment, or the OffChannel that says which setting turns it on."""
+        if not os.environ.get(cls.required_setting, "").strip():
+            return OffChannel(cls.name(), cls.required_setting)
+        return cls.from_env(os.environ)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> InputChannel:
+        """The configured channel (subclasses read their settings here)."""
+        raise NotImplementedError

@@ -27,7 +27,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.plain import PlainRenderer, RecentMap, Suggestion, clean_user_text, utf16_units
-from bot.channels.door import OffChannel
+from bot.channels.door import EnvChannel
 from bot.channels.rest import answer_or_apologise
 from bot.texts import default_texts
 
@@ -124,7 +124,7 @@ def pressed(data: str, remembered: tuple[Suggestion, ...], message: Dict[str, An
     return ""
 
 
-class TelegramInput(InputChannel):
+class TelegramInput(EnvChannel):
     """Webhook for Telegram updates: text messages and button presses go to the bot."""
 
     @classmethod
@@ -132,13 +132,13 @@ class TelegramInput(InputChannel):
         """Channel name; the routes live under /webhooks/telegram/."""
         return "telegram"
 
+    # Without it the channel is off (its webhook answers 503), so Rasa starts without it.
+    required_setting = "TELEGRAM_TOKEN"
+
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
-        """Settings from the environment (credentials.yml holds no secrets for this channel); without
-        TELEGRAM_TOKEN the channel is off (its webhook answers 503), so Rasa starts without it."""
-        if not os.environ.get("TELEGRAM_TOKEN", "").strip():
-            return OffChannel("telegram", "TELEGRAM_TOKEN")
-        return cls(TelegramSettings.from_env(os.environ))
+    def from_env(cls, env: Mapping[str, str]) -> InputChannel:
+        """The channel with its settings from the environment (errors name the setting to fix)."""
+        return cls(TelegramSettings.from_env(env))
 
     def __init__(self, settings: TelegramSettings) -> None:
         """A channel for one bot."""

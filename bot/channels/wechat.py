@@ -36,7 +36,7 @@ from wechatpy.replies import TextReply
 from wechatpy.utils import WeChatSigner
 
 from bot.channels.plain import PlainRenderer, RecentMap, Suggestion, clean_user_text, pick_suggestion, utf8_bytes
-from bot.channels.door import OffChannel, log_id
+from bot.channels.door import EnvChannel, log_id
 from bot.channels.rest import answer_or_apologise
 from bot.texts import default_texts
 
@@ -147,7 +147,7 @@ class _Delivery:
     attempts: int = 0
 
 
-class WeChatInput(InputChannel):
+class WeChatInput(EnvChannel):
     """Official Account server endpoint (服务器配置): URL verification and passive replies."""
 
     @classmethod
@@ -155,13 +155,13 @@ class WeChatInput(InputChannel):
         """Channel name; the routes live under /webhooks/wechat/."""
         return "wechat"
 
+    # Without it the channel is off (its webhook answers 503), so Rasa starts without it.
+    required_setting = "WECHAT_TOKEN"
+
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
-        """Settings from the environment (credentials.yml holds no secrets for this channel); without
-        WECHAT_TOKEN the channel is off (its webhook answers 503), so Rasa starts without it."""
-        if not os.environ.get("WECHAT_TOKEN", "").strip():
-            return OffChannel("wechat", "WECHAT_TOKEN")
-        return cls(WeChatSettings.from_env(os.environ))
+    def from_env(cls, env: Mapping[str, str]) -> InputChannel:
+        """The channel with its settings from the environment (errors name the setting to fix)."""
+        return cls(WeChatSettings.from_env(env))
 
     def __init__(self, settings: WeChatSettings, reply_budget: float = REPLY_BUDGET, hold: float = HOLD) -> None:
         """A channel for one Official Account."""
