@@ -12,7 +12,7 @@ import hashlib
 import logging
 import os
 import unicodedata
-from typing import Any, Awaitable, Callable, Dict, Mapping, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
@@ -86,16 +86,18 @@ class EnvChannel(InputChannel):
     """A messaging channel configured from the environment: on when `required_setting` is set, else an
     OffChannel (credentials.yml holds no secrets for it)."""
 
-    required_setting: str = ""
+    channel_name: str = ""  # the URL name: /webhooks/<channel_name>/webhook
+    required_setting: str = ""  # without it the channel is off (its webhook answers 503)
+    settings_class: Any = None  # has `from_env(env)`, raising a clear error for a wrong setting
+
+    @classmethod
+    def name(cls) -> Text:
+        """The channel's name; its routes live under /webhooks/<name>/."""
+        return cls.channel_name
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
         """The channel from the environment, or the OffChannel that says which setting turns it on."""
         if not os.environ.get(cls.required_setting, "").strip():
             return OffChannel(cls.name(), cls.required_setting)
-        return cls.from_env(os.environ)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> InputChannel:
-        """The configured channel (subclasses read their settings here)."""
-        raise NotImplementedError
+        return cls(cls.settings_class.from_env(os.environ))  # type: ignore[call-arg]

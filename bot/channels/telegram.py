@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import logging
-import os
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Text
 
 from aiogram import Bot
@@ -127,18 +126,9 @@ def pressed(data: str, remembered: tuple[Suggestion, ...], message: Dict[str, An
 class TelegramInput(EnvChannel):
     """Webhook for Telegram updates: text messages and button presses go to the bot."""
 
-    @classmethod
-    def name(cls) -> Text:
-        """Channel name; the routes live under /webhooks/telegram/."""
-        return "telegram"
-
-    # Without it the channel is off (its webhook answers 503), so Rasa starts without it.
+    channel_name = "telegram"
     required_setting = "TELEGRAM_TOKEN"
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> InputChannel:
-        """The channel with its settings from the environment (errors name the setting to fix)."""
-        return cls(TelegramSettings.from_env(env))
+    settings_class = TelegramSettings
 
     def __init__(self, settings: TelegramSettings) -> None:
         """A channel for one bot."""

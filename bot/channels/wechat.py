@@ -20,7 +20,6 @@ import dataclasses
 import hashlib
 import hmac
 import logging
-import os
 import time
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Text
 
@@ -150,18 +149,9 @@ class _Delivery:
 class WeChatInput(EnvChannel):
     """Official Account server endpoint (服务器配置): URL verification and passive replies."""
 
-    @classmethod
-    def name(cls) -> Text:
-        """Channel name; the routes live under /webhooks/wechat/."""
-        return "wechat"
-
-    # Without it the channel is off (its webhook answers 503), so Rasa starts without it.
+    channel_name = "wechat"
     required_setting = "WECHAT_TOKEN"
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> InputChannel:
-        """The channel with its settings from the environment (errors name the setting to fix)."""
-        return cls(WeChatSettings.from_env(env))
+    settings_class = WeChatSettings
 
     def __init__(self, settings: WeChatSettings, reply_budget: float = REPLY_BUDGET, hold: float = HOLD) -> None:
         """A channel for one Official Account."""
