@@ -18,6 +18,8 @@ from bot.reply import Reply
 from bot.services import Services, default_services
 
 CLAIM_FACT = "claims.systemic_injection"
+# Cue lists (data/nlu/lexicon.yml) that make a question personal medical advice, always declined.
+PERSONAL_MEDICAL_CUES = frozenset({"dosing", "condition", "advice_request"})
 
 
 @dataclass(frozen=True)
@@ -75,11 +77,6 @@ class Turn:
             segments=tuple(message.get("fact_segments") or ()),
             previous_text=_previous_user_text(tracker),
         )
-
-    @property
-    def is_reply_to_previous(self) -> bool:
-        """True when there is an earlier user message in this session."""
-        return bool(self.previous_text)
 
     def values(self, entity: str) -> List[str]:
         """Values of one entity type, in message order, without repeats."""
@@ -172,16 +169,12 @@ class BotAction(Action, metaclass=abc.ABCMeta):
 
     def is_personal_medical(self, turn: Turn) -> bool:
         """Dosing, or a personal situation (pregnancy, a child, own medication), or the medical intent."""
-        found = self.services.cues.found_in(turn.norm_text or turn.text)
-        return bool(found & {"dosing", "condition", "advice_request"}) or turn.intent == "ask_medical_advice"
+        return self.must_decline(turn) or turn.intent == "ask_medical_advice"
 
     def must_decline(self, turn: Turn) -> bool:
         """Dosing, personal situations and "should I get it" are always declined with the doctor advice
-        (a tapped suggestion is the bot's own question and is answered)."""
-        text = turn.norm_text or turn.text
-        if self.services.selector.suggestion(text) is not None:
-            return False
-        return bool(self.services.cues.found_in(text) & {"dosing", "condition", "advice_request"})
+        (tapped suggestions, the bot's own questions, are answered before this is asked)."""
+        return bool(self.services.cues.found_in(turn.norm_text or turn.text) & PERSONAL_MEDICAL_CUES)
 
     def other_topic(self, turn: Turn) -> bool:
         """The message is about another product or topic (fish oil, retinol, the weather), not exosomes."""

@@ -34,7 +34,13 @@ class Cues:
 
     def found_in(self, text: str) -> set[str]:
         """Names of the lists with a cue in the text (raw or normalised)."""
-        return {hit.label for hit in self._compiled().find(normalize(text))}
+        # One turn asks about the same text several times (decline? other topic? follow-up?): keep the last.
+        last = self._matcher.get("last")
+        if last is not None and last[0] == text:
+            return set(last[1])
+        found = frozenset(hit.label for hit in self._compiled().find(normalize(text)))
+        self._matcher["last"] = (text, found)
+        return set(found)
 
     def found(self, name: str, text: str) -> bool:
         """True when any cue of list `name` occurs in the text."""
