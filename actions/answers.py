@@ -24,7 +24,8 @@ class AnswerMixin:
         return self.services.cues.found("follow_up", turn.norm_text or turn.text) or len(turn.text.strip()) <= SHORT_MESSAGE
 
     def answer(self, turn: Turn, **kwargs: Any) -> Optional[Reply]:
-        """An answer from the selected fact (a second question's fact offered first), the next fact for
+        """An answer from the selected fact (a clear second question answered as a second part, a less clear
+        one offered first), the next fact for
         "tell me more", or None when the facts do not cover the message."""
         composer = self.services.composer
         follow_up = self.is_follow_up(turn)
@@ -33,8 +34,7 @@ class AnswerMixin:
             return self.more(turn, **kwargs)
         selection = self.select(turn, follow_up=follow_up)  # type: ignore[attr-defined]
         if selection.lead is not None:
-            offer = [selection.second.id] if selection.second else ()
-            return composer.from_facts([selection.lead], turn.lang, offer=offer, **kwargs)
+            return composer.from_facts(selection.answered(), turn.lang, offer=selection.offered(), **kwargs)
         if follow_up and turn.last_facts and wants_more:
             return self.more(turn, **kwargs)
         return None

@@ -36,7 +36,6 @@ class Turn:
     last_question: Optional[str]
     last_facts: tuple[str, ...]
     last_refs: tuple[int, ...]
-    last_level: Optional[str]
     norm_text: str = ""
     ranking: tuple[dict, ...] = ()
     segments: tuple[dict, ...] = ()
@@ -71,7 +70,6 @@ class Turn:
             last_question=tracker.get_slot("last_question"),
             last_facts=tuple(tracker.get_slot("last_facts") or ()),
             last_refs=tuple(int(n) for n in tracker.get_slot("last_refs") or ()),
-            last_level=tracker.get_slot("last_level"),
             norm_text=message.get("norm_text") or normalize(guard.blank_markup(text)),
             ranking=tuple(message.get("fact_ranking") or ()),
             segments=tuple(message.get("fact_segments") or ()),
@@ -149,9 +147,10 @@ class BotAction(Action, metaclass=abc.ABCMeta):
             # A personal phrasing keeps the flag; the reply adds that personal advice is for a doctor. A
             # second question in the message ("is it safe, and does it make you live longer?") is offered.
             other = self.select(turn, claim_made=True)
+            second = [f for f in other.answered() if f.id != CLAIM_FACT and f is other.second]
             offer = [f.id for f in (other.second, other.lead) if f is not None and f.id != CLAIM_FACT][:1]
             return composer.from_facts(
-                [self.services.kb.fact(CLAIM_FACT)], turn.lang,
+                [self.services.kb.fact(CLAIM_FACT), *second], turn.lang,
                 type="claim_check", intro_key="replies.claim_intro", flags=[FLAG_SYSTEMIC_INJECTION],
                 outro_key="replies.medical_note" if self.is_personal_medical(turn) else None, offer=offer,
             )
@@ -226,9 +225,7 @@ class BotAction(Action, metaclass=abc.ABCMeta):
         selection = self.select(turn)
         if selection.lead is None or not self.services.selector.is_clear(selection):
             return None
-        return self.services.composer.from_facts(
-            [selection.lead], turn.lang, offer=[selection.second.id] if selection.second else ()
-        )
+        return self.services.composer.from_facts(selection.answered(), turn.lang, offer=selection.offered())
 
     def related_suggestions(self, turn: Turn) -> Optional[List[str]]:
         """Facts near the message, offered as suggestions by declines; None gives the defaults."""

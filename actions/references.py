@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import List, Optional, Text
 
 from actions.base import BotAction, Turn
-from bot.contract import LEVELS, strongest_level
+from bot.contract import LEVELS
 from bot.kb import Reference
 from bot.lang import localize, normalize
 from bot.nlu.lexicon import journal_groups
-from bot.reply import Reply
+from bot.reply import Part, Reply
 
 # How many facts citing a reference are named when it is looked up on its own.
 CITING_FACTS_SHOWN = 2
@@ -38,7 +39,7 @@ class ActionLookupReference(BotAction):
             return self.describe(refs, turn.lang)
         if turn.last_refs and not self.services.cues.found("all_sources", turn.text):
             return self.describe([kb.references[n] for n in turn.last_refs], turn.lang,
-                                 intro_key="replies.previous_sources", level=turn.last_level)
+                                 intro_key="replies.previous_sources")
         if turn.values("journal") or turn.values("author") or turn.values("pmid") or turn.values("doi"):
             return composer.message("fallback", "replies.reference_not_found", turn.lang, suggestions=())
         return self.overview(turn.lang)
@@ -74,51 +75,52 @@ class ActionLookupReference(BotAction):
                 found.append(ref)
         return found
 
-    def describe(self, refs: List[Reference], lang: str, intro_key: str = "", level: str = "") -> Reply:
-        """Full details of the references, graded by the strongest design among them."""
+    def describe(self, refs: List[Reference], lang: str, intro_key: str = "") -> Reply:
+        """Full details of the references, one part per study design (in the order asked), each graded
+        by that design: a mouse study never sits under a human trial's grade."""
         texts, kb = self.services.texts, self.services.kb
-        lines = [texts.get(intro_key, lang)] if intro_key else []
-        if len(refs) > 1 and not intro_key:
-            lines.append(texts.get("replies.references_matched", lang))
+        if not intro_key and len(refs) > 1:
+            intro_key = "replies.references_matched"
+        groups: dict[str, list[Reference]] = {}
         for ref in refs:
-            lines.append(texts.get(
-                "replies.reference_one", lang, n=ref.n, authors=ref.authors, title=ref.title,
-                journal=ref.journal, year=ref.year, doi=ref.doi, pmid=ref.pmid,
-                doi_url=ref.doi_url, pubmed_url=ref.pubmed_url,
-            ))
+            groups.setdefault(ref.level, []).append(ref)
+        parts = []
+        for level, group in groups.items():
+            details = [
+                texts.get(
+                    "replies.reference_one", lang, n=ref.n, authors=ref.authors, title=ref.title,
+                    journal=ref.journal, year=ref.year, doi=ref.doi, pmid=ref.pmid,
+                    doi_url=ref.doi_url, pubmed_url=ref.pubmed_url,
+                )
+                for ref in group
+            ]
+            parts.append(Part(text="\n".join(details), level=level, refs=tuple(r.n for r in group)))
         citing = kb.facts_citing(refs[0].n)[:CITING_FACTS_SHOWN] if len(refs) == 1 else []
         if citing:
             questions = " / ".join(localize(f.question, lang) for f in citing)
-            lines.append(texts.get("replies.reference_used_for", lang, questions=questions))
-        return Reply(
-            type="reference",
-            lang=lang,
-            body="\n".join(lines),
+            used_for = texts.get("replies.reference_used_for", lang, questions=questions)
+            parts[0] = replace(parts[0], text=f"{parts[0].text}\n{used_for}")
+        return Reply.of_parts(
+            "reference", lang, parts,
+            intro=texts.get(intro_key, lang) if intro_key else None,
             topic=citing[0].topic if citing else None,
             facts=tuple(f.id for f in citing),
-            level=level if level in LEVELS else strongest_level([r.level for r in refs]),
-            refs=tuple(r.n for r in refs),
             suggestions=tuple(f.id for f in citing) or self.services.texts.default_suggestions[:3],
         )
 
     def overview(self, lang: str) -> Reply:
-        """All sources: the article, then its references grouped by study design."""
+        """All sources: the article, then its references grouped by study design, each group graded."""
         texts, kb = self.services.texts, self.services.kb
         source = texts.source(lang)
-        lines = [texts.get("replies.sources_overview", lang, title=source["title"], updated=source["updated"])]
+        separator = texts.get("format.citation_separator", lang)
+        parts = []
         for level in LEVELS:
-            numbers = [r.n for r in kb.references.values() if r.level == level]
-            if numbers:
-                lines.append(texts.get(
-                    "replies.sources_group", lang,
-                    label=self.services.composer.evidence_label(level, lang),
-                    refs="".join(f"[{n}]" for n in numbers),
-                ))
-        return Reply(
-            type="reference",
-            lang=lang,
-            body="\n".join(lines),
-            level=strongest_level([r.level for r in kb.references.values()]),
-            refs=tuple(kb.references),
+            group = [r for r in kb.references.values() if r.level == level]
+            if group:
+                listed = separator.join(texts.get("format.citation", lang, n=r.n, short=r.short) for r in group)
+                parts.append(Part(text=listed, level=level, refs=tuple(r.n for r in group)))
+        return Reply.of_parts(
+            "reference", lang, parts,
+            intro=texts.get("replies.sources_overview", lang, title=source["title"], updated=source["updated"]),
             suggestions=texts.default_suggestions[:3],
         )

@@ -1,9 +1,10 @@
-"""Builds every reply: the visible text and the contract payload, from facts and data texts only."""
+"""Builds every reply: the contract payload from facts and data texts only, and the visible text from the
+payload (`lines`), the one renderer every text channel uses."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from bot.contract import LEVELS, NON_ANSWER_TYPES
 from bot.kb import Fact, KnowledgeBase, Reference
@@ -12,12 +13,24 @@ from bot.texts import Texts
 
 
 @dataclass(frozen=True)
+class Part:
+    """One statement of an answer with its own grade and citations: a fact, or a reference described."""
+
+    text: str
+    level: str
+    refs: tuple[int, ...] = ()
+    fact: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class Reply:
-    """What the bot says, before rendering: type, language, body and what backs it."""
+    """What the bot says, before rendering: type, language, intro, parts (answers) or body (non-answers)."""
 
     type: str
     lang: str
-    body: str
+    body: str = ""
+    parts: tuple[Part, ...] = ()
+    intro: Optional[str] = None
     topic: Optional[str] = None
     facts: tuple[str, ...] = ()
     level: Optional[str] = None
@@ -31,6 +44,29 @@ class Reply:
     def with_confidence(self, confidence: float, intent: Optional[str]) -> "Reply":
         """The same reply carrying the NLU's confidence and intent."""
         return replace(self, confidence=confidence, intent=intent)
+
+    @classmethod
+    def of_parts(cls, type: str, lang: str, parts: Sequence[Part], **fields: Any) -> "Reply":
+        """An answer whose grade is its first part's and whose citations are the union of its parts'."""
+        if not parts:
+            raise ValueError(f"a {type!r} reply needs at least one part; non-answers use ReplyComposer.message().")
+        refs = tuple(sorted({n for p in parts for n in p.refs}))
+        return cls(type=type, lang=lang, parts=tuple(parts), level=parts[0].level, refs=refs, **fields)
+
+
+@dataclass(frozen=True)
+class Section:
+    """One unit of visible text: lines kept whole before (warnings, intro), a body a channel may shorten,
+    and lines kept whole after it (grade and sources)."""
+
+    head: tuple[str, ...]
+    body: str
+    closing: tuple[str, ...]
+    refs: tuple[int, ...] = ()
+
+    def lines(self) -> list[str]:
+        """The section's lines, in order."""
+        return [*self.head, *([self.body] if self.body else []), *self.closing]
 
 
 class ReplyComposer:
@@ -55,26 +91,23 @@ class ReplyComposer:
         flags: Iterable[str] = (),
         offer: Sequence[str] = (),
     ) -> Reply:
-        """An answer built from facts; the first fact's level grades it, all their refs are cited.
+        """An answer with one part per fact, each with its own grade and citations; the first fact leads.
 
-        `outro_key` adds a closing sentence from texts.yml; `offer` lists fact ids to suggest first
-        (for example the fact of a second question in the same message).
+        `intro_key`/`outro_key` add sentences from texts.yml before the parts (a closing note is shown
+        with the intro, so that channels rendering from the payload keep it); `offer` lists fact ids to
+        suggest first (for example the fact of a second question that was not answered).
         """
         lead = facts[0]
-        parts = [self.texts.get(intro_key, lang)] if intro_key else []
-        parts += [localize(f.text, lang) for f in facts]
-        if outro_key:
-            parts.append(self.texts.get(outro_key, lang))
-        refs = sorted({n for f in facts for n in f.refs})
+        intro = [self.texts.get(key, lang) for key in (intro_key, outro_key) if key]
+        parts = [Part(text=localize(f.text, lang), level=f.level, refs=tuple(f.refs), fact=f.id) for f in facts]
         used = [f.id for f in facts]
-        return Reply(
-            type=type or ("advice" if lead.is_advice else "answer"),
-            lang=lang,
-            body=" ".join(parts) if lang == "en" else "".join(parts),
+        return Reply.of_parts(
+            type or ("advice" if lead.is_advice else "answer"),
+            lang,
+            parts,
+            intro=(" " if lang == "en" else "").join(intro) or None,
             topic=lead.topic,
             facts=tuple(used),
-            level=lead.level,
-            refs=tuple(refs),
             flags=tuple(flags),
             suggestions=self.follow_ups(facts, exclude=used, first=offer),
         )
@@ -107,35 +140,20 @@ class ReplyComposer:
         """The consumer wording of an evidence level."""
         return self.texts.get(f"levels.{level}", lang)
 
-    def citation_line(self, refs: Iterable[int], lang: str) -> str:
-        """`Sources: [6] Chen X et al., Nature Aging 2024; ...` in the reply's language."""
-        separator = self.texts.get("format.citation_separator", lang)
-        items = [self.texts.get("format.citation", lang, n=r.n, short=r.short) for r in self.citations(refs)]
-        return self.texts.get("format.sources_line", lang, citations=separator.join(items))
-
     def text(self, reply: Reply) -> str:
-        """The visible text: warning lines, the body, then the grade line and the sources line.
+        """The visible text: warning lines, the intro, then each part followed by its grade and sources.
 
         Lines are joined by single newlines: Rasa's REST and socket.io channels split a text at blank
         lines into separate messages, and an answer must arrive whole, with its grade and sources.
         """
-        blocks = [self.texts.get(f"flags.{code}", reply.lang) for code in reply.flags]
-        blocks.append(reply.body)
-        closing = []
-        if reply.level:
-            closing.append(self.texts.get("format.evidence_line", reply.lang, label=self.evidence_label(reply.level, reply.lang)))
-        if reply.refs:
-            closing.append(self.citation_line(reply.refs, reply.lang))
-        elif reply.level and reply.type not in NON_ANSWER_TYPES:
-            # The review's own judgement cites no study: the line names the review itself.
-            closing.append(self.texts.get("format.review_source_line", reply.lang, **self.texts.source(reply.lang)))
-        return "\n".join(blocks + closing)
+        return "\n".join(line for section in sections(self.payload(reply), self.texts, reply.body) for line in section.lines())
 
     def payload(self, reply: Reply) -> dict[str, Any]:
         """The contract's JSON object for this reply."""
         answer = reply.type not in NON_ANSWER_TYPES
-        if reply.level is not None and reply.level not in LEVELS:
-            raise ValueError(f"reply level {reply.level!r} is not a contract level")
+        for level in [reply.level] + [p.level for p in reply.parts]:
+            if level is not None and level not in LEVELS:
+                raise ValueError(f"reply level {level!r} is not a contract level; use one of {LEVELS}.")
         # Suggestions name facts; a smaller knowledge base (tests) may lack some defaults.
         questions = [localize(self.kb.facts[f].question, reply.lang) for f in reply.suggestions if f in self.kb.facts]
         return {
@@ -148,6 +166,16 @@ class ReplyComposer:
                 if answer and reply.level else None
             ),
             "citations": [r.citation() for r in self.citations(reply.refs)] if answer else [],
+            "parts": [
+                {
+                    "fact": part.fact,
+                    "text": part.text,
+                    "evidence": {"level": part.level, "label": self.evidence_label(part.level, reply.lang)},
+                    "refs": list(part.refs),
+                }
+                for part in reply.parts
+            ] if answer else [],
+            "intro": reply.intro if answer else None,
             "flags": [
                 {"code": code, "message": self.texts.get(f"flags.{code}", reply.lang)} for code in reply.flags
             ] if answer else [],
@@ -160,3 +188,37 @@ class ReplyComposer:
     def render(self, reply: Reply) -> tuple[str, dict[str, Any]]:
         """Visible text and payload of a reply."""
         return self.text(reply), self.payload(reply)
+
+
+def sections(payload: Mapping[str, Any], texts: Texts, text: str = "") -> list[Section]:
+    """The visible text of a contract payload, as sections (for channels that shorten bodies).
+
+    An answer is rendered from its `flags`, `intro` and `parts`; a payload without parts (non-answers,
+    messages of other senders) shows `text` after its warning lines.
+    """
+    lang = payload.get("lang") or texts.default_lang
+    warnings = [str(f.get("message") or "") for f in payload.get("flags") or () if isinstance(f, Mapping)]
+    parts = [p for p in payload.get("parts") or () if isinstance(p, Mapping)]
+    if not parts:
+        lines = [line for line in text.split("\n") if line.strip() not in warnings] if text else []
+        return [Section(head=tuple(warnings), body="\n".join(lines).strip(), closing=())]
+    shorts = {c.get("ref"): c.get("short") for c in payload.get("citations") or () if isinstance(c, Mapping)}
+    head = warnings + ([payload["intro"]] if payload.get("intro") else [])
+    result = []
+    for part in parts:
+        refs = tuple(int(n) for n in part.get("refs") or ())
+        closing = []
+        evidence = part.get("evidence") or {}
+        if evidence.get("label"):
+            closing.append(texts.get("format.evidence_line", lang, label=evidence["label"]))
+        cited = [texts.get("format.citation", lang, n=n, short=shorts.get(n, "")) for n in refs]
+        body = str(part.get("text") or "")
+        if cited and not all(c in body for c in cited):
+            separator = texts.get("format.citation_separator", lang)
+            closing.append(texts.get("format.sources_line", lang, citations=separator.join(cited)))
+        elif not cited and evidence.get("level"):
+            # The review's own judgement cites no study: the line names the review itself.
+            closing.append(texts.get("format.review_source_line", lang, **texts.source(lang)))
+        result.append(Section(head=tuple(head), body=body, closing=tuple(closing), refs=refs))
+        head = []
+    return result

@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.answers import ActionAnswer, ActionCheckClaim, ActionFallback
 from actions.conversation import ActionGreet, ActionHandoff, ActionHelp, ActionMedicalAdvice, ActionOutOfScope
 from actions.references import ActionLookupReference
+from bot.contract import LEVELS
 from bot.kb import load_knowledge_base
 from bot.services import Services
 from tests.nlu_helpers import parse
@@ -166,8 +167,25 @@ def test_source_for_that_cites_the_previous_answer(small):
 
 def test_all_sources_lists_the_23_references_by_design(full):
     reply, _ = run(ActionLookupReference(full), tracker("what are your sources?", "ask_reference"))
-    assert [c["ref"] for c in reply["payload"]["citations"]] == list(range(1, 24))
-    assert "[1][2]" in reply["text"]
+    payload = reply["payload"]
+    assert [c["ref"] for c in payload["citations"]] == list(range(1, 24))
+    # One part per study design, each graded by that design, in contract order.
+    levels = [p["evidence"]["level"] for p in payload["parts"]]
+    assert levels == sorted(set(levels), key=LEVELS.index) and levels[0] == "systematic_review"
+    for part in payload["parts"]:
+        assert all(full.kb.references[n].level == part["evidence"]["level"] for n in part["refs"])
+    assert sorted(n for p in payload["parts"] for n in p["refs"]) == list(range(1, 24))
+    assert "[1] Flores Rodríguez J et al., Cureus 2026" in reply["text"]
+
+
+def test_several_references_each_show_their_own_design(full):
+    reply, _ = run(ActionLookupReference(full), tracker("tell me about references [1] and [6]", "ask_reference"))
+    parts = reply["payload"]["parts"]
+    assert [(p["refs"], p["evidence"]["level"]) for p in parts] == [([1], "systematic_review"), ([6], "animal")]
+    text = reply["text"]
+    review, animal = (full.composer.evidence_label(lv, "en") for lv in ("systematic_review", "animal"))
+    # Each reference is followed by its own grade: the mouse study never sits under the review's grade.
+    assert text.index("Reference 1:") < text.index(review) < text.index("Reference 6:") < text.index(animal)
 
 
 @pytest.mark.parametrize(

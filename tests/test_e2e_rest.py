@@ -13,6 +13,7 @@ import pytest
 from bot.contract import NON_ANSWER_TYPES
 from bot.texts import default_texts
 from tests.conftest import TESTS, split_reply
+from tests.contract_checks import assert_parts_rendered
 
 SCHEMA = json.loads((TESTS / "contract.schema.json").read_text(encoding="utf-8"))
 
@@ -32,7 +33,8 @@ QUESTIONS = [
 
 
 def check_contract(text: str, payload: Dict[str, Any]) -> None:
-    """Schema, plus: grade words and [n] in the text for answers, citations 1..23, lang of text."""
+    """Schema, plus: grade words and [n] in the text for answers, each part with its own grade and
+    citations, citations 1..23."""
     jsonschema.validate(payload, SCHEMA)
     texts = default_texts()
     if payload["type"] not in NON_ANSWER_TYPES:
@@ -40,8 +42,7 @@ def check_contract(text: str, payload: Dict[str, Any]) -> None:
         assert texts.get("format.evidence_line", payload["lang"], label=label) in text
         cited = {int(n) for n in re.findall(r"\[(\d+)\]", text)}
         assert cited == {c["ref"] for c in payload["citations"]}
-        if payload["evidence"]["level"] == "article_assessment":  # the review's own judgement: named, no study
-            assert payload["source"]["title"] in text.split("\n")[-1]
+        assert_parts_rendered(text, payload, texts)
         assert all(1 <= n <= 23 for n in cited)
         for citation in payload["citations"]:
             assert f"[{citation['ref']}] {citation['short']}" in text
@@ -78,6 +79,23 @@ def test_systemic_claim_flagged_over_rest_in_three_scripts(ask):
         assert payload["type"] == "claim_check" and payload["lang"] == lang
         assert [f["code"] for f in payload["flags"]] == ["unsupported_systemic_injection_claim"]
         assert text.startswith("⚠️") and {c["ref"] for c in payload["citations"]} == {6, 7}
+
+
+@pytest.mark.parametrize("message", [
+    "Are exosome facials safe? And do exosomes help with Parkinson's disease?",
+    "外泌体面膜安全吗？外泌体对帕金森病有帮助吗？",
+])
+def test_two_questions_get_two_graded_parts_over_rest(ask, message):
+    """Issue 11: a composite answer has one part per fact, each with its own grade and [n] in the text."""
+    from bot.kb import default_knowledge_base
+
+    text, payload = split_reply(ask(f"two-{uuid.uuid4().hex[:8]}", message))
+    check_contract(text, payload)
+    kb = default_knowledge_base()
+    assert len(payload["parts"]) == 2, payload["facts"]
+    assert {p["fact"] for p in payload["parts"]} == {"safety.topical", "animal.parkinsons"}
+    for part in payload["parts"]:
+        assert part["evidence"]["level"] == kb.facts[part["fact"]].level
 
 
 def test_conversation_follow_ups(ask):

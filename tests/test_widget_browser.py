@@ -126,6 +126,28 @@ def test_answer_shows_grade_badge_citation_chips_and_flags(lang: str, demo_url: 
     shot(page, output_dir, f"answer-{lang}")
 
 
+def test_a_composite_answer_shows_one_badge_and_one_set_of_chips_per_part(
+    demo_url: str, new_page: Any, ask: Any, output_dir: Path
+) -> None:
+    """Issue 11: each part of an answer with its own grade badge and its own citation chips."""
+    question = "Are exosome facials safe? And do exosomes help with Parkinson's disease?"
+    page = new_page()
+    open_widget(page, demo_url)
+    reply = ask_widget(page, question)
+    _, payload = rest_reply(ask, question)
+    assert len(payload["parts"]) == 2, f"the oracle answer is not composite: {payload['facts']}"
+    boxes = reply.locator(".exo-part")
+    assert boxes.count() == len(payload["parts"])
+    for i, part in enumerate(payload["parts"]):
+        box = boxes.nth(i)
+        assert box.locator(".exo-text").inner_text() == part["text"]
+        assert box.locator(".exo-badge").get_attribute("data-level") == part["evidence"]["level"]
+        assert box.locator(".exo-badge-label").inner_text() == part["evidence"]["label"]
+        chips = box.locator(".exo-chip-n")
+        assert [chips.nth(j).inner_text() for j in range(chips.count())] == [f"[{n}]" for n in part["refs"]]
+    shot(page, output_dir, "composite")
+
+
 def test_citation_chip_opens_full_reference_with_pubmed_and_doi(demo_url: str, new_page: Any, ask: Any, output_dir: Path) -> None:
     question = "外泌体护肤在人身上有证据吗？"
     page = new_page()

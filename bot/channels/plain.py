@@ -1,8 +1,9 @@
 """Plain-text rendering shared by the messaging-app channels (WeChat, Telegram).
 
-A bot message carries the visible text and the contract payload (`custom`). Plain-text channels show
-only the text, never the payload as JSON. When the text is over the platform's limit, the answer body
-is shortened; the warning lines, the grade line and the citation line are always kept whole.
+A bot message carries the visible text and the contract payload (`custom`). Plain-text channels render an
+answer from its payload (`flags`, `intro`, `parts`) with bot/reply.py's renderer, and show other messages'
+text; never the payload as JSON. When the text is over the platform's limit, the parts' statements are
+shortened; the warning lines, each part's grade line and sources line are always kept whole.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import re
 import time
 import unicodedata
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Dict, Generic, Iterable, List, Optional, Sequence, Tuple, TypeVar
 
 from bot.lang import detect_script
+from bot.reply import sections
 from bot.texts import Texts
 
 Measure = Callable[[str], int]
@@ -48,12 +50,13 @@ class PlainReply:
 
 @dataclass
 class _Block:
-    """One bot message split into its protected head (warnings), body and closing lines."""
+    """One section of a bot message: protected head (warnings, intro), body, protected closing lines."""
 
     head: List[str]
     body: str
     closing: List[str]
-    payload: Dict[str, Any]
+    refs: Tuple[int, ...] = ()
+    first: bool = True  # starts a bot message (a blank line before it), else continues the one before
 
     def render(self) -> str:
         """The block as text."""
@@ -159,8 +162,11 @@ class PlainRenderer:
         for text, payload, offered in _pairs(messages):
             lang = payload.get("lang") or lang
             suggestions = offered or suggestions
-            if text:
-                blocks.append(self._split(text, payload))
+            if text or payload.get("parts"):
+                blocks += [
+                    _Block(list(section.head), section.body, list(section.closing), section.refs, first=i == 0)
+                    for i, section in enumerate(sections(payload, self.texts, text))
+                ]
         if not blocks:
             return PlainReply(text="", lang=lang or self.texts.default_lang)
         lang = lang or detect_script(" ".join(b.render() for b in blocks)) or self.texts.default_lang
@@ -173,20 +179,6 @@ class PlainRenderer:
 
     # -- internals ----------------------------------------------------------------------------
 
-    @staticmethod
-    def _split(text: str, payload: Dict[str, Any]) -> _Block:
-        """Warning lines first, grade and citation lines last (as bot/reply.py writes them)."""
-        lines = text.split("\n")
-        head = []
-        while lines and lines[0].startswith("⚠️"):
-            head.append(lines.pop(0))
-        # The grade line, then the sources line (or, for the review's own judgement, the line naming it).
-        closing_count = 2 if payload.get("evidence") else int(bool(payload.get("citations")))
-        closing_count = min(closing_count, len(lines))
-        closing = lines[len(lines) - closing_count:] if closing_count else []
-        body = lines[: len(lines) - closing_count]
-        return _Block(head=head, body="\n".join(body), closing=closing, payload=payload)
-
     def _list(self, suggestions: Sequence[Suggestion], lang: str) -> str:
         if not suggestions:
             return ""
@@ -197,10 +189,17 @@ class PlainRenderer:
         ]
         return "\n".join(lines)
 
-    def _assemble(self, blocks: Sequence[_Block], suggestions: Sequence[Suggestion], lang: str) -> str:
-        parts = [b.render() for b in blocks]
-        listed = self._list(suggestions, lang)
-        return "\n\n".join(p for p in parts + [listed] if p)
+    def _assemble(
+        self, blocks: Sequence[_Block], suggestions: Sequence[Suggestion], lang: str, note: str = ""
+    ) -> str:
+        """Messages apart by a blank line, the sections of one message line by line, then the shortening
+        note and the numbered suggestions."""
+        text = ""
+        for block in blocks:
+            rendered = block.render()
+            if rendered:
+                text += ("\n\n" if block.first else "\n") + rendered if text else rendered
+        return "\n\n".join(p for p in (text, note, self._list(suggestions, lang)) if p)
 
     def _fit(
         self, blocks: List[_Block], suggestions: List[Suggestion], lang: str, limit: int, measure: Measure
@@ -208,39 +207,39 @@ class PlainRenderer:
         text = self._assemble(blocks, suggestions, lang)
         if measure(text) <= limit:
             return text, suggestions
-        # Suggestions go (from the last) when they would leave the answer body less than a quarter.
+        note = self.texts.get("channels.shortened", lang)
+        # Suggestions go (from the last) when they would leave the statements less than a quarter.
         floor = limit // 4
         while suggestions:
             bodies = sum(min(measure(b.body), floor) for b in blocks)
-            protected = measure(self._assemble([_Block(b.head, "", b.closing, b.payload) for b in blocks],
-                                               suggestions, lang))
-            if protected + bodies <= limit:
+            bare = [replace(b, body="") for b in blocks]
+            if measure(self._assemble(bare, suggestions, lang, note)) + bodies <= limit:
                 break
             suggestions = suggestions[:-1]
-        # Shorten the longest bodies until everything fits; the closing lines stay whole.
+        # Shorten the longest statements until everything fits; warnings, grades and sources stay whole.
         for block in sorted(blocks, key=lambda b: measure(b.body), reverse=True):
-            overflow = measure(self._assemble(blocks, suggestions, lang)) - limit
+            overflow = measure(self._assemble(blocks, suggestions, lang, note)) - limit
             if overflow <= 0:
                 break
-            block.body = self._shorten(block.body, measure(block.body) - overflow, lang, measure)
-        text = self._assemble(blocks, suggestions, lang)
+            block.body = self._shorten(block.body, measure(block.body) - overflow, measure)
+        text = self._assemble(blocks, suggestions, lang, note)
         if measure(text) > limit:
             # Only the warning and closing lines are left and still too long: cite by number only.
             for block in blocks:
-                if block.payload.get("citations") and block.closing:
-                    refs = "".join(f"[{c.get('ref')}]" for c in block.payload["citations"])
+                if block.refs and len(block.closing) > 1:
+                    refs = "".join(f"[{n}]" for n in block.refs)
                     block.closing[-1] = self.texts.get("format.sources_line", lang, citations=refs)
-            text = self._assemble(blocks, suggestions, lang)
+            text = self._assemble(blocks, suggestions, lang, note)
         while measure(text) > limit:  # last resort, never expected with the project's texts
             text = text[:-1]
         return text, suggestions
 
-    def _shorten(self, body: str, room: int, lang: str, measure: Measure) -> str:
-        """The body cut to at most `room`, at a sentence end when one is near, with a note."""
+    @staticmethod
+    def _shorten(body: str, room: int, measure: Measure) -> str:
+        """The body cut to at most `room`, at a sentence end when one is near, else with "…"."""
         if measure(body) <= room:
             return body
-        note = "\n" + self.texts.get("channels.shortened", lang)
-        room -= measure(note) + measure("…")
+        room -= measure("…")
         if room <= 0:
             return ""
         low, high = 0, len(body)
@@ -258,4 +257,4 @@ class PlainRenderer:
             cut = cut[: end + 1].rstrip()
         elif cut:
             cut += "…"
-        return cut + note if cut else ""
+        return cut

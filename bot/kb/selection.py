@@ -41,8 +41,10 @@ class Weights:
     segment_other: float = 0.5
     # ... and the whole message, when one of its sentences is a question.
     segment_whole: float = 0.7
-    # A second question of the same message is offered when its own ranking is at least this sure.
+    # A second question of the same message is offered when its own ranking is at least this sure,
+    # and answered in the same reply (a second part, with its own grade) from `compose_sure` on.
     second_sure: float = 0.25
+    compose_sure: float = 0.5
     # When the intent points elsewhere (fallback, decline), a fact still answers from this confidence on.
     clear_learned: float = 0.5
     # A follow-up at most this long that only names a new subject keeps the previous answer's topic.
@@ -97,6 +99,20 @@ class Selection:
     none: float = 0.0
     reason: str = ""
     extra: dict = field(default_factory=dict, compare=False)
+    second_answered: bool = False  # the second question is clear enough to answer, not just offer
+
+    def answered(self, exclude: str = "") -> list[Fact]:
+        """The facts to answer, in order: the lead, then a clear second question's (never `exclude`)."""
+        facts = [self.lead] if self.lead is not None and self.lead.id != exclude else []
+        if self.second is not None and self.second_answered and self.second.id != exclude:
+            facts.append(self.second)
+        return facts
+
+    def offered(self, exclude: str = "") -> list[str]:
+        """A second question's fact that is offered rather than answered."""
+        if self.second is None or self.second_answered or self.second.id == exclude:
+            return []
+        return [self.second.id]
 
 
 def question_key(text: str) -> str:
@@ -197,7 +213,9 @@ class FactSelector:
         if not sure:
             return Selection(None, candidates=tuple(candidates[:8]), none=none, reason="both signals unsure")
         lead = self.kb.facts[best.fact]
-        return Selection(lead, self._second(lead, segments), tuple(candidates[:8]), none, "selected")
+        second, confidence = self._second(lead, segments)
+        return Selection(lead, second, tuple(candidates[:8]), none, "selected",
+                         second_answered=confidence >= self.weights.compose_sure)
 
     def _continuation(
         self, text: str, context: Optional[Context], candidates: Sequence[Candidate], keywords: Mapping
@@ -225,8 +243,9 @@ class FactSelector:
             return False  # the classifier reads it as no fact at all (small talk, another product)
         return best.keyword >= self.retriever.specific_score or best.learned >= self.weights.clear_learned
 
-    def _second(self, lead: Fact, segments: Sequence[Mapping]) -> Optional[Fact]:
-        """The fact of another question in the same message, when that question ranks it clearly."""
+    def _second(self, lead: Fact, segments: Sequence[Mapping]) -> tuple[Optional[Fact], float]:
+        """The fact of another question in the same message and its confidence, when that question ranks it
+        clearly (else None, 0)."""
         for segment in segments:
             if not segment.get("question"):
                 continue
@@ -234,5 +253,5 @@ class FactSelector:
             if not top or top["fact"] in (lead.id, NONE_LABEL) or top["fact"] not in self.kb.facts:
                 continue
             if float(top["confidence"]) >= self.weights.second_sure:
-                return self.kb.facts[top["fact"]]
-        return None
+                return self.kb.facts[top["fact"]], float(top["confidence"])
+        return None, 0.0

@@ -168,6 +168,14 @@ class Checker:
         missing = [n for n in fact.refs if n not in cited or f"[{n}]" not in text]
         if missing:
             problems.append(f"citations {missing} missing")
+        for part in payload.get("parts") or [{"fact": None}]:
+            # Every part carries its own fact's grade, in the payload and in the visible text.
+            part_fact = self.kb.facts.get(part.get("fact") or "")
+            level = (part.get("evidence") or {}).get("level")
+            if part_fact is None or level != part_fact.level:
+                problems.append(f"part {part.get('fact')} graded {level}, not as its fact")
+            elif self.texts.get(f"levels.{level}", turn.lang) not in text:
+                problems.append(f"grade of part {part_fact.id} missing from the visible text")
         if turn.second:
             offered = set(payload.get("facts") or [])
             offered |= {self.by_question.get(s.get("title", ""), "") for s in payload.get("suggestions") or []}

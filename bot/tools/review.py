@@ -27,7 +27,7 @@ LOW_CONFIDENCE_INTENT = "nlu_fallback"  # Rasa's FallbackClassifier: no intent w
 REPORT_FILES = {"html": "report.html", "json": "review.json", "csv": "review.csv"}
 CSV_COLUMNS = (
     "n", "question", "status", "failed_checks", "lang", "intent", "confidence", "type", "topic", "facts",
-    "evidence", "citations", "flags", "answer", "expect_topic", "expect_refs", "expect_flag", "expect_lang",
+    "evidence", "part_grades", "citations", "flags", "answer", "expect_topic", "expect_refs", "expect_flag", "expect_lang",
 )
 
 
@@ -96,6 +96,11 @@ def ask_one(client: RestClient, question: Question, sender: str) -> Dict[str, An
         "evidence": (p.get("evidence") or {}).get("level"),
         "evidence_label": (p.get("evidence") or {}).get("label"),
         "citations": list(p.get("citations") or []),
+        "parts": [
+            {"fact": part.get("fact"), "level": (part.get("evidence") or {}).get("level"),
+             "label": (part.get("evidence") or {}).get("label"), "refs": list(part.get("refs") or [])}
+            for part in p.get("parts") or [] if isinstance(part, dict)
+        ],
         "refs": _refs(p),
         "flags": _flag_codes(p),
         "text": text,
@@ -190,6 +195,8 @@ def _csv_row(r: Dict[str, Any]) -> Dict[str, Any]:
         "failed_checks": ";".join(c["field"] for c in r["checks"] if not c["passed"]),
         "lang": r["lang"], "intent": r["intent"], "confidence": r["confidence"], "type": r["type"],
         "topic": r["topic"], "facts": ";".join(r["facts"]), "evidence": r["evidence"],
+        "part_grades": ";".join(f"{x['fact'] or 'reference'}={x['level']}{''.join(f'[{n}]' for n in x['refs'])}"
+                                for x in r.get("parts") or []),
         "citations": ";".join(map(str, r["refs"])), "flags": ";".join(r["flags"]), "answer": r["text"] or r["error"],
         "expect_topic": e["topic"], "expect_refs": ";".join(map(str, e["refs"] or [])),
         "expect_flag": "" if e["flag"] is None else _show_flag(e["flag"]), "expect_lang": e["lang"],

@@ -48,7 +48,8 @@ function renderUser(entry, ui) {
   return item;
 }
 
-/** A bot message: flags banner, answer, grade badge, citation chips, staff view, suggestions. */
+/** A bot message: flags banner, intro, each part with its grade badge and citation chips, staff view,
+ * suggestions. */
 function renderBot(entry, ui) {
   var payload = entry.payload && typeof entry.payload === "object" ? entry.payload : null;
   var lang = replyLang(payload, ui.lang);
@@ -66,34 +67,28 @@ function renderBot(entry, ui) {
     item.appendChild(banner);
   });
 
-  item.appendChild(el("p", { className: "exo-text" }, answerBody(entry.text, payload)));
-
-  if (payload && payload.evidence && payload.evidence.level) {
-    var badge = el("p", {
-      className: "exo-badge " + levelClass(payload.evidence.level), "data-level": payload.evidence.level,
+  var parts = payload && Array.isArray(payload.parts)
+    ? payload.parts.filter(function (p) { return p && typeof p === "object" && p.text; })
+    : [];
+  if (parts.length) {
+    // Contract 1.1: each part with its own grade badge and citation chips, right after its statement.
+    if (payload.intro) item.appendChild(el("p", { className: "exo-intro" }, payload.intro));
+    var byRef = {};
+    (payload.citations || []).forEach(function (c) { byRef[String(c.ref)] = c; });
+    parts.forEach(function (part) {
+      var box = el("div", { className: "exo-part", "data-fact": part.fact || null });
+      box.appendChild(el("p", { className: "exo-text" }, part.text));
+      if (part.evidence && part.evidence.level) box.appendChild(renderBadge(part.evidence, lang));
+      var cites = (part.refs || []).map(function (n) { return byRef[String(n)]; }).filter(Boolean);
+      if (cites.length) box.appendChild(renderCites(cites, lang, ui));
+      item.appendChild(box);
     });
-    append(badge,
-      el("span", { className: "exo-badge-key" }, t(lang, "evidence")),
-      el("span", { className: "exo-badge-label" }, payload.evidence.label));
-    item.appendChild(badge);
-  }
-
-  var cites = payload && payload.citations || [];
-  if (cites.length) {
-    var list = el("div", { className: "exo-cites", role: "group", "aria-label": t(lang, "sources") });
-    list.appendChild(el("span", { className: "exo-cites-key", "aria-hidden": "true" }, t(lang, "sources")));
-    cites.forEach(function (cite) {
-      var chip = el("button", {
-        type: "button", className: "exo-chip", "data-ref": cite.ref, "aria-haspopup": "dialog",
-        "aria-label": t(lang, "open_reference", { n: cite.ref, short: cite.short }),
-      });
-      append(chip,
-        el("span", { className: "exo-chip-n" }, "[" + cite.ref + "]"),
-        el("span", { className: "exo-chip-short" }, cite.short));
-      chip.addEventListener("click", function () { ui.openReference(cite, lang, chip); });
-      list.appendChild(chip);
-    });
-    item.appendChild(list);
+  } else {
+    // A message without parts (non-answers, other senders): its text, with what the payload explains.
+    item.appendChild(el("p", { className: "exo-text" }, answerBody(entry.text, payload)));
+    if (payload && payload.evidence && payload.evidence.level) item.appendChild(renderBadge(payload.evidence, lang));
+    var all = payload && payload.citations || [];
+    if (all.length) item.appendChild(renderCites(all, lang, ui));
   }
 
   if (ui.debug && payload) item.appendChild(renderDebug(payload, ui.lang));
@@ -110,6 +105,32 @@ function renderBot(entry, ui) {
     item.appendChild(group);
   }
   return item;
+}
+
+/** The grade badge of one part: the level's colour, "Evidence:" and the consumer wording. */
+function renderBadge(evidence, lang) {
+  var badge = el("p", { className: "exo-badge " + levelClass(evidence.level), "data-level": evidence.level });
+  return append(badge,
+    el("span", { className: "exo-badge-key" }, t(lang, "evidence")),
+    el("span", { className: "exo-badge-label" }, evidence.label));
+}
+
+/** The citation chips of one part; each opens the reference card. */
+function renderCites(cites, lang, ui) {
+  var list = el("div", { className: "exo-cites", role: "group", "aria-label": t(lang, "sources") });
+  list.appendChild(el("span", { className: "exo-cites-key", "aria-hidden": "true" }, t(lang, "sources")));
+  cites.forEach(function (cite) {
+    var chip = el("button", {
+      type: "button", className: "exo-chip", "data-ref": cite.ref, "aria-haspopup": "dialog",
+      "aria-label": t(lang, "open_reference", { n: cite.ref, short: cite.short }),
+    });
+    append(chip,
+      el("span", { className: "exo-chip-n" }, "[" + cite.ref + "]"),
+      el("span", { className: "exo-chip-short" }, cite.short));
+    chip.addEventListener("click", function () { ui.openReference(cite, lang, chip); });
+    list.appendChild(chip);
+  });
+  return list;
 }
 
 /** The staff view of one answer (demo page with ?debug=1): intent, confidence, topic, facts, level. */
