@@ -173,17 +173,21 @@ def bot_factory(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -
         servers.__exit__(None, None, None)
 
 
-def stored_events(db: Path, sender: str) -> List[Dict[str, Any]]:
-    """The events of one conversation in a SQLite tracker store, oldest first (`event` is the type)."""
+def stored_events(db: Path, sender: str, channel: str = "rest") -> List[Dict[str, Any]]:
+    """The events of the conversation of `sender` on `channel` (its id is `<channel prefix>:<sender>`) in a
+    SQLite tracker store, oldest first (`event` is the type)."""
     import sqlite3
 
+    from bot.conversations import conversation_id
+
     with sqlite3.connect(db) as connection:
-        rows = connection.execute("SELECT type_name, data FROM events WHERE sender_id = ? ORDER BY id", (sender,)).fetchall()
+        rows = connection.execute("SELECT type_name, data FROM events WHERE sender_id = ? ORDER BY id",
+                                  (conversation_id(channel, sender),)).fetchall()
     return [{**json.loads(data), "event": kind} for kind, data in rows]
 
 
-def last_bot(db: Path, sender: str) -> Dict[str, Any]:
+def last_bot(db: Path, sender: str, channel: str = "rest") -> Dict[str, Any]:
     """The last bot message of a conversation: its text and contract payload."""
-    bots = [e for e in stored_events(db, sender) if e["event"] == "bot"]
+    bots = [e for e in stored_events(db, sender, channel) if e["event"] == "bot"]
     assert bots, f"the bot never answered {sender}"
     return {"text": bots[-1]["text"], "custom": bots[-1]["data"]["custom"]}

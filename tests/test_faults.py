@@ -199,7 +199,7 @@ def test_the_widget_and_the_messaging_apps_get_the_apology_too(
 
 def tracker(bot: BotServers, sender: str) -> Dict[str, Any]:
     """The conversation as the Rasa server holds it (HTTP API, with the token)."""
-    url = f"{bot.settings.rasa_url}/conversations/{sender}/tracker?token={API_TOKEN}"
+    url = f"{bot.settings.rasa_url}/conversations/rest:{sender}/tracker?token={API_TOKEN}"  # REST's id
     with urllib.request.urlopen(url, timeout=30) as response:
         return json.loads(response.read())
 

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from bot.action_server import ActionServerError
 from bot.action_server import settings as action_settings
 from bot.channels.door import MAX_SENDER_CHARS, sender_problem, typed_text
+from bot.conversations import channel_of, conversation_id, platform_sender, split_id
 from bot.paths import ROOT
 from bot.serve import BotServers
 from tests.conftest import TEST_ENV, free_port, split_reply, stored_events
@@ -120,7 +121,7 @@ def _socketio(url: str, events: List[Tuple[str, Any]], timeout: float = 20.0) ->
     return received
 
 
-def test_socketio_refuses_unusable_session_ids_and_stays_up(servers: BotServers) -> None:
+def test_socketio_refuses_unusable_session_ids_and_stays_up(servers: BotServers, tracker_db: Path) -> None:
     url = servers.settings.rasa_url
     received = _socketio(url, [("session_request", {"session_id": "x\ud800"})], timeout=3)
     confirmed = [d for n, d in received if n == "session_confirm"]
@@ -132,6 +133,23 @@ def test_socketio_refuses_unusable_session_ids_and_stays_up(servers: BotServers)
     session = uuid.uuid4().hex
     received = _socketio(url, [("session_request", {"session_id": session}), ("user_uttered", {"message": "外泌体是什么？", "session_id": session})])
     assert any(n == "bot_uttered" and d.get("custom", {}).get("type") == "answer" for n, d in received), received
+    # Contract 1.1: the widget's conversation is `web:<session>`, answered in the session's own room.
+    assert [e["text"] for e in stored_events(tracker_db, session, "socketio") if e["event"] == "user"] == ["外泌体是什么？"]
+    assert stored_events(tracker_db, session, "rest") == []
+
+
+def test_conversation_ids_name_their_channel() -> None:
+    """Contract 1.1, section 3: ids are built by the channel; older ids stay readable by the staff tools."""
+    assert conversation_id("socketio", "abc") == "web:abc" and conversation_id("wechat", "o6_x") == "wechat:o6_x"
+    assert conversation_id("rest", "wechat:o6_x") == "rest:wechat:o6_x"  # a REST caller stays a REST caller
+    assert split_id("rest:wechat:o6_x") == ("rest", "wechat:o6_x") and platform_sender("telegram:42") == "42"
+    assert split_id("alice") == (None, "alice") and split_id("mailto:x") == (None, "mailto:x")
+    assert channel_of("web:abc") == "web" and channel_of("alice", "socketio") == "web"
+    assert channel_of("alice", "rest") == "rest" and channel_of("alice") is None
+    with pytest.raises(ValueError, match="PREFIXES"):
+        conversation_id("carrier-pigeon", "x")
+    longest = "s" * MAX_SENDER_CHARS
+    assert sender_problem(longest) is None and len(conversation_id("telegram", longest)) <= 255
 
 
 def test_sender_checks_and_typed_text() -> None:

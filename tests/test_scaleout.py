@@ -126,7 +126,7 @@ def stored(postgres_url: str, sender: str) -> List[Dict[str, Any]]:
 
     with psycopg2.connect(postgres_url) as connection:
         cursor = connection.cursor()
-        cursor.execute("SELECT type_name, data FROM events WHERE sender_id = %s ORDER BY id", (sender,))
+        cursor.execute("SELECT type_name, data FROM events WHERE sender_id = %s ORDER BY id", (f"rest:{sender}",))
         return [{**json.loads(data), "event": kind} for kind, data in cursor.fetchall()]
 
 

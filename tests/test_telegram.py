@@ -98,7 +98,7 @@ def test_an_answer_goes_out_as_text_with_grade_citations_and_buttons(
     assert telegram.post(telegram.message(chat, question)) == 200
     sent = telegram.answer(chat, 0)
     assert sent.token == channel_env["TELEGRAM_TOKEN"]
-    bot = last_bot(tracker_db, str(chat))
+    bot = last_bot(tracker_db, str(chat), "telegram")
     text = sent.params["text"]
     assert text == bot["text"]  # the visible text, whole; never the JSON payload
     lines = text.split("\n")
@@ -115,24 +115,24 @@ def test_pressing_a_button_asks_that_suggestion(telegram: TelegramServer, tracke
     chat = new_chat()
     telegram.post(telegram.message(chat, "外泌体是什么？"))
     sent = telegram.answer(chat, 0)
-    offered = last_bot(tracker_db, str(chat))["custom"]["suggestions"]
+    offered = last_bot(tracker_db, str(chat), "telegram")["custom"]["suggestions"]
     for index in (1, 0):  # long Chinese questions travel as "#n"; short ones as themselves
         data = buttons(sent)[index]["callback_data"]
         before = len(telegram.api.sent(chat_id=chat))
         assert telegram.post(telegram.press(chat, sent.params, data)) == 200
         answer = telegram.answer(chat, before)
-        users = [e["text"] for e in stored_events(tracker_db, str(chat)) if e["event"] == "user"]
+        users = [e["text"] for e in stored_events(tracker_db, str(chat), "telegram") if e["event"] == "user"]
         assert users[-1] == offered[index]["payload"]
-        assert answer.params["text"] == last_bot(tracker_db, str(chat))["text"]
+        assert answer.params["text"] == last_bot(tracker_db, str(chat), "telegram")["text"]
         assert telegram.api.sent("answerCallbackQuery")
-        sent, offered = answer, last_bot(tracker_db, str(chat))["custom"]["suggestions"]
+        sent, offered = answer, last_bot(tracker_db, str(chat), "telegram")["custom"]["suggestions"]
     # A button under a message the bot no longer remembers (say, after a restart) still works.
     other = new_chat()
     by_index = {"text": sent.params["text"], "reply_markup": {"inline_keyboard": [[
         {"text": offered[0]["title"], "callback_data": "#1"}]]}}
     assert telegram.post(telegram.press(other, by_index, "#1")) == 200
     telegram.answer(other, 0)
-    assert [e["text"] for e in stored_events(tracker_db, str(other)) if e["event"] == "user"] == [offered[0]["payload"]]
+    assert [e["text"] for e in stored_events(tracker_db, str(other), "telegram") if e["event"] == "user"] == [offered[0]["payload"]]
 
 
 def test_a_wrong_or_missing_secret_token_is_refused(telegram: TelegramServer, tracker_db: Path) -> None:
@@ -141,7 +141,7 @@ def test_a_wrong_or_missing_secret_token_is_refused(telegram: TelegramServer, tr
     assert telegram.post(telegram.message(chat, "What are exosomes?"), secret=None) == 403
     time.sleep(0.5)
     assert telegram.api.sent(chat_id=chat) == []
-    assert stored_events(tracker_db, str(chat)) == []
+    assert stored_events(tracker_db, str(chat), "telegram") == []
 
 
 def test_start_gets_a_bilingual_welcome_and_a_photo_a_text_only_note(telegram: TelegramServer, tracker_db: Path) -> None:
@@ -153,7 +153,7 @@ def test_start_gets_a_bilingual_welcome_and_a_photo_a_text_only_note(telegram: T
     telegram.post(telegram.message(chat, photo=photo))
     note = telegram.answer(chat, 1).params["text"]
     assert texts.get("channels.text_only", "zh-Hans") in note and texts.get("channels.text_only", "en") in note
-    assert stored_events(tracker_db, str(chat)) == []
+    assert stored_events(tracker_db, str(chat), "telegram") == []
 
 
 def test_a_resent_update_is_answered_once(telegram: TelegramServer, tracker_db: Path) -> None:
@@ -163,5 +163,5 @@ def test_a_resent_update_is_answered_once(telegram: TelegramServer, tracker_db: 
     telegram.answer(chat, 0)
     time.sleep(0.5)
     assert len(telegram.api.sent(chat_id=chat)) == 1
-    assert [e["text"] for e in stored_events(tracker_db, str(chat)) if e["event"] == "user"] == [
+    assert [e["text"] for e in stored_events(tracker_db, str(chat), "telegram") if e["event"] == "user"] == [
         "Is exosome skincare safe?"]

@@ -347,9 +347,11 @@ def test_export_writes_conversations_as_jsonl(conversations, tracker_db: Path, t
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     replies = conversations["replies"]
-    assert sorted(c["sender"] for c in lines) == sorted(replies)
+    # Conversation ids name their channel (contract 1.1): `rest:<sender>`.
+    assert sorted(c["sender"] for c in lines) == sorted(f"rest:{s}" for s in replies)
     for c in lines:
-        turns = replies[c["sender"]]
+        turns = replies[c["sender"].removeprefix("rest:")]
+        assert c["channel"] == "rest"
         assert c["user_messages"] == len(turns)
         assert [m["from"] for m in c["messages"]] == ["user", "bot"] * len(turns)
         for (question, text, payload), (user, bot) in zip(turns, zip(c["messages"][::2], c["messages"][1::2])):
@@ -359,7 +361,7 @@ def test_export_writes_conversations_as_jsonl(conversations, tracker_db: Path, t
     # A period that ends before these conversations holds none of them.
     before = run_bot("export", "--until", conversations["since"], env={"TRACKER_SQLITE_PATH": str(tracker_db)})
     assert before.returncode == 0, before.stderr
-    assert not {json.loads(line)["sender"] for line in before.stdout.splitlines()} & set(replies)
+    assert not {json.loads(line)["sender"] for line in before.stdout.splitlines()} & {f"rest:{s}" for s in replies}
 
 
 def test_insights_explains_a_missing_store(tmp_path: Path) -> None:

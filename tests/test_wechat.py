@@ -163,7 +163,7 @@ class WeChatServer:
 
 def user_texts(db: Path, sender: str) -> List[str]:
     """The user messages of a conversation as the bot received them."""
-    return [e["text"] for e in stored_events(db, sender) if e["event"] == "user"]
+    return [e["text"] for e in stored_events(db, sender, "wechat") if e["event"] == "user"]
 
 
 @pytest.fixture(scope="module")
@@ -200,7 +200,7 @@ def test_plaintext_message_gets_a_passive_reply_with_grade_and_citations(wechat:
     assert reply.status == 200 and reply.elapsed < 4.5, (reply.status, reply.elapsed)
     assert reply.fields["ToUserName"] == user and reply.fields["FromUserName"] == ACCOUNT
     assert reply.fields["MsgType"] == "text" and reply.fields["CreateTime"].isdigit()
-    bot = last_bot(tracker_db, user)  # FromUserName is the conversation id
+    bot = last_bot(tracker_db, user, "wechat")  # FromUserName is the conversation id
     assert bot["custom"]["type"] == "answer" and bot["custom"]["lang"] == "en"
     assert "\nEvidence: " in reply.content and "\nSources: [" in reply.content
     assert_plain_answer(reply.content, bot)
@@ -212,7 +212,7 @@ def test_safe_mode_message_is_decrypted_and_the_reply_encrypted(wechat: WeChatSe
     assert reply.status == 200 and reply.elapsed < 4.5, (reply.status, reply.body[:200])
     assert "<Encrypt>" in reply.body and "外泌体" not in reply.body  # only ciphertext on the wire
     assert reply.fields["ToUserName"] == user and reply.fields["FromUserName"] == ACCOUNT
-    bot = last_bot(tracker_db, user)
+    bot = last_bot(tracker_db, user, "wechat")
     assert bot["custom"]["lang"] == "zh-Hans"
     assert "\n证据等级：" in reply.content and "\n参考文献：[" in reply.content
     assert_plain_answer(reply.content, bot)
@@ -240,7 +240,7 @@ def test_forged_or_missing_signatures_are_refused_before_the_bot(wechat: WeChatS
     body = f"<xml><ToUserName>{cdata(ACCOUNT)}</ToUserName><Encrypt>{cdata(encrypted)}</Encrypt></xml>"
     assert wechat.http("POST", query, body)[0] == 403
     for user in users:
-        assert stored_events(tracker_db, user) == [], f"a refused message reached the bot ({user})"
+        assert stored_events(tracker_db, user, "wechat") == [], f"a refused message reached the bot ({user})"
 
 
 @pytest.mark.parametrize("safe", [False, True], ids=["plaintext", "safe"])
@@ -253,14 +253,14 @@ def test_a_retried_msgid_is_answered_once(wechat: WeChatServer, tracker_db: Path
     contents = {r.content for r in first + [later]}
     assert len(contents) == 1, contents
     assert user_texts(tracker_db, user) == ["Is exosome skincare safe?"]
-    assert len([e for e in stored_events(tracker_db, user) if e["event"] == "bot"]) == 1
+    assert len([e for e in stored_events(tracker_db, user, "wechat") if e["event"] == "bot"]) == 1
 
 
 def test_an_overlong_answer_is_shortened_but_keeps_grade_and_citations(wechat: WeChatServer, tracker_db: Path) -> None:
     user = new_user()
     # Twelve full references are far longer than WeChat's limit.
     reply = wechat.ask(user, "Please give me " + ", ".join(f"reference {n}" for n in range(1, 13)) + " in full")
-    bot = last_bot(tracker_db, user)
+    bot = last_bot(tracker_db, user, "wechat")
     full = bot["text"]
     assert len(full.encode("utf-8")) > LIMIT, "precondition: this answer should be longer than WeChat allows"
     content = reply.content
@@ -277,7 +277,7 @@ def test_an_overlong_answer_is_shortened_but_keeps_grade_and_citations(wechat: W
 def test_all_23_sources_fit(wechat: WeChatServer, tracker_db: Path) -> None:
     user = new_user()
     content = wechat.ask(user, "your sources?").content
-    bot = last_bot(tracker_db, user)
+    bot = last_bot(tracker_db, user, "wechat")
     assert len(bot["custom"]["citations"]) == 23
     assert len(content.encode("utf-8")) <= LIMIT
     for citation in bot["custom"]["citations"]:
@@ -288,16 +288,16 @@ def test_all_23_sources_fit(wechat: WeChatServer, tracker_db: Path) -> None:
 def test_a_number_reply_picks_that_suggestion(wechat: WeChatServer, tracker_db: Path) -> None:
     user = new_user()
     first = wechat.ask(user, "外泌体是什么？").content
-    suggestions = last_bot(tracker_db, user)["custom"]["suggestions"]
+    suggestions = last_bot(tracker_db, user, "wechat")["custom"]["suggestions"]
     assert len(suggestions) >= 2 and f"2. {suggestions[1]['title']}" in first.split("\n")
     second = wechat.ask(user, "2").content
     assert user_texts(tracker_db, user)[-1] == suggestions[1]["payload"]
-    bot = last_bot(tracker_db, user)
+    bot = last_bot(tracker_db, user, "wechat")
     assert bot["custom"]["type"] in {"answer", "advice", "claim_check"}
     assert second.startswith(bot["text"])
     third = wechat.ask(user, "１").content  # full-width digits work too
     assert user_texts(tracker_db, user)[-1] == bot["custom"]["suggestions"][0]["payload"]
-    assert third.startswith(last_bot(tracker_db, user)["text"])
+    assert third.startswith(last_bot(tracker_db, user, "wechat")["text"])
 
 
 def test_subscribe_gets_a_bilingual_welcome_and_other_types_a_text_only_note(wechat: WeChatServer, tracker_db: Path) -> None:
@@ -317,7 +317,7 @@ def test_subscribe_gets_a_bilingual_welcome_and_other_types_a_text_only_note(wec
     unsubscribe = subscribe.replace("subscribe", "unsubscribe").replace(str(now), str(now + 1))
     quiet = wechat.post(unsubscribe)
     assert quiet.status == 200 and quiet.body == "success"
-    assert stored_events(tracker_db, user) == []  # none of these needed the bot
+    assert stored_events(tracker_db, user, "wechat") == []  # none of these needed the bot
 
 
 def test_xml_entities_are_never_expanded(wechat: WeChatServer, tracker_db: Path) -> None:
@@ -340,13 +340,13 @@ def test_xml_entities_are_never_expanded(wechat: WeChatServer, tracker_db: Path)
     utf16 = bomb.replace('<?xml version="1.0"?>', '<?xml version="1.0" encoding="UTF-16"?>').encode("utf-16")
     status, body, elapsed = wechat.http("POST", wechat.query(), utf16)
     assert status == 400 and elapsed < 2 and "lol" not in body
-    assert stored_events(tracker_db, user) == []
+    assert stored_events(tracker_db, user, "wechat") == []
     assert wechat.ask(user, "What are exosomes?").status == 200  # the channel is still fine
     # Markup a user pastes is message text (inside CDATA), not a DTD: it reaches the bot as text.
     pasted = "<!DOCTYPE html><html><body>Exosome IV drips reverse aging!</body></html>"
     reply = wechat.ask(user, pasted, safe=True)
     assert reply.status == 200 and user_texts(tracker_db, user)[-1] == pasted
-    assert reply.content.startswith(last_bot(tracker_db, user)["text"])
+    assert reply.content.startswith(last_bot(tracker_db, user, "wechat")["text"])
 
 
 def test_deliveries_of_one_message_share_one_answer_and_the_last_gives_up_in_time() -> None:
@@ -409,3 +409,21 @@ def test_the_same_msgid_from_two_followers_is_answered_for_each(wechat: WeChatSe
     assert wechat.post(text_message(one, "外泌体是什么？", msg_id)).fields
     assert wechat.post(text_message(two, "What are exosomes?", msg_id)).fields
     assert user_texts(tracker_db, one) == ["外泌体是什么？"] and user_texts(tracker_db, two) == ["What are exosomes?"]
+
+
+def test_a_rest_caller_cannot_reach_a_wechat_conversation(wechat: WeChatServer, ask: Any, tracker_db: Path) -> None:
+    """Issue 12 / contract 1.1: conversation ids name their channel. A REST caller who knows a follower's
+    OpenID, even written as the conversation id, writes into a REST conversation of its own."""
+    user = new_user()
+    wechat.ask(user, "外泌体点滴能抗衰老吗？")
+    follower = stored_events(tracker_db, user, "wechat")
+    assert follower, "precondition: the follower's conversation is stored under wechat:<openid>"
+    for sender in (user, f"wechat:{user}"):
+        messages = ask(sender, "出处是哪里？")
+        assert all(m.get("recipient_id") == sender for m in messages), "REST answers its caller's own id"
+        payload = next(m["custom"] for m in messages if m.get("custom"))
+        # Not "the previous answer is based on ..." the follower's drip question: the caller has no history.
+        assert payload["type"] == "reference" and len(payload["citations"]) == 23, payload["citations"]
+        ask(sender, "/restart")
+    assert stored_events(tracker_db, user, "wechat") == follower, "the follower's conversation was touched"
+    assert [e["text"] for e in stored_events(tracker_db, f"wechat:{user}") if e["event"] == "user"][0] == "出处是哪里？"

@@ -19,10 +19,13 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.conversations import PREFIX_ROOM
+
 logger = logging.getLogger(__name__)
 
-# The tracker store's column for conversation ids (Rasa's SQLTrackerStore: String(255)).
-MAX_SENDER_CHARS = 255
+# The tracker store's column for conversation ids (Rasa's SQLTrackerStore: String(255)), less the room
+# for the channel prefix (bot.conversations).
+MAX_SENDER_CHARS = 255 - PREFIX_ROOM
 # Unicode categories an id may not contain: controls (NUL included), surrogates, private use, unassigned,
 # and line or paragraph separators.
 _REFUSED = {"Cc", "Cs", "Co", "Cn", "Zl", "Zp"}

@@ -24,6 +24,7 @@ from sanic.response import HTTPResponse
 
 from bot import runtime
 from bot.channels.door import log_id, sender_problem, typed_text
+from bot.conversations import conversation_id
 from bot.lang import detect_script
 from bot.texts import default_texts
 
@@ -130,17 +131,20 @@ class ContractRestInput(RestInput):
                 return response.json({"error": problem}, status=400)
             collector = CollectingOutputChannel()
             message = UserMessage(
-                typed_text(body["message"]), collector, body["sender"], input_channel=self.name(),
+                typed_text(body["message"]), collector, conversation_id(self.name(), body["sender"]),
+                input_channel=self.name(),
                 metadata=body.get("metadata") if isinstance(body.get("metadata"), dict) else None,
             )
             try:
                 await answer_or_apologise(on_new_message, message, "REST")
             except Exception:
                 logger.exception("REST: a turn failed after its answer was sent.")
+            # The caller reads its own sender id back, as from Rasa's REST channel (not `rest:<sender>`).
+            answers = [{**m, "recipient_id": body["sender"]} for m in collector.messages]
             if bool_arg(request, "stream", default=False):
-                lines = "".join(json.dumps(m) + "\n" for m in collector.messages)
+                lines = "".join(json.dumps(m) + "\n" for m in answers)
                 return response.text(lines, content_type="text/event-stream")
-            return response.json(collector.messages)
+            return response.json(answers)
 
         return webhook
 

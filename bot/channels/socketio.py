@@ -25,6 +25,7 @@ from sanic import Blueprint
 from bot import runtime
 from bot.channels.door import sender_problem, typed_text
 from bot.channels.rest import answer_or_apologise
+from bot.conversations import conversation_id, platform_sender
 
 
 class ContractSocketIOOutput(SocketIOOutput):
@@ -46,7 +47,8 @@ class ContractSocketIOOutput(SocketIOOutput):
         if buttons:
             event["quick_replies"] = [{"title": b["title"], "payload": b["payload"]} for b in buttons]
         if event:
-            await self._send_message(recipient_id, event)
+            # Conversation `web:<session>` is answered in the socket.io room of <session>.
+            await self._send_message(platform_sender(recipient_id), event)
 
 
 class ContractSocketIOInput(SocketIOInput):
@@ -94,7 +96,8 @@ class ContractSocketIOInput(SocketIOInput):
             metadata = data.get(self.metadata_key)
             message = UserMessage(
                 typed_text(data.get("message", "")), ContractSocketIOOutput(sio, self.bot_message_evt),
-                sender, input_channel=self.name(), metadata=metadata if isinstance(metadata, dict) else None,
+                conversation_id(self.name(), sender), input_channel=self.name(),
+                metadata=metadata if isinstance(metadata, dict) else None,
             )
             await handle(message)
 

@@ -28,6 +28,7 @@ from sanic.response import HTTPResponse
 from bot.channels.plain import PlainRenderer, RecentMap, Suggestion, clean_user_text, utf16_units
 from bot.channels.door import EnvChannel
 from bot.channels.rest import answer_or_apologise
+from bot.conversations import conversation_id, platform_sender
 from bot.texts import default_texts
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class ContractTelegramOutput(TelegramOutput):
 
     async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
         """One sendMessage: the visible text (fitted to 4096) with the suggestions as buttons."""
+        recipient_id = platform_sender(recipient_id)  # the chat id of conversation `telegram:<chat id>`
         reply = self.renderer.render([message], TEXT_LIMIT, utf16_units, numbered=False)
         if not reply.text:
             if message.get("image"):
@@ -92,7 +94,7 @@ class ContractTelegramOutput(TelegramOutput):
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
         """A bare text, whole (Rasa's version splits it at blank lines)."""
-        await self.send_message(recipient_id, text)
+        await self.send_message(platform_sender(recipient_id), text)
 
 
 def keyboard(suggestions: tuple[Suggestion, ...]) -> InlineKeyboardMarkup:
@@ -226,7 +228,7 @@ class TelegramInput(EnvChannel):
     ) -> None:
         """Pass the text to the bot; the output sends the answer."""
         message = UserMessage(
-            text, output, chat, input_channel=self.name(),
+            text, output, conversation_id(self.name(), chat), input_channel=self.name(),
             message_id=f"telegram-{update_id}" if update_id is not None else None,
         )
         await answer_or_apologise(on_new_message, message, "Telegram")  # an apology rather than silence

@@ -37,6 +37,7 @@ from wechatpy.utils import WeChatSigner
 from bot.channels.plain import PlainRenderer, RecentMap, Suggestion, clean_user_text, pick_suggestion, utf8_bytes
 from bot.channels.door import EnvChannel, log_id
 from bot.channels.rest import answer_or_apologise
+from bot.conversations import conversation_id
 from bot.texts import default_texts
 
 logger = logging.getLogger(__name__)
@@ -305,7 +306,7 @@ class WeChatInput(EnvChannel):
         text = pick_suggestion(words, remembered) or clean_user_text(words)
         output = WeChatOutput()
         message = UserMessage(
-            text, output, user, input_channel=self.name(),
+            text, output, conversation_id(self.name(), user), input_channel=self.name(),
             message_id=f"wechat-{msg_id}" if msg_id else None,
         )
         await answer_or_apologise(on_new_message, message, "WeChat")  # an apology rather than silence

@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 from typing import Any, Dict, Iterable, TextIO
 
+from bot.conversations import channel_of
 from bot.tools.tracker import Conversation, Message
 
 
@@ -24,9 +25,11 @@ def message_record(m: Message) -> Dict[str, Any]:
 
 
 def conversation_record(c: Conversation) -> Dict[str, Any]:
-    """One conversation as JSON: sender id, first and last message time, counts and messages."""
+    """One conversation as JSON: its id and channel, first and last message time, counts and messages."""
+    stored = next((m.channel for m in c.messages if m.by == "user" and m.channel), None)
     return {
         "sender": c.sender,
+        "channel": channel_of(c.sender, stored),
         "started": _iso(c.messages[0].time) if c.messages else None,
         "ended": _iso(c.messages[-1].time) if c.messages else None,
         "user_messages": sum(m.by == "user" for m in c.messages),

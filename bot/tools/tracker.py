@@ -12,6 +12,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 import sqlalchemy as sa
 
+from bot.conversations import channel_of, conversation_id
 from bot.tools import ToolError
 
 _RELATIVE = re.compile(r"^(\d+)\s*([dhm])$")
@@ -117,7 +118,9 @@ def read_conversations(
         if until is not None:
             query = query.where(events.c.timestamp < until)
         if exclude_prefix:
-            query = query.where(sa.not_(events.c.sender_id.startswith(exclude_prefix, autoescape=True)))
+            # The review tool's REST senders: `rest:<prefix>...` (contract 1.1), or `<prefix>...` before it.
+            for prefix in (exclude_prefix, conversation_id("rest", exclude_prefix)):
+                query = query.where(sa.not_(events.c.sender_id.startswith(prefix, autoescape=True)))
         query = query.order_by(events.c.sender_id, events.c.id)
         current: Optional[Conversation] = None
         with engine.connect() as connection:
@@ -141,7 +144,8 @@ def _message(row: Any, conversation: Conversation) -> Message:
         intent = (data.get("parse_data") or {}).get("intent") or {}
         return Message(
             sender=row.sender_id, time=row.timestamp, by="user", text=data.get("text") or "",
-            intent=intent.get("name"), confidence=intent.get("confidence"), channel=data.get("input_channel"),
+            intent=intent.get("name"), confidence=intent.get("confidence"),
+            channel=channel_of(row.sender_id, data.get("input_channel")),
         )
     last_user = next((m for m in reversed(conversation.messages) if m.by == "user"), None)
     custom = (data.get("data") or {}).get("custom")
