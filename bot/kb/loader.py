@@ -10,13 +10,18 @@ from typing import Any, Iterable, Optional
 import yaml
 
 from bot.contract import LEVELS
-from bot.kb.models import Fact, KnowledgeBase, Reference, Topic
+from bot.kb.models import Fact, KnowledgeBase, Passage, Reference, Topic
+from bot.kb.provenance import Article, check_facts
 from bot.lang import normalize
-from bot.paths import FACTS_DIR
+from bot.paths import FACTS_DIR, SOURCE_ARTICLE
 
 REFERENCES_FILE = "references.yml"
 LANG_KEYS = ("zh", "en")
-FACT_FIELDS = {"id", "topic", "kind", "level", "refs", "question", "keywords", "weak_keywords", "text", "related"}
+FACT_FIELDS = {
+    "id", "topic", "kind", "level", "refs", "question", "keywords", "weak_keywords", "text", "related", "source",
+}
+PASSAGE_FIELDS = {"section", "quote", "refs"}
+QUOTE_CHARS = (10, 100)  # a quote's length without whitespace: one sentence or clause
 TOPIC_FIELDS = {"id", "title"}
 REFERENCE_FIELDS = {"n", "authors", "title", "journal", "year", "doi", "pmid", "level"}
 KINDS = ("answer", "advice")
@@ -161,6 +166,7 @@ def _parse_fact(path: Path, entry: Any, references: dict[int, Reference]) -> Fac
     for lang, value in text.items():
         if CITATION_MARK.search(value):
             raise _fail(path, item, f"text.{lang}", "contains a [n] citation marker", "Remove it: citations come from 'refs'.")
+    source = _passages(path, item, entry["source"], references)
     related = entry.get("related") or []
     if not isinstance(related, list):
         raise _fail(path, item, "related", "must be a list of fact ids", "Write [fact.id, ...].")
@@ -175,8 +181,38 @@ def _parse_fact(path: Path, entry: Any, references: dict[int, Reference]) -> Fac
         weak_keywords=_keywords(path, item, entry["weak_keywords"], "weak_keywords") if "weak_keywords" in entry else {},
         text=text,
         related=tuple(related),
+        source=source,
         source_file=path.name,
     )
+
+
+def _passages(path: Path, item: str, value: Any, references: dict[int, Reference]) -> tuple[Passage, ...]:
+    if not isinstance(value, list) or not value:
+        raise _fail(path, item, "source", "must be a non-empty list of passages",
+                    "Write - {section: ..., quote: ..., refs: [...]} for each passage of the article the fact restates.")
+    passages = []
+    for i, entry in enumerate(value):
+        field = f"source[{i}]"
+        if not isinstance(entry, dict):
+            raise _fail(path, item, field, "expected a mapping", "Write {section: ..., quote: ..., refs: [...]}.")
+        unknown = set(entry) - PASSAGE_FIELDS
+        if unknown:
+            raise _fail(path, item, f"{field}.{sorted(unknown)[0]}", "unknown field",
+                        f"Passages have {sorted(PASSAGE_FIELDS)}.")
+        for key in ("section", "quote"):
+            if not isinstance(entry.get(key), str) or not entry[key].strip():
+                raise _fail(path, item, f"{field}.{key}", "missing or empty",
+                            "Copy it from the article (see data/facts/README.md).")
+        length = len("".join(entry["quote"].split()))
+        if not QUOTE_CHARS[0] <= length <= QUOTE_CHARS[1]:
+            raise _fail(path, item, f"{field}.quote", f"has {length} characters",
+                        f"Quote one sentence or clause, {QUOTE_CHARS[0]} to {QUOTE_CHARS[1]} characters.")
+        refs = entry.get("refs") or []
+        if not isinstance(refs, list) or any(not isinstance(n, int) or n not in references for n in refs):
+            raise _fail(path, item, f"{field}.refs", f"{refs!r} is not a list of known reference numbers",
+                        f"Use numbers 1..{len(references)} that the article attaches to the quoted sentence.")
+        passages.append(Passage(section=entry["section"].strip(), quote=entry["quote"].strip(), refs=tuple(refs)))
+    return tuple(passages)
 
 
 def _check_links(topics: dict[str, Topic], facts: dict[str, Fact]) -> None:
@@ -190,8 +226,10 @@ def _check_links(topics: dict[str, Topic], facts: dict[str, Fact]) -> None:
                 raise _fail(path, item, "related", f"unknown fact {other!r}", "Use ids of existing facts.")
 
 
-def load_knowledge_base(directory: Optional[Path] = None, files: Optional[Iterable[Path]] = None) -> KnowledgeBase:
-    """Load and validate references and fact files; raise KnowledgeBaseError naming what is wrong."""
+def load_knowledge_base(
+    directory: Optional[Path] = None, files: Optional[Iterable[Path]] = None, article: Optional[Path] = SOURCE_ARTICLE
+) -> KnowledgeBase:
+    """Load and validate facts, references and their provenance against `article` (None: skip provenance)."""
     directory = Path(directory or FACTS_DIR)
     references = _load_references(directory / REFERENCES_FILE)
     fact_files = sorted(files) if files is not None else sorted(
@@ -204,7 +242,24 @@ def load_knowledge_base(directory: Optional[Path] = None, files: Optional[Iterab
     for path in fact_files:
         _load_fact_file(path, topics, facts, references)
     _check_links(topics, facts)
+    _check_provenance(fact_files, facts, references, article)
     return KnowledgeBase(references=references, topics=topics, facts=facts)
+
+
+def _check_provenance(
+    fact_files: list[Path], facts: dict[str, Fact], references: dict[int, Reference], article: Optional[Path]
+) -> None:
+    if article is None:  # `python -m bot.kb` checks provenance itself, to list every problem
+        return
+    if not Path(article).is_file():
+        raise KnowledgeBaseError(
+            f"{article}: the source article is missing. Restore it (a copy is in ../shared/source) or pass another path."
+        )
+    problems = check_facts(facts.values(), references, Article.load(Path(article)))
+    if problems:
+        paths = {p.name: p for p in fact_files}
+        more = f" ({len(problems) - 1} more: `python -m bot.kb` lists every problem)" if len(problems) > 1 else ""
+        raise KnowledgeBaseError(problems[0].message(str(paths.get(problems[0].file, problems[0].file))) + more)
 
 
 @functools.lru_cache(maxsize=1)

@@ -55,6 +55,15 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class Passage:
+    """A passage of the source article a fact restates: its section heading, a verbatim quote, its markers."""
+
+    section: str
+    quote: str
+    refs: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class Topic:
     """A group of facts; its id is the payload's `topic`."""
 
@@ -76,6 +85,7 @@ class Fact:
     text: Mapping[str, str]
     related: tuple[str, ...] = ()
     weak_keywords: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    source: tuple[Passage, ...] = ()
     source_file: str = field(default="", compare=False)
 
     @property
