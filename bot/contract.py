@@ -38,6 +38,11 @@ FLAG_CODES: tuple[str, ...] = (FLAG_SYSTEMIC_INJECTION,)
 
 MAX_MESSAGE_CHARS = 2000
 
+# Feedback on an answer (contract 1.1, section 3): the two ratings and the length of the optional reason.
+RATINGS: tuple[str, ...] = ("helpful", "not_helpful")
+FEEDBACK_SLOT = "feedback"  # stored as this slot's SlotSet event (domain.yml, bot/feedback.py)
+MAX_REASON_CHARS = 500
+
 
 def strongest_level(levels: list[str]) -> str:
     """Return the strongest of the given evidence levels (contract order)."""

@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from bot.contract import LEVELS, MAX_MESSAGE_CHARS
+from bot.contract import LEVELS, MAX_MESSAGE_CHARS, MAX_REASON_CHARS
 from bot.lang import LANGS, localize
 from bot.paths import DATA, ROOT
 
@@ -89,6 +89,7 @@ def widget_data() -> Dict[str, Any]:
         "references": references,
         "levels": list(LEVELS),
         "maxMessageChars": MAX_MESSAGE_CHARS,
+        "maxFeedbackChars": MAX_REASON_CHARS,
         "defaultLang": texts.default_lang,
         "defaultServer": DEFAULT_SERVER,
     }

@@ -82,9 +82,14 @@ def new_chat() -> int:
     return random.randint(10**8, 10**10)
 
 
-def buttons(sent: Any) -> List[Dict[str, str]]:
-    """The inline buttons of a captured sendMessage, in order."""
+def all_buttons(sent: Any) -> List[Dict[str, str]]:
+    """Every inline button of a captured sendMessage, in order."""
     return [button for row in sent.params["reply_markup"]["inline_keyboard"] for button in row]
+
+
+def buttons(sent: Any) -> List[Dict[str, str]]:
+    """The suggestion buttons of a captured sendMessage, in order (not the two feedback buttons)."""
+    return [b for b in all_buttons(sent) if not b["callback_data"].startswith("fb:")]
 
 
 @pytest.mark.parametrize(("question", "grade", "sources"), [
@@ -165,3 +170,33 @@ def test_a_resent_update_is_answered_once(telegram: TelegramServer, tracker_db: 
     assert len(telegram.api.sent(chat_id=chat)) == 1
     assert [e["text"] for e in stored_events(tracker_db, str(chat), "telegram") if e["event"] == "user"] == [
         "Is exosome skincare safe?"]
+
+
+@pytest.mark.parametrize("question, labels", [
+    ("What are exosomes?", ["👍 Helpful", "👎 Not helpful"]),
+    ("外泌体是什么？", ["👍 有帮助", "👎 没帮助"]),
+])
+def test_feedback_buttons_store_a_rating_tied_to_the_answer(
+    telegram: TelegramServer, tracker_db: Path, question: str, labels: List[str]
+) -> None:
+    """Contract 1.1 section 3 / issue 13: two rating buttons in the reply's language, first row; a press is
+    stored as an event of the conversation naming the answer it rates, and never starts a turn."""
+    chat = new_chat()
+    telegram.post(telegram.message(chat, question))
+    sent = telegram.answer(chat, 0)
+    first_row = sent.params["reply_markup"]["inline_keyboard"][0]
+    assert [b["text"] for b in first_row] == labels
+    assert [b["callback_data"] for b in first_row] == ["fb:helpful", "fb:not_helpful"]
+    answer = [e for e in stored_events(tracker_db, str(chat), "telegram") if e["event"] == "bot"][-1]
+    before = len(stored_events(tracker_db, str(chat), "telegram"))
+    calls = len(telegram.api.sent("answerCallbackQuery"))
+    assert telegram.post(telegram.press(chat, sent.params, "fb:not_helpful")) == 200
+    toast = telegram.api.wait_sent(None, calls + 1, method="answerCallbackQuery")[calls]
+    assert toast.params.get("text"), "the press is acknowledged with a thank-you note"
+    events = stored_events(tracker_db, str(chat), "telegram")
+    added = events[before:]
+    assert [e["event"] for e in added] == ["slot"] and added[0]["name"] == "feedback"
+    rating = added[0]["value"]
+    assert rating["rating"] == "not_helpful" and rating["answer_timestamp"] == answer["timestamp"]
+    assert rating["answer_facts"] == answer["data"]["custom"]["facts"]
+    assert len(telegram.api.sent(chat_id=chat)) == 1, "a rating is not a question: no new answer"

@@ -380,3 +380,63 @@ def test_widget_reconnects_after_the_rasa_server_restarts(servers: BotServers, d
     assert queued_reply.get_attribute("lang") == "zh-Hans", "the message typed while offline was sent on reconnection"
     assert page.locator(".exo-msg").count() == 4
     shot(page, output_dir, "reconnected")
+
+
+@pytest.mark.parametrize("lang, helpful, not_helpful", [("en", "Helpful", "Not helpful"), ("zh-Hans", "有帮助", "没帮助")])
+def test_feedback_buttons_store_the_rating_with_the_answer_and_insights_count_it(
+    lang: str, helpful: str, not_helpful: str, demo_url: str, new_page: Any, tracker_db: Path, tmp_path: Path,
+) -> None:
+    """Contract 1.1 section 3 / issue 13 point 3: two buttons with accessible names, pressed state shown,
+    an optional reason after "Not helpful"; stored as an event of web:<session> tied to the answer."""
+    import json
+    import time
+
+    from tests.conftest import stored_events
+    from tests.test_tools import run_bot
+
+    question = {"en": "Is exosome skincare safe?", "zh-Hans": "外泌体护肤安全吗？"}[lang]
+    page = new_page()
+    open_widget(page, demo_url)
+    since = time.time() - 1
+    reply = ask_widget(page, question)
+    good, bad = reply.get_by_role("button", name=helpful, exact=True), reply.get_by_role("button", name=not_helpful, exact=True)
+    assert good.get_attribute("aria-pressed") == bad.get_attribute("aria-pressed") == "false"
+    good.click()
+    assert good.get_attribute("aria-pressed") == "true" and bad.get_attribute("aria-pressed") == "false"
+    bad.click()
+    assert bad.get_attribute("aria-pressed") == "true" and good.get_attribute("aria-pressed") == "false"
+    reason = reply.locator(".exo-feedback-input")
+    reason.fill("too vague <b>x</b>")
+    reply.locator(".exo-feedback-send").click()
+
+    session = page.evaluate("() => { for (const k of Object.keys(localStorage)) if (k.startsWith('exobot:'))"
+                            " return JSON.parse(localStorage.getItem(k)).sessionId; }")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        events = stored_events(tracker_db, session, "socketio")
+        ratings = [e["value"] for e in events if e["event"] == "slot" and e.get("name") == "feedback"]
+        if len(ratings) == 3:
+            break
+        time.sleep(0.2)
+    answer = [e for e in events if e["event"] == "bot"][-1]
+    assert [r["rating"] for r in ratings] == ["helpful", "not_helpful", "not_helpful"], ratings
+    assert all(r["answer_timestamp"] == answer["timestamp"] for r in ratings)
+    assert ratings[-1]["reason"] == "too vague <b>x</b>" and ratings[-1]["channel"] == "web"
+    # A reload shows the rating pressed; the reason was shown as text, never as markup.
+    open_widget(page, page.url)
+    last = page.locator(".exo-bot").last
+    assert last.get_by_role("button", name=not_helpful, exact=True).get_attribute("aria-pressed") == "true"
+
+    result = run_bot("insights", "--since", str(since_iso(since)), "--json", str(tmp_path / "i.json"),
+                     env={"TRACKER_SQLITE_PATH": str(tracker_db)})
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "i.json").read_text(encoding="utf-8"))
+    assert report["feedback"]["by_rating"]["not_helpful"] >= 2 and report["feedback"]["by_rating"]["helpful"] >= 1
+    assert any(g["question"] == question and "too vague <b>x</b>" in g["reasons"] for g in report["feedback"]["not_helpful"])
+
+
+def since_iso(timestamp: float) -> str:
+    """A local ISO time for `bot insights --since`."""
+    from datetime import datetime
+
+    return datetime.fromtimestamp(timestamp).isoformat(timespec="seconds")

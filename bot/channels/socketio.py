@@ -25,7 +25,8 @@ from sanic import Blueprint
 from bot import runtime
 from bot.channels.door import sender_problem, typed_text
 from bot.channels.rest import answer_or_apologise
-from bot.conversations import conversation_id, platform_sender
+from bot.conversations import channel_of, conversation_id, platform_sender
+from bot.feedback import read_feedback, record_feedback
 
 
 class ContractSocketIOOutput(SocketIOOutput):
@@ -76,7 +77,33 @@ class ContractSocketIOInput(SocketIOInput):
         blueprint = super().blueprint(handle)
         self._register_session_request()
         self._register_user_uttered(handle)
+        self._register_feedback(blueprint)
         return blueprint
+
+    def _register_feedback(self, blueprint: Blueprint) -> None:
+        """`feedback` events (`{"session_id", "rating", "answer", "reason"?}`): the rating is stored as an
+        event of the conversation `web:<session>` and confirmed with `feedback_confirm`, or refused with
+        `error`. It never reaches the NLU and never changes the conversation's flow."""
+        sio = self.sio
+        app: Dict[str, Any] = {}
+
+        @blueprint.listener("after_server_start")
+        async def keep_app(server: Any, _loop: Any) -> None:
+            app["agent"] = getattr(server.ctx, "agent", None)
+
+        @sio.on("feedback", namespace=self.namespace)
+        async def feedback(sid: Text, data: Any) -> None:
+            data = data if isinstance(data, dict) else {}
+            session = data.get("session_id") if self.session_persistence else sid
+            problem = sender_problem(session)
+            rating, problem = (None, problem) if problem else read_feedback(data)
+            if rating is not None:
+                conversation = conversation_id(self.name(), session)
+                problem = await record_feedback(app.get("agent"), conversation, rating, channel_of(conversation))
+            if problem:
+                await sio.emit("error", {"error": f"feedback refused: {problem}"}, room=sid, namespace=self.namespace)
+                return
+            await sio.emit("feedback_confirm", {"rating": rating.rating}, room=sid, namespace=self.namespace)
 
     def _register_user_uttered(self, handle: Callable[[UserMessage], Awaitable[Any]]) -> None:
         """Replace the stock `user_uttered` handler with one that checks the session id and the text at

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Text
 
 from aiogram import Bot
 from aiogram.bot.api import TelegramAPIServer, check_token
@@ -25,10 +25,13 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.plain import PlainRenderer, RecentMap, Suggestion, clean_user_text, utf16_units
 from bot.channels.door import EnvChannel
+from bot.channels.plain import PlainRenderer, RecentMap, Suggestion, clean_user_text, utf16_units
 from bot.channels.rest import answer_or_apologise
+from bot.contract import RATINGS
 from bot.conversations import conversation_id, platform_sender
+from bot.feedback import read_feedback, record_feedback
+from bot.lang import detect_script
 from bot.texts import default_texts
 
 logger = logging.getLogger(__name__)
@@ -38,6 +41,9 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 TEXT_LIMIT = 4096  # Telegram's limit for a message text, in UTF-16 code units
 CALLBACK_DATA_BYTES = 64  # Telegram's limit for an inline button's callback_data
 BUTTON_INDEX = "#"  # callback_data "#2": the second suggestion of the message the button belongs to
+FEEDBACK_DATA = "fb:"  # callback_data "fb:helpful": a rating of the message the button belongs to
+# Replies under which the two feedback buttons are shown (answers, and the "not covered" kinds).
+RATED_TYPES = frozenset({"answer", "reference", "claim_check", "advice", "fallback", "out_of_scope", "handoff"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,7 +94,11 @@ class ContractTelegramOutput(TelegramOutput):
             if message.get("image"):
                 await self.send_image_url(recipient_id, message["image"])
             return  # a payload without text is for software, not for the user
-        markup = keyboard(reply.suggestions) if reply.suggestions else None
+        payload = message.get("custom") if isinstance(message.get("custom"), dict) else {}
+        rated = payload.get("type") in RATED_TYPES
+        ratings = [(self.renderer.texts.get(f"channels.feedback_{r}", reply.lang), f"{FEEDBACK_DATA}{r}")
+                   for r in RATINGS] if rated else []
+        markup = keyboard(reply.suggestions, ratings) if reply.suggestions or ratings else None
         self.memory.put(str(recipient_id), reply.suggestions)
         await self.send_message(recipient_id, reply.text, reply_markup=markup)
 
@@ -97,12 +107,16 @@ class ContractTelegramOutput(TelegramOutput):
         await self.send_message(platform_sender(recipient_id), text)
 
 
-def keyboard(suggestions: tuple[Suggestion, ...]) -> InlineKeyboardMarkup:
-    """Inline buttons, one per row; the question itself is the callback data when it fits 64 bytes."""
+def keyboard(suggestions: tuple[Suggestion, ...], ratings: Sequence[tuple[str, str]] = ()) -> InlineKeyboardMarkup:
+    """Inline buttons: the rating buttons (label, callback data) side by side in the first row, then one
+    suggestion per row, whose question is the callback data when it fits 64 bytes."""
     markup = InlineKeyboardMarkup()
+    if ratings:
+        markup.row(*(InlineKeyboardButton(label, callback_data=data) for label, data in ratings))
     for index, suggestion in enumerate(suggestions, 1):
         data = suggestion["payload"]
-        if len(data.encode("utf-8")) > CALLBACK_DATA_BYTES or data.startswith(BUTTON_INDEX):
+        too_long = len(data.encode("utf-8")) > CALLBACK_DATA_BYTES
+        if too_long or data.startswith(BUTTON_INDEX) or data.startswith(FEEDBACK_DATA):
             data = f"{BUTTON_INDEX}{index}"
         markup.row(InlineKeyboardButton(suggestion["title"], callback_data=data))
     return markup
@@ -139,6 +153,7 @@ class TelegramInput(EnvChannel):
         self.memory: RecentMap[tuple] = RecentMap(size=100_000, ttl=7 * 24 * 3600.0)
         self.seen: RecentMap[bool] = RecentMap(size=4096, ttl=24 * 3600.0)
         self._output: Optional[ContractTelegramOutput] = None
+        self.agent: Any = None  # the Rasa agent, from the first request (feedback is stored with it)
         if not settings.secret:
             logger.error("Telegram channel: TELEGRAM_WEBHOOK_SECRET is not set, so every update is refused. "
                          "Set it and pass the same value as secret_token to setWebhook.")
@@ -180,6 +195,7 @@ class TelegramInput(EnvChannel):
                 return response.text("success")  # Telegram re-sent an update already answered
             self.seen.put(update_id, True)
             try:
+                self.agent = getattr(request.app.ctx, "agent", None)
                 await self._handle(update, output, on_new_message)
             except (TelegramAPIError, OSError) as error:
                 logger.error("Telegram: could not reach the Bot API at %s: %s", self.settings.api_url, error)
@@ -197,6 +213,9 @@ class TelegramInput(EnvChannel):
     ) -> None:
         """Answer one update: a button press, a (possibly edited) text message, or anything else."""
         query = update.get("callback_query")
+        if isinstance(query, dict) and str(query.get("data") or "").startswith(FEEDBACK_DATA):
+            await self._rate(query, output)
+            return
         if isinstance(query, dict):
             message = query.get("message") or {}
             chat = (message.get("chat") or {}).get("id")
@@ -221,6 +240,22 @@ class TelegramInput(EnvChannel):
         if chat is None or not text:
             return
         await self._ask(str(chat), text, update.get("update_id"), output, on_new_message)
+
+    async def _rate(self, query: Dict[str, Any], output: ContractTelegramOutput) -> None:
+        """A feedback button: the rating of the message it belongs to, stored in its conversation."""
+        message = query.get("message") or {}
+        chat = (message.get("chat") or {}).get("id")
+        data = str(query.get("data"))[len(FEEDBACK_DATA):]
+        rating, problem = read_feedback({"rating": data, "answer": message.get("text")})
+        if rating is not None and chat is not None:
+            conversation = conversation_id(self.name(), str(chat))
+            problem = await record_feedback(self.agent, conversation, rating, self.name())
+        if problem:
+            logger.warning("Telegram: a feedback button press was not stored: %s.", problem)
+        if query.get("id"):
+            lang = detect_script(str(message.get("text") or "")) or self.renderer.texts.default_lang
+            thanks = None if problem else self.renderer.texts.get("channels.feedback_thanks", lang)
+            await output.answer_callback_query(query["id"], text=thanks)
 
     async def _ask(
         self, chat: str, text: str, update_id: Any, output: ContractTelegramOutput,

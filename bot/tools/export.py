@@ -15,10 +15,19 @@ def _iso(timestamp: float) -> str:
 
 
 def message_record(m: Message) -> Dict[str, Any]:
-    """One message as JSON: user messages with intent and channel, bot messages with their payload."""
+    """One message as JSON: user messages with intent and channel, bot messages with their payload, ratings
+    with the answer they rate (its time, type and facts)."""
     record: Dict[str, Any] = {"time": _iso(m.time), "from": m.by, "text": m.text}
     if m.by == "user":
         record.update(intent=m.intent, confidence=m.confidence, channel=m.channel)
+    elif m.by == "feedback":
+        rating = m.payload or {}
+        record.update(
+            rating=rating.get("rating"), reason=rating.get("reason"), question=m.question,
+            answer_time=_iso(rating["answer_timestamp"]) if rating.get("answer_timestamp") else None,
+            answer_type=rating.get("answer_type"), answer_facts=rating.get("answer_facts") or [],
+        )
+        del record["text"]
     else:
         record["payload"] = m.payload
     return record

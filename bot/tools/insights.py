@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any, Dict, Iterable, List, Optional
 
+from bot.contract import RATINGS
 from bot.kb import KnowledgeBase, default_knowledge_base
 from bot.lang import normalize
 from bot.tools.tracker import Conversation
@@ -76,6 +77,8 @@ def insights(
     kb = kb or default_knowledge_base()
     unanswered, flagged = _Groups(), _Groups()
     languages, topics, types, channels, flag_codes = Counter(), Counter(), Counter(), Counter(), Counter()
+    ratings: Counter = Counter()
+    unhelpful = _Groups()
     senders, user_messages, replies, first, last = 0, 0, 0, None, None
     for conversation in conversations:
         senders += 1
@@ -85,6 +88,12 @@ def insights(
             if m.by == "user":
                 user_messages += 1
                 channels[m.channel or "unknown"] += 1
+                continue
+            if m.by == "feedback":
+                rating = (m.payload or {}).get("rating") or "unknown"
+                ratings[rating] += 1
+                if rating == "not_helpful":
+                    unhelpful.add(m.question or "", m.sender, m.time, extra=m.text or None)
                 continue
             if m.payload is None:
                 continue
@@ -125,4 +134,8 @@ def insights(
         ],
         "reply_types": _shares(types),
         "channels": _shares(channels),
+        "feedback": {
+            "by_rating": {r: ratings[r] for r in RATINGS},
+            "not_helpful": unhelpful.ranked(top, "reasons"),
+        },
     }

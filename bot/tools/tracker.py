@@ -12,6 +12,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 import sqlalchemy as sa
 
+from bot.contract import FEEDBACK_SLOT
 from bot.conversations import channel_of, conversation_id
 from bot.tools import ToolError
 
@@ -25,7 +26,7 @@ class Message:
 
     sender: str
     time: float
-    by: str  # "user" or "bot"
+    by: str  # "user", "bot", or "feedback" (a rating of an earlier bot message; `payload` holds it)
     text: str
     intent: Optional[str] = None
     confidence: Optional[float] = None
@@ -110,8 +111,10 @@ def read_conversations(
     engine = sa.create_engine(url)
     try:
         events = _events_table(engine)
+        # Messages, and ratings (the `feedback` slot, bot/feedback.py; a slot event's name is its action_name).
         query = sa.select(events.c.sender_id, events.c.type_name, events.c.timestamp, events.c.data).where(
             events.c.type_name.in_(("user", "bot"))
+            | ((events.c.type_name == "slot") & (events.c.action_name == FEEDBACK_SLOT))
         )
         if since is not None:
             query = query.where(events.c.timestamp >= since)
@@ -140,6 +143,14 @@ def read_conversations(
 
 def _message(row: Any, conversation: Conversation) -> Message:
     data = json.loads(row.data or "{}")
+    if row.type_name == "slot":
+        rating = data.get("value") if isinstance(data.get("value"), dict) else {}
+        rated = next((m for m in reversed(conversation.messages)
+                      if m.by == "bot" and m.time == rating.get("answer_timestamp")), None)
+        return Message(
+            sender=row.sender_id, time=row.timestamp, by="feedback", text=rating.get("reason") or "",
+            payload=rating, question=rated.question if rated else None, channel=rating.get("channel"),
+        )
     if row.type_name == "user":
         intent = (data.get("parse_data") or {}).get("intent") or {}
         return Message(

@@ -72,7 +72,7 @@ function renderBot(entry, ui) {
     : [];
   if (parts.length) {
     // Contract 1.1: each part with its own grade badge and citation chips, right after its statement.
-    if (payload.intro) item.appendChild(el("p", { className: "exo-intro" }, payload.intro));
+    if (payload.intro) item.appendChild(el("p", { className: "exo-answer-intro" }, payload.intro));
     var byRef = {};
     (payload.citations || []).forEach(function (c) { byRef[String(c.ref)] = c; });
     parts.forEach(function (part) {
@@ -91,6 +91,8 @@ function renderBot(entry, ui) {
     if (all.length) item.appendChild(renderCites(all, lang, ui));
   }
 
+  if (payload && FEEDBACK_TYPES.indexOf(payload.type) >= 0) item.appendChild(renderFeedback(entry, lang, ui));
+
   if (ui.debug && payload) item.appendChild(renderDebug(payload, ui.lang));
 
   var suggestions = payload && payload.suggestions || entry.quickReplies || [];
@@ -105,6 +107,57 @@ function renderBot(entry, ui) {
     item.appendChild(group);
   }
   return item;
+}
+
+/** Replies that can be rated (every answer, and the "not covered" kinds staff most need to hear about). */
+var FEEDBACK_TYPES = ["answer", "reference", "claim_check", "advice", "fallback", "out_of_scope", "handoff"];
+
+/**
+ * "Helpful" / "Not helpful" for one answer (contract 1.1 section 3): the pressed one shows
+ * aria-pressed="true"; after "Not helpful" an optional short reason can be sent. The rating is kept with
+ * the entry, so a reload shows it pressed.
+ */
+function renderFeedback(entry, lang, ui) {
+  var box = el("div", { className: "exo-feedback", role: "group", "aria-label": t(lang, "feedback") });
+  var buttons = {};
+  var reasonBox = el("div", { className: "exo-feedback-reason", hidden: true });
+  var thanks = el("p", { className: "exo-feedback-thanks", role: "status" });
+  ["helpful", "not_helpful"].forEach(function (rating) {
+    var button = el("button", {
+      type: "button", className: "exo-feedback-button", "data-rating": rating,
+      "aria-pressed": entry.feedback && entry.feedback.rating === rating ? "true" : "false",
+    });
+    append(button,
+      el("span", { className: "exo-feedback-icon", "aria-hidden": "true" }, rating === "helpful" ? "👍" : "👎"),
+      el("span", { className: "exo-feedback-label" }, t(lang, rating)));
+    button.addEventListener("click", function () {
+      Object.keys(buttons).forEach(function (r) { buttons[r].setAttribute("aria-pressed", r === rating ? "true" : "false"); });
+      ui.rate(entry, rating, "");
+      reasonBox.hidden = rating !== "not_helpful";
+      thanks.textContent = t(lang, "feedback_thanks");
+    });
+    buttons[rating] = button;
+    box.appendChild(button);
+  });
+  var reasonId = "exo-reason-" + Math.random().toString(36).slice(2, 10);
+  var reason = el("input", {
+    type: "text", id: reasonId, className: "exo-feedback-input", maxlength: WIDGET_DATA.maxFeedbackChars,
+    autocomplete: "off",
+  });
+  var sendReason = el("button", { type: "button", className: "exo-feedback-send" }, t(lang, "feedback_send"));
+  sendReason.addEventListener("click", function () {
+    if (!reason.value.trim()) return;
+    ui.rate(entry, "not_helpful", reason.value.trim());
+    reasonBox.hidden = true;
+    thanks.textContent = t(lang, "feedback_thanks");
+  });
+  reason.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.isComposing) { event.preventDefault(); sendReason.click(); }
+  });
+  append(reasonBox, el("label", { for: reasonId, className: "exo-feedback-reason-label" }, t(lang, "feedback_reason")),
+    reason, sendReason);
+  append(box, reasonBox, thanks);
+  return box;
 }
 
 /** The grade badge of one part: the level's colour, "Evidence:" and the consumer wording. */

@@ -200,6 +200,16 @@ Widget.prototype.send = function (text) {
   this.input.focus();
 };
 
+/** Rate an answer: kept with its entry (shown pressed after a reload) and sent as a `feedback` event,
+ * which socket.io buffers while the connection is down. */
+Widget.prototype.rate = function (entry, rating, reason) {
+  entry.feedback = { rating: rating, reason: reason || null };
+  this.store.save();
+  this.socket.emit("feedback", {
+    session_id: this.store.state.sessionId, rating: rating, answer: entry.text, reason: reason || "",
+  });
+};
+
 /** Send one message on the confirmed session; the typing indicator shows until the answer arrives. */
 Widget.prototype.emitMessage = function (text) {
   this.socket.emit("user_uttered", { message: text, session_id: this.store.state.sessionId });
