@@ -80,3 +80,18 @@ def test_store_checks_name_the_setting(tmp_path: Path) -> None:
         check_stores({"TRACKER_SQLITE_PATH": str(tmp_path / "ok.db"), "REDIS_URL": "redis://127.0.0.1:1/0"})
     with pytest.raises(StartupError, match="TRACKER_DB_URL"):
         check_stores({"TRACKER_DB_URL": "postgresql://rasa:secret@127.0.0.1:1/nothing"})
+
+
+def test_conversation_tests_pass_through_rasa_test(trained_model: Path, tmp_path: Path) -> None:
+    """Issue 17: `rasa test core` runs the conversation tests of tests/test_stories.yml (intents by the NLU,
+    next actions by the policy) and none fails."""
+    result = subprocess.run(
+        [RASA, "test", "core", "--model", str(trained_model), "--stories", "tests/test_stories.yml",
+         "--out", str(tmp_path / "results"), "--fail-on-prediction-errors", "--endpoints", str(tmp_path / "none.yml")],
+        cwd=ROOT, env=TEST_ENV, capture_output=True, text=True, timeout=600,
+    )
+    failed = tmp_path / "results" / "failed_test_stories.yml"
+    details = failed.read_text(encoding="utf-8") if failed.exists() else ""
+    assert result.returncode == 0, f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}\n{details}"
+    assert "Correct:" in result.stdout + result.stderr or (tmp_path / "results" / "story_report.json").exists()
+    assert "stories:" not in details or details.strip().endswith("stories: []"), details
