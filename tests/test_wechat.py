@@ -353,7 +353,7 @@ def test_deliveries_of_one_message_share_one_answer_and_the_last_gives_up_in_tim
     """WeChat's retry timing, scaled down: the answer is computed once; the third delivery stops waiting."""
     from bot.channels.wechat import WeChatInput, WeChatSettings
 
-    channel = WeChatInput(WeChatSettings(token="t"), reply_budget=0.2, hold=2.0)
+    channel = WeChatInput(WeChatSettings(token="t", reply_budget=0.2), hold=2.0)
     runs: List[int] = []
 
     async def slow_answer() -> str:
@@ -427,3 +427,40 @@ def test_a_rest_caller_cannot_reach_a_wechat_conversation(wechat: WeChatServer, 
         ask(sender, "/restart")
     assert stored_events(tracker_db, user, "wechat") == follower, "the follower's conversation was touched"
     assert [e["text"] for e in stored_events(tracker_db, f"wechat:{user}") if e["event"] == "user"][0] == "出处是哪里？"
+
+
+@pytest.fixture(scope="module")
+def late_wechat(bot_factory: Any, servers: Any, channel_env: Dict[str, str]) -> Any:
+    """A second bot whose WeChat channel has the AppSecret and a passive-reply budget every answer misses,
+    with WeChat's API faked on loopback; it shares the session's action server."""
+    from tests.fake_wechat_api import FakeWeChatAPI
+
+    api = FakeWeChatAPI(channel_env["WECHAT_APP_ID"], "exobot-test-app-secret")
+    env = {**channel_env, "WECHAT_APP_SECRET": api.app_secret, "WECHAT_API_URL": api.url,
+           "WECHAT_REPLY_BUDGET": "0.001"}
+    bot = bot_factory(env=env, action_server=False, action_port=servers.settings.action_port)
+    yield WeChatServer(bot.settings.rasa_url, channel_env), api, Path(bot.settings.env["TRACKER_SQLITE_PATH"])
+    api.stop()
+
+
+@pytest.mark.parametrize("safe", [False, True], ids=["plaintext", "safe"])
+def test_an_answer_that_misses_the_window_arrives_by_the_customer_service_api(late_wechat: Any, safe: bool) -> None:
+    """Issue 15, point 3: "success" at once, then the whole answer (grade and sources) through the
+    customer-service API, with a cached access token that is renewed when WeChat says it expired."""
+    wechat, api, db = late_wechat
+    user = new_user()
+    reply = wechat.post(text_message(user, "外泌体对帕金森病有用吗？", new_msg_id()), safe=safe)
+    assert (reply.status, reply.body, reply.fields) == (200, "success", None) and reply.elapsed < 4.5
+    (sent,) = api.wait_sent(user)
+    bot = last_bot(db, user, "wechat")
+    assert sent["msgtype"] == "text" and sent["text"]["content"].startswith(bot["text"])
+    label = bot["custom"]["evidence"]["label"]
+    assert default_texts().get("format.evidence_line", "zh-Hans", label=label) in sent["text"]["content"]
+    assert len(sent["text"]["content"].encode("utf-8")) <= LIMIT
+    # A second message reuses the cached token; after WeChat says it expired, a new one is fetched once.
+    tokens = len(api.tokens)
+    status, content, _ = wechat.http("POST", wechat.query(), text_message(user, "What are exosomes?", new_msg_id()))
+    assert content == "success" and api.wait_sent(user, 2)[-1]["token"] == sent["token"] and len(api.tokens) == tokens
+    api.expire_next = True
+    status, content, _ = wechat.http("POST", wechat.query(), text_message(user, "安全吗？", new_msg_id()))
+    assert content == "success" and len(api.wait_sent(user, 3)) == 3 and len(api.tokens) == tokens + 1

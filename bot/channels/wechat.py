@@ -6,9 +6,14 @@ wechatpy; XML from the network is parsed with entity declarations and DTDs refus
 
 Retries: WeChat re-sends a message it got no answer to within 5 s (same MsgId, up to three times).
 Each MsgId is answered by the bot once; every delivery of it waits for that one answer and gets the
-same reply (cached for ten minutes). Deliveries before the third hold on until the answer is ready,
-so that WeChat's next retry can pick it up; the third gives up after REPLY_BUDGET with "success"
-(an empty answer) rather than let WeChat tell the user the account is unavailable.
+same reply (cached for ten minutes).
+
+Slow answers: with WECHAT_APP_SECRET set (and WECHAT_APP_ID), a message whose answer is not ready within
+WECHAT_REPLY_BUDGET seconds (4.0) is acknowledged with "success" and the answer is sent through the
+customer-service message API when it is ready (bot/channels/wechat_api.py), so it is never lost. Without
+the secret, deliveries before the third hold on until the answer is ready, so that WeChat's next retry can
+pick it up; the third gives up after the budget with "success" rather than let WeChat tell the user the
+account is unavailable, and an answer slower than WeChat's three tries (about 15 s) is lost.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from wechatpy.utils import WeChatSigner
 from bot.channels.plain import PlainRenderer, RecentMap, Suggestion, clean_user_text, pick_suggestion, utf8_bytes
 from bot.channels.door import EnvChannel, log_id
 from bot.channels.rest import answer_or_apologise
+from bot.channels.wechat_api import DEFAULT_API_URL, CustomerService, WeChatAPIError
 from bot.conversations import conversation_id
 from bot.texts import default_texts
 
@@ -89,20 +95,38 @@ def wechat_signature(*parts: str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class WeChatSettings:
-    """Token, AppID and EncodingAESKey as configured in the Official Account's server settings."""
+    """Token, AppID and EncodingAESKey as configured in the Official Account's server settings; the AppSecret
+    for the customer-service API (late answers), its address, and the passive-reply budget."""
 
     token: str
     app_id: str = ""
     aes_key: str = ""
+    app_secret: str = ""
+    api_url: str = DEFAULT_API_URL
+    reply_budget: float = REPLY_BUDGET
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "WeChatSettings":
         """Read WECHAT_TOKEN, WECHAT_APP_ID and WECHAT_AES_KEY; raise a clear error when they are wrong."""
+        budget = env.get("WECHAT_REPLY_BUDGET", "").strip() or str(REPLY_BUDGET)
+        try:
+            reply_budget = float(budget)
+        except ValueError:
+            reply_budget = -1.0
+        if not 0 < reply_budget <= REPLY_BUDGET:
+            raise RasaException(f"WeChat channel: WECHAT_REPLY_BUDGET must be a number of seconds above 0 and "
+                                f"at most {REPLY_BUDGET} (WeChat hangs up at 5 s), not {budget!r}.")
         settings = cls(
             token=env.get("WECHAT_TOKEN", "").strip(),
             app_id=env.get("WECHAT_APP_ID", "").strip(),
             aes_key=env.get("WECHAT_AES_KEY", "").strip(),
+            app_secret=env.get("WECHAT_APP_SECRET", "").strip(),
+            api_url=env.get("WECHAT_API_URL", "").strip() or DEFAULT_API_URL,
+            reply_budget=reply_budget,
         )
+        if settings.app_secret and not settings.app_id:
+            raise RasaException("WeChat channel: WECHAT_APP_SECRET needs WECHAT_APP_ID (the account's AppID) "
+                                "for the customer-service API.")
         if not settings.token:
             raise RasaException("WeChat channel: WECHAT_TOKEN is empty. Set it to the Token of the "
                                 "Official Account's server configuration (see README, Messaging apps).")
@@ -141,10 +165,24 @@ class WeChatOutput(OutputChannel):
         self.messages.append({"text": text})
 
 
+@dataclasses.dataclass(frozen=True)
+class _Answer:
+    """One message's answer: the text, and who gets it from which account."""
+
+    text: str
+    user: str
+    account: str
+
+    def xml(self) -> str:
+        """The passive reply."""
+        return TextReply(source=self.account, target=self.user, content=self.text.replace("]]>", "]] >")).render()
+
+
 @dataclasses.dataclass
 class _Delivery:
-    task: "asyncio.Future[Optional[str]]"
+    task: "asyncio.Future[Optional[_Answer]]"
     attempts: int = 0
+    late: bool = False  # acknowledged with "success"; the answer goes through the customer-service API
 
 
 class WeChatInput(EnvChannel):
@@ -154,10 +192,12 @@ class WeChatInput(EnvChannel):
     required_setting = "WECHAT_TOKEN"
     settings_class = WeChatSettings
 
-    def __init__(self, settings: WeChatSettings, reply_budget: float = REPLY_BUDGET, hold: float = HOLD) -> None:
+    def __init__(self, settings: WeChatSettings, hold: float = HOLD) -> None:
         """A channel for one Official Account."""
         self.settings = settings
-        self.reply_budget, self.hold = reply_budget, hold
+        self.reply_budget, self.hold = settings.reply_budget, hold
+        self.service = (CustomerService(settings.app_id, settings.app_secret, settings.api_url)
+                        if settings.app_secret else None)
         self.crypto = WeChatCrypto(settings.token, settings.aes_key, settings.app_id) if settings.aes_key else None
         self.renderer = PlainRenderer(default_texts())
         self.deliveries: RecentMap[_Delivery] = RecentMap(size=4096, ttl=600.0)
@@ -165,7 +205,9 @@ class WeChatInput(EnvChannel):
         # (timestamp, nonce) -> digest of the body it signed: WeChat's retries repeat both, a replay of a
         # captured URL with another body does not.
         self.nonces: RecentMap[str] = RecentMap(size=200_000, ttl=2.0 * TIMESTAMP_WINDOW)
-        logger.info("WeChat channel on (%s mode).", "plaintext and safe" if self.crypto else "plaintext")
+        logger.info("WeChat channel on (%s mode; slow answers %s).", "plaintext and safe" if self.crypto else "plaintext",
+                    "sent by the customer-service API" if self.service else
+                    "lost after WeChat's third try: set WECHAT_APP_SECRET to send them later")
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         """Messages can only be sent as replies, so outside a request they are collected and dropped."""
@@ -211,9 +253,10 @@ class WeChatInput(EnvChannel):
                              "the account's EncodingAESKey, with WECHAT_APP_ID.")
                 return response.text("safe mode is not configured", status=400)
             key = f"{fields.get('FromUserName')}:{fields.get('MsgId') or fields.get('CreateTime')}"
-            reply = await self._deliver(str(key), lambda: self._respond(fields, on_new_message))
-            if reply is None:
+            answer = await self._deliver(str(key), lambda: self._respond(fields, on_new_message))
+            if answer is None:
                 return response.text("success")
+            reply = answer.xml()
             if encrypted:
                 reply = self.crypto.encrypt_message(reply, request.args.get("nonce"))
             return response.text(reply, content_type=XML)
@@ -262,24 +305,49 @@ class WeChatInput(EnvChannel):
             raise UnsafeXML(f"the encrypted frame could not be decrypted ({type(error).__name__})") from None
         return parse_xml(inner)
 
-    async def _deliver(self, key: str, respond: Callable[[], Awaitable[Optional[str]]]) -> Optional[str]:
-        """The reply for this message id: computed once, shared by every delivery of it."""
+    async def _deliver(self, key: str, respond: Callable[[], Awaitable[Optional[_Answer]]]) -> Optional[_Answer]:
+        """The answer for this message id: computed once, shared by every delivery of it; None when the
+        request is to be acknowledged with "success" (no answer, or an answer sent later by the API)."""
         delivery = self.deliveries.get(key)
         if delivery is None:
             delivery = _Delivery(asyncio.ensure_future(respond()))
             self.deliveries.put(key, delivery)
         delivery.attempts += 1
-        wait = self.reply_budget if delivery.attempts >= DELIVERIES else self.hold
+        if delivery.late:
+            return None  # a retry of a message whose answer goes through the customer-service API
+        last_try = self.service is not None or delivery.attempts >= DELIVERIES
+        wait = self.reply_budget if last_try else self.hold
         try:
             return await asyncio.wait_for(asyncio.shield(delivery.task), timeout=wait)
         except asyncio.TimeoutError:
-            logger.warning("WeChat: no answer to %s within %.1f s (delivery %d).", log_id(key), wait, delivery.attempts)
+            if self.service is not None:
+                delivery.late = True
+                asyncio.ensure_future(self._send_late(key, delivery))
+                logger.info("WeChat: the answer to %s takes longer than %.1f s; it will be sent by the "
+                            "customer-service API.", log_id(key), wait)
+            else:
+                logger.warning("WeChat: no answer to %s within %.1f s (delivery %d).", log_id(key), wait,
+                               delivery.attempts)
             return None
+
+    async def _send_late(self, key: str, delivery: _Delivery) -> None:
+        """Send an answer that missed the passive-reply window through the customer-service API."""
+        assert self.service is not None
+        try:
+            answer = await delivery.task
+            if answer is not None:
+                await self.service.send_text(answer.user, answer.text)
+        except WeChatAPIError as error:
+            logger.error("WeChat: the late answer to %s was not delivered: %s", log_id(key), error)
+        except Exception:
+            logger.exception("WeChat: the late answer to %s failed.", log_id(key))
 
     # -- conversation -------------------------------------------------------------------------
 
-    async def _respond(self, fields: Dict[str, Any], on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Optional[str]:
-        """The passive reply XML for one message, or None for "no reply"."""
+    async def _respond(
+        self, fields: Dict[str, Any], on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> Optional[_Answer]:
+        """The answer to one message, or None for "no reply"."""
         user, account = fields.get("FromUserName"), fields.get("ToUserName")
         if not isinstance(user, str) or not user or not isinstance(account, str):
             return None
@@ -296,7 +364,7 @@ class WeChatInput(EnvChannel):
             text = self.renderer.bilingual("text_only")
         if not text:
             return None
-        return TextReply(source=account, target=user, content=text.replace("]]>", "]] >")).render()
+        return _Answer(text, user, account)
 
     async def _ask(
         self, user: str, words: str, msg_id: Any, on_new_message: Callable[[UserMessage], Awaitable[Any]]
