@@ -16,6 +16,7 @@ from bot.kb.selection import Context, Selection
 from bot.lang import LANGS, detect_script, normalize, script_is_ambiguous
 from bot.reply import Reply
 from bot.services import Services, default_services
+from bot.staff import HANDOFF_SLOT, STAFF, WAITING
 
 CLAIM_FACT = "claims.systemic_injection"
 # Cue lists (data/nlu/lexicon.yml) that make a question personal medical advice, always declined.
@@ -126,8 +127,13 @@ class BotAction(Action, metaclass=abc.ABCMeta):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        """Reply once with text and payload; return the slot events that keep the context."""
+        """Reply once with text and payload; return the slot events that keep the context. While a person of
+        the support team holds the conversation (hand-off), the bot stays quiet: a payload, no text."""
         turn = Turn.from_tracker(tracker, self.services.texts.default_lang)
+        if tracker.get_slot(HANDOFF_SLOT) in (WAITING, STAFF) and self.name() != "action_handoff":
+            _, payload = self.services.composer.render(Reply(type="handoff", lang=turn.lang))
+            dispatcher.utter_message(json_message={**payload, "intent": turn.intent})
+            return [SlotSet("lang", turn.lang)]
         reply = self.reply_to(turn)
         reply = reply.with_confidence(turn.confidence, reply.intent or turn.intent)
         text, payload = self.services.composer.render(reply)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Optional, Text
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk.events import SlotSet
 
 from actions.base import BotAction, Turn
+from bot.lang import localize
 from bot.reply import Reply
+from bot.staff import HANDOFF_SLOT, WAITING
 
 
 # Below this intent confidence, a greeting or thanks with a question sentence in it answers the question.
@@ -98,15 +102,28 @@ class ActionThanks(SmallTalk):
 
 
 class ActionHandoff(BotAction):
-    """`request_human`: the bot cannot transfer; it says where people can get help."""
+    """`request_human`: the conversation waits for a person of the support team (staff console), and the
+    user is told honestly when one will reply: now, within support hours, or in the next ones."""
 
     def name(self) -> Text:
         """Action name."""
         return "action_handoff"
 
     def respond(self, turn: Turn) -> Reply:
-        """Hand-off note."""
-        return self.services.composer.message("handoff", "replies.handoff", turn.lang, suggestions=())
+        """Hand-off note (within or outside support hours)."""
+        hours = self.services.hours
+        lang = turn.lang
+        values = {"hours": localize(hours.label, lang)}
+        if hours.is_open():
+            return self.services.composer.message("handoff", "replies.handoff_open", lang, suggestions=(), **values)
+        contact = hours.contact or self.services.texts.get("replies.handoff_contact", lang)
+        return self.services.composer.message("handoff", "replies.handoff_closed", lang, suggestions=(),
+                                              contact=contact, **values)
+
+    @staticmethod
+    def remember(turn: Turn, reply: Reply) -> List[Dict[Text, Any]]:
+        """The language, and the hand-off state: waiting for a person."""
+        return [*BotAction.remember(turn, reply), SlotSet(HANDOFF_SLOT, WAITING)]
 
 
 class ActionOutOfScope(BotAction):

@@ -15,6 +15,7 @@ from bot.nlu.lexicon import cue_groups
 from bot.nlu.lexicon import cues as load_cues
 from bot.nlu.matching import TermMatcher
 from bot.reply import ReplyComposer
+from bot.staff.hours import SupportHours
 from bot.texts import Texts, default_texts
 
 
@@ -60,15 +61,19 @@ class Services:
     composer: ReplyComposer
     cues: Cues
     claims: ClaimDetector
+    hours: SupportHours
 
     @classmethod
-    def build(cls, kb: Optional[KnowledgeBase] = None, texts: Optional[Texts] = None) -> "Services":
-        """Services over the given (or the project's) knowledge base and texts."""
+    def build(
+        cls, kb: Optional[KnowledgeBase] = None, texts: Optional[Texts] = None, hours: Optional[SupportHours] = None
+    ) -> "Services":
+        """Services over the given (or the project's) knowledge base, texts and support hours."""
         kb = kb or default_knowledge_base()
         texts = texts or default_texts()
         cues = Cues({**cue_groups(), **load_cues()})
         retriever = FactRetriever(kb)
-        return cls(kb, texts, retriever, FactSelector(kb, retriever), ReplyComposer(kb, texts), cues, ClaimDetector())
+        return cls(kb, texts, retriever, FactSelector(kb, retriever), ReplyComposer(kb, texts), cues, ClaimDetector(),
+                   hours or SupportHours.load())
 
 
 @functools.lru_cache(maxsize=1)

@@ -14,7 +14,9 @@ import pytest
 
 from bot.paths import ROOT
 from bot.serve import QUIET_ENV, BotServers, ServerSettings
+from tests.fake_line import FakeLineAPI
 from tests.fake_telegram import FakeBotAPI
+from tests.fake_whatsapp import FakeWhatsAppAPI
 
 TESTS = Path(__file__).resolve().parent
 OUTPUT = ROOT / "test-output"
@@ -66,7 +68,21 @@ def fake_telegram() -> Iterator[FakeBotAPI]:
 
 
 @pytest.fixture(scope="session")
-def channel_env(fake_telegram: FakeBotAPI) -> Dict[str, str]:
+def fake_line() -> Iterator[FakeLineAPI]:
+    """A fake LINE Messaging API on loopback, recording the bot's replies."""
+    with FakeLineAPI(token="exobot-line-test-access-token") as api:
+        yield api
+
+
+@pytest.fixture(scope="session")
+def fake_whatsapp() -> Iterator[FakeWhatsAppAPI]:
+    """A fake WhatsApp Cloud API on loopback, recording the messages the bot sends."""
+    with FakeWhatsAppAPI(token="exobot-whatsapp-test-token", phone_number_id="106540352242922") as api:
+        yield api
+
+
+@pytest.fixture(scope="session")
+def channel_env(fake_telegram: FakeBotAPI, fake_line: FakeLineAPI, fake_whatsapp: FakeWhatsAppAPI) -> Dict[str, str]:
     """Environment that turns on the messaging-app channels of the test servers."""
     return {
         "WECHAT_TOKEN": "exobot-test-token",
@@ -76,6 +92,14 @@ def channel_env(fake_telegram: FakeBotAPI) -> Dict[str, str]:
         "TELEGRAM_TOKEN": "123456789:exobot-test-token_ABCdef",
         "TELEGRAM_WEBHOOK_SECRET": "exobot-test-secret_42",
         "TELEGRAM_API_URL": fake_telegram.url,
+        "LINE_CHANNEL_SECRET": "8c0e5bd1f3a94a7e9d6b2c41a0f7e3d5",
+        "LINE_CHANNEL_ACCESS_TOKEN": fake_line.token,
+        "LINE_API_URL": fake_line.url,
+        "WHATSAPP_TOKEN": fake_whatsapp.token,
+        "WHATSAPP_APP_SECRET": "4f1d9c27b6e84a03a5c1e92d7b3f6a80",
+        "WHATSAPP_VERIFY_TOKEN": "exobot-whatsapp-verify_42",
+        "WHATSAPP_PHONE_NUMBER_ID": fake_whatsapp.phone_number_id,
+        "WHATSAPP_API_URL": fake_whatsapp.url,
     }
 
 
@@ -90,7 +114,10 @@ def servers(
         action_port=free_port(),
         widget_port=free_port(),
         log_dir=tmp_path_factory.mktemp("logs"),
-        env={"TRACKER_SQLITE_PATH": str(tracker_db), "RASA_API_TOKEN": "test-api-token", **channel_env},
+        env={"TRACKER_SQLITE_PATH": str(tracker_db), "RASA_API_TOKEN": "test-api-token", **channel_env,
+             "STAFF_TOKEN": STAFF_TOKEN, "STAFF_REVIEW_FILE": str(tmp_path_factory.mktemp("review") / "cases.csv"),
+             # Support hours around the clock, so that a hand-off test says "a person will reply here".
+             "SUPPORT_DAYS": "mon-sun", "SUPPORT_HOURS": "00:00-24:00"},
     )
     with BotServers(settings) as running:
         yield running
@@ -171,6 +198,9 @@ def bot_factory(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -
     yield start
     for servers in reversed(started):
         servers.__exit__(None, None, None)
+
+
+STAFF_TOKEN = "exobot-test-staff-token"
 
 
 def stored_events(db: Path, sender: str, channel: str = "rest") -> List[Dict[str, Any]]:

@@ -165,3 +165,22 @@ def _message(row: Any, conversation: Conversation) -> Message:
         payload=custom if isinstance(custom, dict) else None,
         question=last_user.text if last_user else None,
     )
+
+
+def latest_slot_values(url: Any, slot: str) -> Dict[str, Any]:
+    """The last value set for `slot` in each conversation that ever set it (sender id -> value)."""
+    engine = sa.create_engine(url)
+    try:
+        events = _events_table(engine)
+        query = sa.select(events.c.sender_id, events.c.data).where(
+            (events.c.type_name == "slot") & (events.c.action_name == slot)
+        ).order_by(events.c.id)
+        values: Dict[str, Any] = {}
+        with engine.connect() as connection:
+            for row in connection.execute(query):
+                values[row.sender_id] = json.loads(row.data or "{}").get("value")
+        return values
+    except sa.exc.SQLAlchemyError as e:
+        raise ToolError(f"Reading the tracker store {engine.url!r} failed: {e}.") from e
+    finally:
+        engine.dispose()

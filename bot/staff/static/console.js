@@ -1,0 +1,1 @@
+// staff console script (built out by the console page work)
