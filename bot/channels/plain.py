@@ -1,4 +1,4 @@
-"""Plain-text rendering shared by the messaging-app channels (WeChat, Telegram).
+"""Plain-text rendering shared by the messaging-app channels (WeChat, Telegram, LINE, WhatsApp).
 
 A bot message carries the visible text and the contract payload (`custom`). Plain-text channels render an
 answer from its payload (`flags`, `intro`, `parts`) with bot/reply.py's renderer, and show other messages'
@@ -176,6 +176,10 @@ class PlainRenderer:
         else:
             text, _ = self._fit(blocks, [], lang, limit, measure)
         return PlainReply(text=text, lang=lang, suggestions=tuple(shown))
+
+    def suggestion_list(self, suggestions: Sequence[Suggestion], lang: str) -> str:
+        """The numbered suggestions with their header, as listed under an answer ("" when there are none)."""
+        return self._list(suggestions, lang)
 
     # -- internals ----------------------------------------------------------------------------
 

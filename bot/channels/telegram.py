@@ -26,11 +26,10 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.door import EnvChannel
+from bot.channels.messaging import FEEDBACK_DATA, is_rated, rating_buttons, store_rating
 from bot.channels.plain import PlainRenderer, RecentMap, Suggestion, clean_user_text, utf16_units
 from bot.channels.rest import answer_or_apologise
-from bot.contract import RATINGS
 from bot.conversations import conversation_id, platform_sender
-from bot.feedback import read_feedback, record_feedback
 from bot.lang import detect_script
 from bot.texts import default_texts
 
@@ -41,9 +40,8 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 TEXT_LIMIT = 4096  # Telegram's limit for a message text, in UTF-16 code units
 CALLBACK_DATA_BYTES = 64  # Telegram's limit for an inline button's callback_data
 BUTTON_INDEX = "#"  # callback_data "#2": the second suggestion of the message the button belongs to
-FEEDBACK_DATA = "fb:"  # callback_data "fb:helpful": a rating of the message the button belongs to
-# Replies under which the two feedback buttons are shown (answers, and the "not covered" kinds).
-RATED_TYPES = frozenset({"answer", "reference", "claim_check", "advice", "fallback", "out_of_scope", "handoff"})
+# Feedback buttons (callback_data "fb:helpful", under the replies users may rate) work as on LINE and
+# WhatsApp: bot.channels.messaging.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,10 +92,7 @@ class ContractTelegramOutput(TelegramOutput):
             if message.get("image"):
                 await self.send_image_url(recipient_id, message["image"])
             return  # a payload without text is for software, not for the user
-        payload = message.get("custom") if isinstance(message.get("custom"), dict) else {}
-        rated = payload.get("type") in RATED_TYPES
-        ratings = [(self.renderer.texts.get(f"channels.feedback_{r}", reply.lang), f"{FEEDBACK_DATA}{r}")
-                   for r in RATINGS] if rated else []
+        ratings = rating_buttons(self.renderer.texts, reply.lang) if is_rated([message]) else []
         markup = keyboard(reply.suggestions, ratings) if reply.suggestions or ratings else None
         self.memory.put(str(recipient_id), reply.suggestions)
         await self.send_message(recipient_id, reply.text, reply_markup=markup)
@@ -245,11 +240,8 @@ class TelegramInput(EnvChannel):
         """A feedback button: the rating of the message it belongs to, stored in its conversation."""
         message = query.get("message") or {}
         chat = (message.get("chat") or {}).get("id")
-        data = str(query.get("data"))[len(FEEDBACK_DATA):]
-        rating, problem = read_feedback({"rating": data, "answer": message.get("text")})
-        if rating is not None and chat is not None:
-            conversation = conversation_id(self.name(), str(chat))
-            problem = await record_feedback(self.agent, conversation, rating, self.name())
+        problem = "the button's message names no chat" if chat is None else await store_rating(
+            self.agent, self.name(), str(chat), str(query.get("data")), message.get("text"))
         if problem:
             logger.warning("Telegram: a feedback button press was not stored: %s.", problem)
         if query.get("id"):
