@@ -49,6 +49,13 @@ class AnswerMixin:
         offered = composer.follow_ups([last], exclude=turn.last_facts)
         return composer.message("out_of_scope", "replies.more_none", turn.lang, suggestions=offered)
 
+    def follow_up_answer(self, turn: Turn) -> Optional[Reply]:
+        """A short message after an answer ("人试过未?", "in humans too?") whose intent came out as something
+        else, answered in the previous answer's frame; None when it is not such a follow-up."""
+        if not turn.last_facts or not self.is_follow_up(turn) or self.other_topic(turn):  # type: ignore[attr-defined]
+            return None
+        return self.answer(turn)
+
     def not_covered(self, turn: Turn) -> Reply:
         """The honest "my facts don't cover that", with what they do cover nearby."""
         return self.services.composer.message(
@@ -100,4 +107,5 @@ class ActionFallback(AnswerMixin, BotAction):
         """A clear keyword match is answered; anything else gets the fallback reply."""
         if self.must_decline(turn):
             return self.decline_medical(turn)
-        return self.specific_answer(turn) or self.services.composer.message("fallback", "replies.fallback", turn.lang)
+        return (self.specific_answer(turn) or self.follow_up_answer(turn)
+                or self.services.composer.message("fallback", "replies.fallback", turn.lang))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import re
 from dataclasses import dataclass, replace
 from typing import Any, Dict, List, Optional, Text
 
@@ -21,6 +22,21 @@ from bot.staff import HANDOFF_SLOT, STAFF, WAITING
 CLAIM_FACT = "claims.systemic_injection"
 # Cue lists (data/nlu/lexicon.yml) that make a question personal medical advice, always declined.
 PERSONAL_MEDICAL_CUES = frozenset({"dosing", "condition", "advice_request"})
+# An age under 18 ("my daughter is 15", "17岁", "十五歲"): advice for a child, declined.
+# Chinese needs a person before the age: "年轻五岁" is "five years younger", "七十岁" no child.
+_MINOR = re.compile(
+    r"(?<![\d.])(?:1[0-7]|[1-9])\s*(?:yrs?|years?)[\s-]*old\b|(?<![\d.])(?:1[0-7]|[1-9])\s*(?:yo|y/o)\b"
+    r"|(?:孙|孙子|孙女|孙仔|女儿|儿子|个女|个仔|孩子|小孩|细路|客人|顾客|妹妹|弟弟|学生|侄子|侄女|外孙)"
+    r"[^，。？！,.?!\d一二三四五六七八九十]{0,6}(?<![一二三四五六七八九十\d])"
+    r"(?:十[一二三四五六七]?|[一二三四五六七八九]|1[0-7]|[1-9])岁"
+    r"|\b(?:daughter|son|kid|child|girl|boy|niece|nephew|grandson|granddaughter)\b[^.?!]{0,12}?\b(?:is|aged?)\s+(?:1[0-7]|[1-9])\b",
+    re.IGNORECASE,
+)
+
+
+def minor_age(text: str) -> bool:
+    """True when the message gives someone's age as under 18."""
+    return bool(_MINOR.search(text or ""))
 
 
 @dataclass(frozen=True)
@@ -177,14 +193,21 @@ class BotAction(Action, metaclass=abc.ABCMeta):
         return self.must_decline(turn) or turn.intent == "ask_medical_advice"
 
     def must_decline(self, turn: Turn) -> bool:
-        """Dosing, personal situations and "should I get it" are always declined with the doctor advice
-        (tapped suggestions, the bot's own questions, are answered before this is asked)."""
-        return bool(self.services.cues.found_in(turn.norm_text or turn.text) & PERSONAL_MEDICAL_CUES)
+        """Dosing, personal situations (pregnancy, a child under 18, own illness or medication) and "should I
+        get it" are always declined with the doctor advice (tapped suggestions, the bot's own questions, are
+        answered before this is asked)."""
+        text = turn.norm_text or turn.text
+        return bool(self.services.cues.found_in(text) & PERSONAL_MEDICAL_CUES) or minor_age(text)
 
     def other_topic(self, turn: Turn) -> bool:
-        """The message is about another product or topic (fish oil, retinol, the weather), not exosomes."""
+        """The message is about something the facts never cover: another product or topic (fish oil,
+        retinol, the weather), a cell therapy that is explicitly not exosomes, prices, where to buy or book,
+        which brand, or a use of exosomes such as cancer tests."""
         found = self.services.cues.found_in(turn.norm_text or turn.text)
-        return "other_product" in found and "exosome" not in found
+        about_exosomes = "exosome" in found and "not_exosome" not in found
+        if ("other_product" in found or "cell_therapy" in found) and not about_exosomes:
+            return True
+        return bool(found & {"price", "shopping", "other_use"})
 
     def decline_medical(self, turn: Turn) -> Reply:
         """The doctor advice, with general evidence offered."""

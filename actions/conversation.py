@@ -7,6 +7,7 @@ from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk.events import SlotSet
 
+from actions.answers import AnswerMixin
 from actions.base import BotAction, Turn
 from bot.lang import localize
 from bot.reply import Reply
@@ -110,7 +111,12 @@ class ActionHandoff(BotAction):
         return "action_handoff"
 
     def respond(self, turn: Turn) -> Reply:
-        """Hand-off note (within or outside support hours)."""
+        """Hand-off note (within or outside support hours); a question that only looked like a request for a
+        person ("in humans too?") and clearly asks about a fact is answered instead."""
+        if not self.services.cues.found("human", turn.norm_text or turn.text):
+            answer = self.specific_answer(turn)
+            if answer is not None:
+                return answer
         hours = self.services.hours
         lang = turn.lang
         values = {"hours": localize(hours.label, lang)}
@@ -122,11 +128,12 @@ class ActionHandoff(BotAction):
 
     @staticmethod
     def remember(turn: Turn, reply: Reply) -> List[Dict[Text, Any]]:
-        """The language, and the hand-off state: waiting for a person."""
-        return [*BotAction.remember(turn, reply), SlotSet(HANDOFF_SLOT, WAITING)]
+        """The language, and the hand-off state: waiting for a person (unless a question was answered)."""
+        events = BotAction.remember(turn, reply)
+        return [*events, SlotSet(HANDOFF_SLOT, WAITING)] if reply.type == "handoff" else events
 
 
-class ActionOutOfScope(BotAction):
+class ActionOutOfScope(AnswerMixin, BotAction):
     """`out_of_scope`: decline and point at what the bot can answer."""
 
     def name(self) -> Text:
@@ -137,7 +144,7 @@ class ActionOutOfScope(BotAction):
         """Decline, suggesting facts near the message; a message that clearly asks about a fact is answered."""
         if self.must_decline(turn):
             return self.decline_medical(turn)
-        rescued = None if self.other_topic(turn) else self.specific_answer(turn)
+        rescued = None if self.other_topic(turn) else self.specific_answer(turn) or self.follow_up_answer(turn)
         return rescued or self.services.composer.message(
             "out_of_scope", "replies.out_of_scope", turn.lang, suggestions=self.related_suggestions(turn)
         )
@@ -156,4 +163,9 @@ class ActionMedicalAdvice(BotAction):
         someone ("my son says exosomes lengthen telomeres, true?") and clearly asks about a fact is answered."""
         if self.must_decline(turn):
             return self.decline_medical(turn)
+        if self.other_topic(turn):  # a booking, a price, another treatment: not a medical question
+            reply = self.services.composer.message(
+                "out_of_scope", "replies.out_of_scope", turn.lang, suggestions=self.related_suggestions(turn)
+            )
+            return replace(reply, intent="out_of_scope")
         return self.specific_answer(turn) or self.decline_medical(turn)

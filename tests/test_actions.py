@@ -258,3 +258,39 @@ def test_pregnancy_breastfeeding_children_and_medication_are_declined_in_every_s
         assert payload["type"] == "out_of_scope" and payload["facts"] == [], (question, payload)
         assert payload["intent"] == "ask_medical_advice" and payload["lang"] == lang
         assert doctor in reply["text"]
+
+
+@pytest.mark.parametrize("action, intent, text, kind, why", [
+    (ActionAnswer, "ask_knowledge", "my 16 yr old has acne scars, can she get exosome microneedling?", "out_of_scope", "a minor"),
+    (ActionAnswer, "ask_knowledge", "我女儿八岁 皮肤过敏 可以用外泌体面膜吗", "out_of_scope", "a child's age"),
+    (ActionAnswer, "ask_knowledge", "我有高血压，在吃降压药，可不可以做外泌体导入？", "out_of_scope", "own illness and medication"),
+    (ActionAnswer, "ask_knowledge", "I'm on steroids for lupus, is an exosome facial ok for her at her age", "out_of_scope", "medication"),
+    (ActionAnswer, "ask_knowledge", "朋友做完外泌体面膜说脸年轻了五岁，真有研究支持吗？", "answer", "'five years younger' is no age"),
+])
+def test_personal_situations_are_declined_and_look_alikes_answered(full, action, intent, text, kind, why):
+    reply, _ = run(action(full), tracker(text, intent, ranking={"skin.overview": 0.5}))
+    assert reply["payload"]["type"] in ((kind,) if kind == "out_of_scope" else ("answer", "advice")), why
+    if kind == "out_of_scope":
+        assert reply["payload"]["intent"] == "ask_medical_advice", why
+
+
+@pytest.mark.parametrize("action, intent, text", [
+    (ActionAnswer, "ask_knowledge", "how much is an exosome facial in Toronto?"),
+    (ActionAnswer, "ask_knowledge", "stem cell injections for knees, not exosomes, any good?"),
+    (ActionAnswer, "ask_knowledge", "PRP打膝盖有没有效？"),
+    (ActionMedicalAdvice, "ask_medical_advice", "can you recommend a legit clinic for exosome facials near me"),
+    (ActionMedicalAdvice, "ask_medical_advice", "are exosome liquid biopsy tests accurate for cancer detection?"),
+])
+def test_prices_bookings_and_other_treatments_are_not_covered(full, action, intent, text):
+    reply, _ = run(action(full), tracker(text, intent, ranking={"organs.bone_joint": 0.5, "skin.overview": 0.5}))
+    assert reply["payload"]["type"] == "out_of_scope" and reply["payload"]["intent"] != "ask_medical_advice"
+    assert reply["payload"]["facts"] == []
+
+
+def test_a_short_follow_up_that_looks_like_a_hand_off_request_is_answered(full):
+    previous = {"last_question": "外泌体对帕金森病有用吗", "last_facts": ["animal.parkinsons"], "last_refs": [11]}
+    reply, events = run(ActionHandoff(full), tracker("in humans too?", "request_human", previous,
+                                                     ranking={"overview.human_vs_animal": 0.6}))
+    assert reply["payload"]["type"] in ("answer", "advice") and "handoff" not in slots(events)
+    reply, events = run(ActionHandoff(full), tracker("can I talk to a real person?", "request_human"))
+    assert reply["payload"]["type"] == "handoff" and slots(events)["handoff"] == "waiting"

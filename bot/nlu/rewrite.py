@@ -166,7 +166,7 @@ class Variants:
         with path.open(encoding="utf-8") as f:
             data = yaml.safe_load(f) or {}
         zh_table: dict[str, str] = {}
-        for section in ("cantonese", "regional", "zh_typos"):
+        for section in ("cantonese", "hokkien_zhuyin", "regional", "zh_typos"):
             for key, value in (data.get(section) or {}).items():
                 key, value = str(key), "" if value is None else str(value)
                 if normalize(key) != key or normalize(value) != value:
