@@ -12,7 +12,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import guard
-from bot.contract import FLAG_SYSTEMIC_INJECTION
+from bot.contract import FLAG_APPROVAL, FLAG_DISEASE_CURE, FLAG_OVERSTATED_PROOF, FLAG_SYSTEMIC_INJECTION
 from bot.kb.selection import Context, Selection
 from bot.lang import LANGS, detect_script, normalize, script_is_ambiguous
 from bot.reply import Reply
@@ -20,6 +20,7 @@ from bot.services import Services, default_services
 from bot.staff import HANDOFF_SLOT, STAFF, WAITING
 
 CLAIM_FACT = "claims.systemic_injection"
+FURTHER_CODES = (FLAG_DISEASE_CURE, FLAG_OVERSTATED_PROOF, FLAG_APPROVAL)
 # Cue lists (data/nlu/lexicon.yml) that make a question personal medical advice, always declined.
 PERSONAL_MEDICAL_CUES = frozenset({"dosing", "condition", "advice_request"})
 # An age under 18 ("my daughter is 15", "17岁", "十五歲"): advice for a child, declined.
@@ -165,6 +166,7 @@ class BotAction(Action, metaclass=abc.ABCMeta):
         if tapped is not None and FLAG_SYSTEMIC_INJECTION not in turn.flags:
             # A suggestion the bot offered and the user tapped: that fact's answer, whatever the intent.
             return composer.from_facts([tapped], turn.lang)
+        further = [code for code in turn.flags if code in FURTHER_CODES]
         if FLAG_SYSTEMIC_INJECTION in turn.flags or self.claim_across_turns(turn):
             # A personal phrasing keeps the flag; the reply adds that personal advice is for a doctor. A
             # second question in the message ("is it safe, and does it make you live longer?") is offered.
@@ -173,10 +175,30 @@ class BotAction(Action, metaclass=abc.ABCMeta):
             offer = [f.id for f in (other.second, other.lead) if f is not None and f.id != CLAIM_FACT][:1]
             return composer.from_facts(
                 [self.services.kb.fact(CLAIM_FACT), *second], turn.lang,
-                type="claim_check", intro_key="replies.claim_intro", flags=[FLAG_SYSTEMIC_INJECTION],
+                type="claim_check", intro_key="replies.claim_intro", flags=[FLAG_SYSTEMIC_INJECTION, *further],
                 outro_key="replies.medical_note" if self.is_personal_medical(turn) else None, offer=offer,
             )
+        if further:
+            return self.check_further_claims(turn, further)
         return self.respond(turn)
+
+    def check_further_claims(self, turn: Turn, codes: List[str]) -> Reply:
+        """A claim of a cure, of proof or of approval: its warning, then what the evidence does show (the
+        disease's own fact when the message names one, else the facts data/nlu/claim_codes.yml lists)."""
+        rules, kb = self.services.codes, self.services.kb
+        selection = self.select(turn)
+        chosen: List[str] = []
+        for code in codes:
+            lead = selection.lead.id if selection.lead is not None else None
+            if code == FLAG_DISEASE_CURE and lead in rules.disease_facts:
+                chosen.append(lead)
+            else:
+                chosen.extend(rules.facts.get(code, ()))
+        facts = [kb.fact(f) for f in dict.fromkeys(chosen) if f in kb.facts][:3]
+        return self.services.composer.from_facts(
+            facts, turn.lang, type="claim_check", intro_key="replies.claim_intro", flags=codes,
+            outro_key="replies.medical_note" if self.is_personal_medical(turn) else None,
+        )
 
     def claim_across_turns(self, turn: Turn) -> bool:
         """The claim made over two messages: the route in the previous one, the whole-body effect in this one."""

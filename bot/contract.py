@@ -34,7 +34,13 @@ NON_ANSWER_TYPES: frozenset[str] = frozenset(
 )
 
 FLAG_SYSTEMIC_INJECTION = "unsupported_systemic_injection_claim"
-FLAG_CODES: tuple[str, ...] = (FLAG_SYSTEMIC_INJECTION,)
+# Further codes (issue 18, listed in the contract with their triggers): a disease cured in people, where the
+# article has animal data only; overstated proof ("clinically proven", "no side effects"), where it reports
+# small, short studies; official approval, where it describes a regulatory grey zone.
+FLAG_DISEASE_CURE = "unsupported_disease_cure_claim"
+FLAG_OVERSTATED_PROOF = "overstated_proof_claim"
+FLAG_APPROVAL = "regulatory_approval_claim"
+FLAG_CODES: tuple[str, ...] = (FLAG_SYSTEMIC_INJECTION, FLAG_DISEASE_CURE, FLAG_OVERSTATED_PROOF, FLAG_APPROVAL)
 
 MAX_MESSAGE_CHARS = 2000
 

@@ -10,6 +10,7 @@ from bot.kb import KnowledgeBase, default_knowledge_base
 from bot.kb.retrieval import FactRetriever
 from bot.kb.selection import FactSelector
 from bot.lang import normalize
+from bot.nlu.claim_codes import CodeRules, default_code_rules
 from bot.nlu.claim_detector import ClaimDetector
 from bot.nlu.lexicon import cue_groups
 from bot.nlu.lexicon import cues as load_cues
@@ -62,6 +63,7 @@ class Services:
     cues: Cues
     claims: ClaimDetector
     hours: SupportHours
+    codes: CodeRules
 
     @classmethod
     def build(
@@ -73,7 +75,7 @@ class Services:
         cues = Cues({**cue_groups(), **load_cues()})
         retriever = FactRetriever(kb)
         return cls(kb, texts, retriever, FactSelector(kb, retriever), ReplyComposer(kb, texts), cues, ClaimDetector(),
-                   hours or SupportHours.load())
+                   hours or SupportHours.load(), default_code_rules())
 
 
 @functools.lru_cache(maxsize=1)

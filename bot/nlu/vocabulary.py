@@ -27,6 +27,10 @@ def _terms() -> Iterator[str]:
         yield from terms
     for terms in cues().values():
         yield from terms
+    from bot.nlu.claim_codes import default_code_rules
+
+    for terms in default_code_rules().terms.values():
+        yield from terms
 
 
 def _kb_texts(kb: KnowledgeBase) -> Iterator[tuple[str, str]]:
