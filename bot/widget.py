@@ -35,8 +35,19 @@ DIST_DIR = WIDGET_DIR / "dist"
 DEMO_PAGE = WIDGET_DIR / "demo" / "index.html"
 WIDGET_TEXTS_FILE = DATA / "widget_texts.yml"
 SOCKETIO_CLIENT = WIDGET_DIR / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
-SOURCES = ("util.js", "render.js", "widget.js")  # concatenation order: helpers first
+# The widget's modules, one per concern, concatenated in this order into one private scope (helpers
+# first, the shell that starts the widget last): helpers, storage (history, outbox, tabs), connection
+# and delivery, rendering of messages, staff view, the panel itself.
+SOURCES = ("util.js", "storage.js", "connection.js", "render.js", "staff.js", "widget.js")
 DEFAULT_SERVER = "http://localhost:5005"
+# Defaults of the embed's data- attributes (widget/src/util.js readOptions): days the history is kept in
+# the browser, seconds without an answer before a message is "not delivered", seconds without the
+# server's receipt before the connection is taken for dead and re-opened.
+HISTORY_DAYS = 30
+REPLY_TIMEOUT = 60
+ACK_TIMEOUT = 8
+# Query parameters of the demo page passed on to the widget's data- attributes (numbers only).
+DEMO_NUMBER_OPTIONS = {"history_days": "history-days", "reply_timeout": "reply-timeout", "ack_timeout": "ack-timeout"}
 _HOSTNAME = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+)$")
 
 
@@ -92,6 +103,9 @@ def widget_data() -> Dict[str, Any]:
         "maxFeedbackChars": MAX_REASON_CHARS,
         "defaultLang": texts.default_lang,
         "defaultServer": DEFAULT_SERVER,
+        "historyDays": HISTORY_DAYS,
+        "replyTimeout": REPLY_TIMEOUT,
+        "ackTimeout": ACK_TIMEOUT,
     }
 
 
@@ -128,6 +142,9 @@ def bundle() -> str:
     socketio = SOCKETIO_CLIENT.read_text(encoding="utf-8")
     socketio = re.sub(r"\n//# sourceMappingURL=\S+\s*$", "\n", socketio)
     version = json.loads((SOCKETIO_CLIENT.parent.parent / "package.json").read_text(encoding="utf-8"))["version"]
+    unlisted = sorted(p.name for p in SOURCE_DIR.glob("*.js") if p.name not in SOURCES)
+    if unlisted:
+        raise WidgetError(f"{SOURCE_DIR}: {', '.join(unlisted)} not in bot.widget.SOURCES; add each module there, in order.")
     sources = "\n".join(f"// ---- widget/src/{name}\n" + (SOURCE_DIR / name).read_text(encoding="utf-8") for name in SOURCES)
     css = (SOURCE_DIR / "widget.css").read_text(encoding="utf-8")
     return (
@@ -164,7 +181,8 @@ def _page_hostname(host_header: str) -> str:
 
 
 def render_demo(host_header: str, query: str, rasa_port: int, rasa_url: Optional[str] = None) -> bytes:
-    """The demo page, pointing the widget at the Rasa server (`?debug=1` staff view, `?lang=en`)."""
+    """The demo page, pointing the widget at the Rasa server (`?debug=1` staff view, `?lang=en`; `?history_days=`,
+    `?reply_timeout=` and `?ack_timeout=` set the widget's data- attributes of the same names)."""
     params = parse_qs(query)
     hostname = _page_hostname(host_header)
     server = rasa_url or f"http://{hostname}:{rasa_port}"
@@ -177,6 +195,12 @@ def render_demo(host_header: str, query: str, rasa_port: int, rasa_url: Optional
     page = page.replace("{{widget_src}}", html.escape(widget_src, quote=True))
     page = page.replace("{{lang}}", "en" if lang == "en" else "zh-Hant" if lang == "zh-Hant" else "zh")
     page = page.replace("{{debug}}", "1" if debug else "0")
+    numbers = []
+    for name, attribute in DEMO_NUMBER_OPTIONS.items():
+        value = params.get(name, [""])[0]
+        if re.fullmatch(r"\d{1,4}(\.\d{1,3})?", value):
+            numbers.append(f' data-{attribute}="{value}"')
+    page = page.replace("{{options}}", "".join(numbers))
     return page.encode("utf-8")
 
 

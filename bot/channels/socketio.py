@@ -10,27 +10,97 @@ session's room and no reply arrives. This channel registers a `session_request` 
 
 A turn that produced no bot message (action server down or failing) gets the apology of
 bot.channels.rest.answer_or_apologise instead of silence.
+
+Delivery (issue 13): the widget gives each message a client id (`user_uttered` {message, session_id,
+client_id, attempt}) and sends it again after a reconnection, a reload or "Retry" until it is answered.
+The channel confirms receipt at once with `user_received` {client_id}, tags each bot message with
+`reply_to` (the client id) and `message_id`, and answers a client id once: a re-sent id gets the bot
+messages of its turn again (to the session's room, marked `replay`), never a second turn. The turns are
+remembered in memory for an hour; the client id is also stored in the user event's metadata in the
+tracker store, so a re-send after a server restart is answered from the stored conversation.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
+import re
 import uuid
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
+from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Blueprint
 
 from bot import runtime
-from bot.channels.door import sender_problem, typed_text
-from bot.channels.rest import answer_or_apologise
+from bot.channels.door import log_id, sender_problem, typed_text
+from bot.channels.plain import RecentMap
+from bot.channels.rest import answer_or_apologise, apology
 from bot.conversations import channel_of, conversation_id, platform_sender
 from bot.feedback import read_feedback, record_feedback
 
+logger = logging.getLogger(__name__)
+
+# A client message id: 8 to 64 letters, digits, "-" or "_" (the widget sends 32 hex digits).
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+CLIENT_ID_KEY = "client_id"  # the key of the client id in the user event's metadata
+TURNS_KEPT = 2048  # turns remembered per server process (older ones are read from the tracker store)
+TURN_MEMORY_SECONDS = 3600.0
+
+
+def client_id_of(data: Dict[str, Any]) -> Optional[str]:
+    """The client message id of a `user_uttered` event, or None when it has none (or an unusable one)."""
+    value = data.get(CLIENT_ID_KEY)
+    return value if isinstance(value, str) and CLIENT_ID.match(value) else None
+
+
+class Turn:
+    """The bot messages sent for one client message id, in order; `done` once the turn has ended."""
+
+    def __init__(self) -> None:
+        """An empty turn, running."""
+        self.messages: List[Dict[str, Any]] = []
+        self.done = False
+
+
+def stored_reply(tracker: Any, client_id: str) -> Optional[List[Dict[str, Any]]]:
+    """The bot messages that answered the user event with this client id in a stored conversation, as
+    `bot_uttered` events (the apology when the turn sent none); None when no user event has this id."""
+    events = list(tracker.events) if tracker is not None else []
+    for i, event in enumerate(events):
+        if isinstance(event, UserUttered) and (event.metadata or {}).get(CLIENT_ID_KEY) == client_id:
+            replies = []
+            for later in events[i + 1:]:
+                if isinstance(later, UserUttered):
+                    break
+                if isinstance(later, BotUttered):
+                    replies.append(bot_event({"text": later.text, **(later.data or {})}))
+            return [r for r in replies if r] or [bot_event(apology(event.text))]
+    return None
+
+
+def bot_event(message: Dict[str, Any]) -> Dict[str, Any]:
+    """The `bot_uttered` event of one bot message: its text, payload and buttons."""
+    event: Dict[str, Any] = {}
+    if message.get("text"):
+        event["text"] = message["text"]
+    if message.get("custom"):
+        event["custom"] = message["custom"]
+    buttons = message.get("buttons") or message.get("quick_replies")
+    if buttons:
+        event["quick_replies"] = [{"title": b["title"], "payload": b["payload"]} for b in buttons]
+    return event
+
 
 class ContractSocketIOOutput(SocketIOOutput):
-    """Emits one event per bot message with `text` and `custom` side by side."""
+    """Emits one event per bot message with `text` and `custom` side by side; with a client message id,
+    each event names it (`reply_to`, `message_id`) and is kept in the turn, to be sent again on request."""
+
+    def __init__(self, sio: Any, bot_message_evt: Text, client_id: Optional[str] = None, turn: Optional[Turn] = None) -> None:
+        """Output on `sio`; `client_id` and `turn`: the message being answered and where its replies are kept."""
+        super().__init__(sio, bot_message_evt)
+        self.client_id, self.turn = client_id, turn
 
     @classmethod
     def name(cls) -> Text:
@@ -39,14 +109,11 @@ class ContractSocketIOOutput(SocketIOOutput):
 
     async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
         """One `bot_uttered` event holding the text, the payload and any buttons."""
-        event: Dict[Text, Any] = {}
-        if message.get("text"):
-            event["text"] = message["text"]
-        if message.get("custom"):
-            event["custom"] = message["custom"]
-        buttons = message.get("buttons") or message.get("quick_replies")
-        if buttons:
-            event["quick_replies"] = [{"title": b["title"], "payload": b["payload"]} for b in buttons]
+        event = bot_event(message)
+        if event and self.client_id and self.turn is not None:
+            event["reply_to"] = self.client_id
+            event["message_id"] = f"{self.client_id}:{len(self.turn.messages)}"
+            self.turn.messages.append(event)  # before it goes out: a re-send meanwhile gets it too
         if event:
             # Conversation `web:<session>` is answered in the socket.io room of <session>.
             await self._send_message(platform_sender(recipient_id), event)
@@ -70,11 +137,19 @@ class ContractSocketIOInput(SocketIOInput):
         """The stock blueprint, with every incoming message answered through our output."""
 
         async def handle(message: UserMessage) -> Any:
-            message.output_channel = ContractSocketIOOutput(self.sio, self.bot_message_evt)
+            if not isinstance(message.output_channel, ContractSocketIOOutput):
+                message.output_channel = ContractSocketIOOutput(self.sio, self.bot_message_evt)
             return await answer_or_apologise(on_new_message, message, "socket.io")
 
         runtime.apply()
         blueprint = super().blueprint(handle)
+        self.app: Dict[str, Any] = {}
+
+        @blueprint.listener("after_server_start")
+        async def keep_app(server: Any, _loop: Any) -> None:
+            self.app["agent"] = getattr(server.ctx, "agent", None)
+
+        self.turns: RecentMap[Turn] = RecentMap(size=TURNS_KEPT, ttl=TURN_MEMORY_SECONDS)
         self._register_session_request()
         self._register_user_uttered(handle)
         self._register_feedback(blueprint)
@@ -85,11 +160,7 @@ class ContractSocketIOInput(SocketIOInput):
         event of the conversation `web:<session>` and confirmed with `feedback_confirm`, or refused with
         `error`. It never reaches the NLU and never changes the conversation's flow."""
         sio = self.sio
-        app: Dict[str, Any] = {}
-
-        @blueprint.listener("after_server_start")
-        async def keep_app(server: Any, _loop: Any) -> None:
-            app["agent"] = getattr(server.ctx, "agent", None)
+        app = self.app
 
         @sio.on("feedback", namespace=self.namespace)
         async def feedback(sid: Text, data: Any) -> None:
@@ -107,7 +178,8 @@ class ContractSocketIOInput(SocketIOInput):
 
     def _register_user_uttered(self, handle: Callable[[UserMessage], Awaitable[Any]]) -> None:
         """Replace the stock `user_uttered` handler with one that checks the session id and the text at
-        the door: an unusable id or a message that is not text is refused with an `error` event."""
+        the door (an unusable id or a message that is not text is refused with an `error` event), and
+        answers each client message id once."""
         sio = self.sio
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
@@ -121,12 +193,68 @@ class ContractSocketIOInput(SocketIOInput):
                 await sio.emit("error", {"error": f"refused: {problem}"}, room=sid, namespace=self.namespace)
                 return
             metadata = data.get(self.metadata_key)
+            metadata = dict(metadata) if isinstance(metadata, dict) else None
+            conversation = conversation_id(self.name(), sender)
+            client_id = client_id_of(data)
+            turn = None
+            if client_id is not None:
+                await sio.emit("user_received", {"client_id": client_id}, room=sid, namespace=self.namespace)
+                turn = await self._claim_turn(conversation, client_id, data.get("attempt"))
+                if turn is None:
+                    return  # answered before: sent again, not run again
+                metadata = {**(metadata or {}), CLIENT_ID_KEY: client_id}
             message = UserMessage(
-                typed_text(data.get("message", "")), ContractSocketIOOutput(sio, self.bot_message_evt),
-                conversation_id(self.name(), sender), input_channel=self.name(),
-                metadata=metadata if isinstance(metadata, dict) else None,
+                typed_text(data.get("message", "")),
+                ContractSocketIOOutput(sio, self.bot_message_evt, client_id, turn),
+                conversation, input_channel=self.name(), metadata=metadata,
             )
-            await handle(message)
+            try:
+                await handle(message)
+            finally:
+                if turn is not None:
+                    turn.done = True
+
+    async def _claim_turn(self, conversation: str, client_id: str, attempt: Any) -> Optional[Turn]:
+        """A new turn for this client message id, or None when it was answered (or is being answered)
+        already: then its bot messages so far are sent again to the session's room (the rest follow as
+        the turn sends them). A re-sent id (`attempt` > 0) unknown to this process is looked up in the
+        stored conversation (the server may have restarted since)."""
+        key = f"{conversation}\n{client_id}"
+        turn = self.turns.get(key)
+        if turn is not None:
+            await self._replay(conversation, turn.messages)
+            return None
+        turn = Turn()
+        self.turns.put(key, turn)  # claimed before any await: a second copy of the id finds it
+        if isinstance(attempt, int) and attempt > 0:
+            replies = await self._stored_reply(conversation, client_id)
+            if replies is not None:
+                for n, event in enumerate(replies):
+                    turn.messages.append({**event, "reply_to": client_id, "message_id": f"{client_id}:{n}"})
+                turn.done = True
+                await self._replay(conversation, turn.messages)
+                return None
+        return turn
+
+    async def _stored_reply(self, conversation: str, client_id: str) -> Optional[List[Dict[str, Any]]]:
+        """The bot messages stored for this client message id, or None (not stored, or no store)."""
+        agent = self.app.get("agent")
+        store = getattr(agent, "tracker_store", None)
+        if store is None:
+            return None
+        try:
+            tracker = await store.retrieve(conversation)
+        except Exception:  # the store is down: better answer twice than never
+            logger.exception("socket.io: could not read the conversation of %s to answer a re-sent message.", log_id(conversation))
+            return None
+        return stored_reply(tracker, client_id)
+
+    async def _replay(self, conversation: str, messages: List[Dict[str, Any]]) -> None:
+        """Send bot messages again to every socket of the session (each names its message_id, so a
+        widget shows each one once)."""
+        room = platform_sender(conversation)
+        for event in list(messages):
+            await self.sio.emit(self.bot_message_evt, {**event, "replay": True}, room=room, namespace=self.namespace)
 
     def _register_session_request(self) -> None:
         """Replace the stock `session_request` handler with one that really joins the session's room."""

@@ -39,13 +39,34 @@ function levelClass(level) {
   return LEVELS.indexOf(level) >= 0 ? "exo-level-" + level.replace(/_/g, "-") : "exo-level-unknown";
 }
 
-/** A user message. */
+/** A user message: its text, when it was sent and its delivery state (with "Retry" when not delivered). */
 function renderUser(entry, ui) {
-  var item = el("div", { className: "exo-msg exo-user", "data-from": "user" });
+  var item = el("div", { className: "exo-msg exo-user", "data-from": "user", "data-id": entry.id });
   append(item,
     el("span", { className: "exo-sr" }, t(ui.lang, "you") + ": "),
-    el("p", { className: "exo-text" }, entry.text));
+    el("p", { className: "exo-text", id: "exo-text-" + entry.id }, entry.text),
+    el("p", { className: "exo-meta" }));
+  updateUser(item, entry, ui);
   return item;
+}
+
+/** Show a user message's current delivery state (it changes as the message is sent and answered). */
+function updateUser(item, entry, ui) {
+  var key = entry.state + " " + ui.lang;
+  if (item.getAttribute("data-shown") === key) return;
+  item.setAttribute("data-shown", key);
+  item.setAttribute("data-state", entry.state);
+  var meta = item.querySelector(".exo-meta");
+  var active = ui.root.getRootNode().activeElement;
+  var hadFocus = active && meta.contains(active);
+  meta.textContent = "";
+  append(meta, timeElement(entry.ts, ui.lang), el("span", { className: "exo-state" }, t(ui.lang, "state_" + entry.state)));
+  if (entry.state === "failed") {
+    var retry = el("button", { type: "button", className: "exo-retry", "aria-describedby": "exo-text-" + entry.id }, t(ui.lang, "retry"));
+    retry.addEventListener("click", function () { ui.retry(entry.id); });
+    meta.appendChild(retry);
+  }
+  if (hadFocus) ui.input.focus();
 }
 
 /** A bot message: flags banner, intro, each part with its grade badge and citation chips, staff view,
@@ -54,7 +75,7 @@ function renderBot(entry, ui) {
   var payload = entry.payload && typeof entry.payload === "object" ? entry.payload : null;
   var lang = replyLang(payload, ui.lang);
   var item = el("div", {
-    className: "exo-msg exo-bot", "data-from": "bot", lang: lang,
+    className: "exo-msg exo-bot", "data-from": "bot", "data-id": entry.id, lang: lang,
     "data-type": payload ? payload.type : null,
   });
   append(item, el("span", { className: "exo-sr" }, t(lang, "bot") + ": "));
@@ -63,7 +84,7 @@ function renderBot(entry, ui) {
     var banner = el("div", { className: "exo-flag", role: "note", "data-code": flag.code });
     append(banner,
       el("span", { className: "exo-sr" }, t(lang, "warning") + ": "),
-      el("span", { className: "exo-flag-text" }, flag.message));
+      linkedText("span", { className: "exo-flag-text" }, flag.message));
     item.appendChild(banner);
   });
 
@@ -72,12 +93,12 @@ function renderBot(entry, ui) {
     : [];
   if (parts.length) {
     // Contract 1.1: each part with its own grade badge and citation chips, right after its statement.
-    if (payload.intro) item.appendChild(el("p", { className: "exo-answer-intro" }, payload.intro));
+    if (payload.intro) item.appendChild(linkedText("p", { className: "exo-answer-intro" }, payload.intro));
     var byRef = {};
     (payload.citations || []).forEach(function (c) { byRef[String(c.ref)] = c; });
     parts.forEach(function (part) {
       var box = el("div", { className: "exo-part", "data-fact": part.fact || null });
-      box.appendChild(el("p", { className: "exo-text" }, part.text));
+      box.appendChild(linkedText("p", { className: "exo-text" }, part.text));
       if (part.evidence && part.evidence.level) box.appendChild(renderBadge(part.evidence, lang));
       var cites = (part.refs || []).map(function (n) { return byRef[String(n)]; }).filter(Boolean);
       if (cites.length) box.appendChild(renderCites(cites, lang, ui));
@@ -85,15 +106,17 @@ function renderBot(entry, ui) {
     });
   } else {
     // A message without parts (non-answers, other senders): its text, with what the payload explains.
-    item.appendChild(el("p", { className: "exo-text" }, answerBody(entry.text, payload)));
+    item.appendChild(linkedText("p", { className: "exo-text" }, answerBody(entry.text, payload)));
     if (payload && payload.evidence && payload.evidence.level) item.appendChild(renderBadge(payload.evidence, lang));
     var all = payload && payload.citations || [];
     if (all.length) item.appendChild(renderCites(all, lang, ui));
   }
 
+  item.appendChild(renderActions(entry, lang, ui));
+
   if (payload && FEEDBACK_TYPES.indexOf(payload.type) >= 0) item.appendChild(renderFeedback(entry, lang, ui));
 
-  if (ui.debug && payload) item.appendChild(renderDebug(payload, ui.lang));
+  if (ui.debug && payload) item.appendChild(renderStaff(entry, payload, ui));
 
   var suggestions = payload && payload.suggestions || entry.quickReplies || [];
   if (suggestions.length) {
@@ -107,6 +130,24 @@ function renderBot(entry, ui) {
     item.appendChild(group);
   }
   return item;
+}
+
+/** When the answer came, and a button that copies its text (the plain-text rendering, which names the
+ * grade and the sources, so it stands on its own when pasted). */
+function renderActions(entry, lang, ui) {
+  var row = el("div", { className: "exo-actions" });
+  var copy = el("button", { type: "button", className: "exo-copy" });
+  var label = el("span", { className: "exo-copy-text" }, t(lang, "copy"));
+  append(copy, svgIcon("M8 3h9a2 2 0 0 1 2 2v11h-2V5H8zM5 7h9a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V9a2 2 0 0 1 2-2zm0 2v11h9V9z", 16),
+    label, el("span", { className: "exo-sr" }, t(lang, "copy_what")));
+  copy.addEventListener("click", function () {
+    copyText(entry.text).then(function (ok) {
+      label.textContent = t(lang, ok ? "copied" : "copy_failed");
+      ui.announce(t(lang, ok ? "copied" : "copy_failed"));
+      setTimeout(function () { label.textContent = t(lang, "copy"); }, 2000);
+    });
+  });
+  return append(row, timeElement(entry.ts, lang), copy);
 }
 
 /** Replies that can be rated (every answer, and the "not covered" kinds staff most need to hear about). */
@@ -132,7 +173,7 @@ function renderFeedback(entry, lang, ui) {
       el("span", { className: "exo-feedback-label" }, t(lang, rating)));
     button.addEventListener("click", function () {
       Object.keys(buttons).forEach(function (r) { buttons[r].setAttribute("aria-pressed", r === rating ? "true" : "false"); });
-      ui.rate(entry, rating, "");
+      ui.rate(entry.id, rating, "");
       reasonBox.hidden = rating !== "not_helpful";
       thanks.textContent = t(lang, "feedback_thanks");
     });
@@ -147,7 +188,7 @@ function renderFeedback(entry, lang, ui) {
   var sendReason = el("button", { type: "button", className: "exo-feedback-send" }, t(lang, "feedback_send"));
   sendReason.addEventListener("click", function () {
     if (!reason.value.trim()) return;
-    ui.rate(entry, "not_helpful", reason.value.trim());
+    ui.rate(entry.id, "not_helpful", reason.value.trim());
     reasonBox.hidden = true;
     thanks.textContent = t(lang, "feedback_thanks");
   });
@@ -184,25 +225,6 @@ function renderCites(cites, lang, ui) {
     list.appendChild(chip);
   });
   return list;
-}
-
-/** The staff view of one answer (demo page with ?debug=1): intent, confidence, topic, facts, level. */
-function renderDebug(payload, lang) {
-  var box = el("dl", { className: "exo-debug", "aria-label": t(lang, "debug_heading") });
-  var rows = [
-    ["type", "debug_type", payload.type],
-    ["intent", "debug_intent", payload.intent],
-    ["confidence", "debug_confidence", typeof payload.confidence === "number" ? payload.confidence.toFixed(2) : ""],
-    ["topic", "debug_topic", payload.topic],
-    ["facts", "debug_facts", (payload.facts || []).join(", ")],
-    ["level", "debug_level", payload.evidence ? payload.evidence.level : ""],
-  ];
-  rows.forEach(function (row) {
-    append(box,
-      el("dt", null, t(lang, row[1])),
-      el("dd", { "data-field": row[0] }, row[2] === null || row[2] === undefined || row[2] === "" ? "—" : row[2]));
-  });
-  return box;
 }
 
 /** The content of the reference card: full reference from the bundled list, DOI and PubMed links. */

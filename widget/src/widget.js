@@ -1,22 +1,36 @@
-// The exobot chat widget: a launcher button and a chat panel in a shadow root, talking to Rasa's socket.io.
-// Protocol (Rasa socket.io channel with session_persistence): on every (re)connect emit
-// `session_request` {session_id}; the server answers `session_confirm` with the id; each `user_uttered`
-// carries {message, session_id}; each answer arrives as one `bot_uttered` {text, custom: contract payload}.
-
-var REPLY_TIMEOUT_MS = 60000;
+// The exobot chat widget: a launcher button and a chat panel in a shadow root. This file is the shell:
+// it builds the panel, keeps it in step with the stored conversation (storage.js), shows the connection
+// (connection.js) and delivery states, and handles the input, dialogs, focus and unread replies.
+// Messages are drawn by render.js, the staff view by staff.js.
 
 function Widget(options) {
+  var self = this;
   this.options = options;
-  this.store = new Store(options.server);
+  this.store = new Store(options.server, options.historyDays);
   this.lang = this.store.state.lang || options.lang;
   this.debug = options.debug;
-  this.outbox = [];
-  this.confirmed = false;
-  this.waiting = 0;
-  this.replyTimer = null;
+  this.nodes = {};
+  this.unread = 0;
+  this.baseTitle = null;
+  this.typingShown = false;
+  this.fullScreen = window.matchMedia ? window.matchMedia(FULL_SCREEN_QUERY) : { matches: false };
   this.build();
-  this.restore();
-  this.connect();
+  this.connection = new Connection(options, this.store, {
+    change: function () { self.showStatus(); },
+    failed: function () { self.announce(t(self.lang, "failed_notice")); },
+  });
+  this.store.onChange(function (newConversation, external) {
+    if (newConversation || external) self.connection.followSession();
+    if (newConversation) self.setUnread(0);
+    self.refresh(false);
+  });
+  this.refresh(true);
+  if (this.fullScreen.addEventListener) {
+    this.fullScreen.addEventListener("change", function () { self.updateModal(); });
+  }
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden && self.isOpen()) self.setUnread(0);
+  });
   if (options.open) this.setOpen(true, false);
 }
 
@@ -28,9 +42,13 @@ Widget.prototype.build = function () {
   this.root = append(el("div", { className: "exo-root" }));
   shadow.appendChild(this.root);
 
+  // The launcher's accessible name starts with its visible label; the unread count follows it.
   this.launcher = el("button", { type: "button", className: "exo-launcher", "aria-expanded": "false", "aria-controls": "exo-panel" });
   this.launcherLabel = el("span", { className: "exo-launcher-label" });
-  append(this.launcher, chatIcon(), this.launcherLabel);
+  this.launcherMore = el("span", { className: "exo-sr" });
+  this.unreadBadge = el("span", { className: "exo-unread", "aria-hidden": "true", hidden: true });
+  this.unreadText = el("span", { className: "exo-sr" });
+  append(this.launcher, chatIcon(), this.launcherLabel, this.launcherMore, this.unreadBadge, this.unreadText);
   this.launcher.addEventListener("click", function () { self.setOpen(!self.isOpen(), true); });
 
   this.panel = el("section", { id: "exo-panel", className: "exo-panel", role: "dialog", "aria-labelledby": "exo-title", hidden: true });
@@ -39,13 +57,25 @@ Widget.prototype.build = function () {
   this.status = el("p", { className: "exo-status", role: "status", "aria-live": "polite" });
   this.langButton = el("button", { type: "button", className: "exo-lang" });
   this.langButton.addEventListener("click", function () { self.switchLang(); });
-  this.newButton = el("button", { type: "button", className: "exo-new" });
-  this.newButton.addEventListener("click", function () { self.newChat(); });
-  this.closeButton = el("button", { type: "button", className: "exo-close" }, "×");
+  this.newButton = el("button", { type: "button", className: "exo-new", "aria-haspopup": "dialog" });
+  this.newButton.addEventListener("click", function () {
+    self.ask("new_chat", self.newButton, function () { self.newChat(); });
+  });
+  this.moreButton = el("button", { type: "button", className: "exo-more", "aria-expanded": "false", "aria-controls": "exo-menu" });
+  this.moreButton.addEventListener("click", function () { self.setMenu(self.menu.hidden); });
+  this.closeButton = el("button", { type: "button", className: "exo-close" });
   this.closeButton.addEventListener("click", function () { self.setOpen(false, true); });
   var header = append(el("header", { className: "exo-header" }),
     append(el("div", { className: "exo-heading" }), this.title, this.subtitle, this.status),
-    append(el("div", { className: "exo-tools" }), this.langButton, this.newButton, this.closeButton));
+    append(el("div", { className: "exo-tools" }), this.langButton, this.newButton, this.moreButton, this.closeButton));
+
+  this.menu = el("div", { id: "exo-menu", className: "exo-menu", hidden: true });
+  this.historyNote = el("p", { className: "exo-menu-note" });
+  this.deleteButton = el("button", { type: "button", className: "exo-delete", "aria-haspopup": "dialog" });
+  this.deleteButton.addEventListener("click", function () {
+    self.ask("delete_history", self.deleteButton, function () { self.deleteHistory(); });
+  });
+  append(this.menu, this.historyNote, this.deleteButton);
 
   this.log = el("div", { className: "exo-log", role: "log", "aria-live": "polite", "aria-relevant": "additions", tabindex: "0" });
   this.intro = el("div", { className: "exo-intro" });
@@ -55,68 +85,123 @@ Widget.prototype.build = function () {
   this.typing = el("div", { className: "exo-typing", hidden: true, "aria-hidden": "true" });
   append(this.typing, append(el("span", { className: "exo-dots", "aria-hidden": "true" }, el("i"), el("i"), el("i")), el("span", { className: "exo-typing-text" })));
 
+  this.notice = el("p", { className: "exo-notice", role: "status", hidden: true });
   this.form = el("form", { className: "exo-form" });
   this.inputLabel = el("label", { for: "exo-input", className: "exo-sr" });
-  this.input = el("textarea", { id: "exo-input", className: "exo-input", rows: "1", maxlength: WIDGET_DATA.maxMessageChars, autocomplete: "off" });
+  this.input = el("textarea", {
+    id: "exo-input", className: "exo-input", rows: "1", maxlength: WIDGET_DATA.maxMessageChars,
+    autocomplete: "off", "aria-describedby": "exo-counter",
+  });
+  this.counter = el("p", { id: "exo-counter", className: "exo-counter", hidden: true });
   this.sendButton = el("button", { type: "submit", className: "exo-send" });
-  append(this.form, this.inputLabel, this.input, this.sendButton);
+  append(this.form, this.inputLabel, append(el("div", { className: "exo-field" }), this.input, this.counter), this.sendButton);
   this.form.addEventListener("submit", function (event) {
     event.preventDefault();
     self.sendTyped();
   });
   this.input.addEventListener("keydown", function (event) {
+    // Enter sends; Shift+Enter starts a new line (the input grows with it).
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       self.sendTyped();
     }
   });
+  this.input.addEventListener("input", function () { self.onInput(); });
+  this.input.addEventListener("paste", function (event) { self.onPaste(event); });
 
+  // The reference card: a modal dialog over the panel, Close first, focus kept inside while open.
   this.refCard = el("div", { className: "exo-ref", role: "dialog", "aria-modal": "true", "aria-labelledby": "exo-ref-heading", hidden: true });
+  this.refBox = el("div", { className: "exo-ref-box" });
   this.refContent = el("div");
   this.refClose = el("button", { type: "button", className: "exo-ref-close" });
   this.refClose.addEventListener("click", function () { self.closeReference(); });
-  append(this.refCard, append(el("div", { className: "exo-ref-box" }), this.refContent, this.refClose));
+  append(this.refCard, append(this.refBox, this.refClose, this.refContent));
+  this.refCard.addEventListener("click", function (event) { if (event.target === self.refCard) self.closeReference(); });
+
+  // The confirmation asked before "new conversation" and "delete my history".
+  this.confirmBox = el("div", {
+    className: "exo-confirm", role: "alertdialog", "aria-modal": "true", "aria-labelledby": "exo-confirm-title",
+    "aria-describedby": "exo-confirm-text", hidden: true,
+  });
+  this.confirmTitle = el("h3", { id: "exo-confirm-title", className: "exo-confirm-title" });
+  this.confirmText = el("p", { id: "exo-confirm-text", className: "exo-confirm-text" });
+  this.confirmCancel = el("button", { type: "button", className: "exo-confirm-cancel" });
+  this.confirmOk = el("button", { type: "button", className: "exo-confirm-ok" });
+  this.confirmCancel.addEventListener("click", function () { self.closeConfirm(false); });
+  this.confirmOk.addEventListener("click", function () { self.closeConfirm(true); });
+  append(this.confirmBox, append(el("div", { className: "exo-confirm-box" }), this.confirmTitle, this.confirmText,
+    append(el("div", { className: "exo-confirm-actions" }), this.confirmCancel, this.confirmOk)));
 
   this.announcer = el("p", { className: "exo-sr", "aria-live": "polite" });
+  this.newTabNote = el("span", { id: "exo-new-tab", hidden: true });
 
-  append(this.panel, header, this.log, this.typing, this.announcer, this.form, this.refCard);
+  append(this.panel, header, this.menu, this.log, this.typing, this.announcer, this.newTabNote, this.notice, this.form, this.refCard, this.confirmBox);
   append(this.root, this.panel, this.launcher);
-  this.root.addEventListener("keydown", function (event) {
-    if (event.key !== "Escape") return;
-    if (!self.refCard.hidden) self.closeReference();
-    else if (self.isOpen()) self.setOpen(false, true);
+  this.root.addEventListener("keydown", function (event) { self.onKeydown(event); });
+  this.root.addEventListener("click", function (event) {
+    if (!self.menu.hidden && !self.menu.contains(event.target) && !self.moreButton.contains(event.target)) self.setMenu(false);
   });
   this.applyLang();
   document.body.appendChild(this.host);
 };
 
+/** Escape closes the innermost open layer; Tab stays inside a modal layer (and inside the full-screen panel). */
+Widget.prototype.onKeydown = function (event) {
+  if (event.key === "Escape") {
+    if (!this.confirmBox.hidden) this.closeConfirm(false);
+    else if (!this.refCard.hidden) this.closeReference();
+    else if (!this.menu.hidden) { this.setMenu(false); this.moreButton.focus(); }
+    else if (this.isOpen()) this.setOpen(false, true);
+    else return;
+    event.preventDefault();
+  } else if (event.key === "Tab") {
+    if (!this.confirmBox.hidden) trapTab(event, this.confirmBox, this.root.getRootNode());
+    else if (!this.refCard.hidden) trapTab(event, this.refCard, this.root.getRootNode());
+    else if (this.isOpen() && this.fullScreen.matches) trapTab(event, this.panel, this.root.getRootNode());
+  }
+};
+
 /** Set every string of the widget's own interface in the current UI language. */
 Widget.prototype.applyLang = function () {
   var lang = this.lang;
+  var other = lang === "en" ? (this.options.lang === "en" ? "zh-Hans" : this.options.lang) : "en";
   this.root.setAttribute("lang", lang);
   this.title.textContent = this.options.title || t(lang, "title");
   this.subtitle.textContent = t(lang, "subtitle");
   this.launcherLabel.textContent = t(lang, "launcher");
-  this.launcher.setAttribute("aria-label", this.isOpen() ? t(lang, "close") : t(lang, "open"));
-  this.langButton.textContent = t(lang, "switch_lang");
-  this.langButton.setAttribute("aria-label", t(lang, "switch_lang_label"));
+  this.launcherMore.textContent = t(lang, "launcher_more");
+  // The language button: its visible label (in the other language) starts its accessible name.
+  this.langButton.textContent = "";
+  append(this.langButton, el("span", { lang: other }, t(lang, "switch_lang")), el("span", { className: "exo-sr" }, t(lang, "switch_lang_label")));
   this.newButton.textContent = t(lang, "new_chat");
-  this.newButton.setAttribute("aria-label", t(lang, "new_chat_label"));
-  this.closeButton.setAttribute("aria-label", t(lang, "close"));
+  this.moreButton.textContent = "";
+  append(this.moreButton, el("span", { "aria-hidden": "true" }, "⋯"), el("span", { className: "exo-sr" }, t(lang, "more")));
+  this.closeButton.textContent = "";
+  append(this.closeButton, el("span", { "aria-hidden": "true" }, "×"), el("span", { className: "exo-sr" }, t(lang, "close")));
+  this.historyNote.textContent = t(lang, "history_note", { days: this.options.historyDays });
+  this.deleteButton.textContent = t(lang, "delete_history");
   this.inputLabel.textContent = t(lang, "input_label");
   this.input.setAttribute("placeholder", t(lang, "placeholder"));
   this.sendButton.textContent = t(lang, "send");
   this.typing.lastChild.textContent = t(lang, "typing");
   this.refClose.textContent = t(lang, "close_reference");
+  this.newTabNote.textContent = t(lang, "new_tab");
+  this.confirmCancel.textContent = t(lang, "cancel");
+  this.setUnread(this.unread);
+  this.updateCounter();
   this.renderIntro();
-  this.showStatus(this.statusKey || "connecting");
+  // Messages carry labels in the UI language (states, "Retry", the staff view): draw them again.
+  this.nodes = {};
+  this.messages.textContent = "";
+  if (this.connection) this.refresh(true);
 };
 
 Widget.prototype.renderIntro = function () {
   var self = this;
   this.intro.textContent = "";
   this.intro.appendChild(el("p", { className: "exo-intro-text" }, t(this.lang, "intro")));
-  if (this.store.state.messages.length) return;
+  this.introHasStarters = !this.store.state.messages.length;
+  if (!this.introHasStarters) return;
   var starters = WIDGET_DATA.starters[this.lang] || [];
   var group = el("div", { className: "exo-suggestions exo-starters", role: "group", "aria-label": t(this.lang, "suggestions") });
   starters.forEach(function (question) {
@@ -130,9 +215,9 @@ Widget.prototype.renderIntro = function () {
 Widget.prototype.switchLang = function () {
   var chinese = this.options.lang === "en" ? "zh-Hans" : this.options.lang;
   this.lang = this.lang === "en" ? chinese : "en";
-  this.store.state.lang = this.lang;
-  this.store.save();
+  this.store.setLang(this.lang);
   this.applyLang();
+  this.langButton.focus();
 };
 
 Widget.prototype.isOpen = function () {
@@ -143,34 +228,94 @@ Widget.prototype.setOpen = function (open, moveFocus) {
   this.panel.hidden = !open;
   this.root.classList.toggle("exo-open", open);
   this.launcher.setAttribute("aria-expanded", open ? "true" : "false");
-  this.launcher.setAttribute("aria-label", open ? t(this.lang, "close") : t(this.lang, "open"));
+  this.updateModal();
   if (open) {
     this.scrollDown();
+    if (!document.hidden) this.setUnread(0);
     if (moveFocus) this.input.focus();
   } else {
     this.closeReference();
+    this.closeConfirm(false, true);
+    this.setMenu(false);
     if (moveFocus) this.launcher.focus();
   }
 };
 
-/** Show the history saved in localStorage (it survives reloads of the page). */
-Widget.prototype.restore = function () {
-  var self = this;
-  this.store.state.messages.forEach(function (entry) { self.messages.appendChild(self.render(entry)); });
+/** On a full-screen panel (phones) the panel is modal: focus stays inside it. */
+Widget.prototype.updateModal = function () {
+  if (this.isOpen() && this.fullScreen.matches) this.panel.setAttribute("aria-modal", "true");
+  else this.panel.removeAttribute("aria-modal");
+};
+
+Widget.prototype.setMenu = function (open) {
+  this.menu.hidden = !open;
+  this.moreButton.setAttribute("aria-expanded", open ? "true" : "false");
+  if (open) this.deleteButton.focus();
 };
 
 Widget.prototype.render = function (entry) {
-  return entry.from === "user" ? renderUser(entry, this) : renderBot(entry, this);
+  var node = entry.from === "user" ? renderUser(entry, this) : renderBot(entry, this);
+  if (entry.from === "bot") node.setAttribute("data-feedback", feedbackKey(entry));
+  return node;
 };
 
-Widget.prototype.addEntry = function (entry) {
-  this.store.add(entry);
-  if (this.store.state.messages.length === 1) this.renderIntro();
-  var node = this.render(entry);
-  this.messages.appendChild(node);
-  if (entry.from === "bot") this.scrollTo(node);
-  else this.scrollDown();
-  return node;
+function feedbackKey(entry) {
+  return entry.feedback ? entry.feedback.rating + ":" + (entry.feedback.reason || "") : "";
+}
+
+/**
+ * Draw the stored conversation: new messages are added in their place, changed delivery states updated,
+ * messages gone (a new conversation, another tab) removed. `initial`: the history shown on load.
+ */
+Widget.prototype.refresh = function (initial) {
+  var self = this;
+  var desired = this.store.state.lang || this.options.lang;
+  if (desired !== this.lang && !initial) {
+    this.lang = desired;
+    this.applyLang();
+    return;
+  }
+  var seen = {};
+  var previous = null;
+  var newReplies = [];
+  var newQuestion = false;
+  this.store.visible().forEach(function (entry) {
+    seen[entry.id] = true;
+    var node = self.nodes[entry.id];
+    if (!node) {
+      node = self.render(entry);
+      self.nodes[entry.id] = node;
+      if (entry.from === "bot") newReplies.push(node);
+      else newQuestion = true;
+    } else if (entry.from === "user") {
+      updateUser(node, entry, self);
+    } else if (node.getAttribute("data-feedback") !== feedbackKey(entry)) {
+      var fresh = self.render(entry);
+      node.replaceWith(fresh);
+      node = self.nodes[entry.id] = fresh;
+    }
+    var expected = previous ? previous.nextSibling : self.messages.firstChild;
+    if (expected !== node) self.messages.insertBefore(node, expected);
+    previous = node;
+  });
+  Object.keys(this.nodes).forEach(function (id) {
+    if (!seen[id]) {
+      self.nodes[id].remove();
+      delete self.nodes[id];
+    }
+  });
+  if (this.introHasStarters !== !this.store.state.messages.length) this.renderIntro();
+  if (initial) this.scrollDown();
+  else if (newReplies.length) {
+    this.scrollTo(newReplies[0]);
+    // Unread: replies to questions this tab sent (one sent by another tab is read there).
+    var mine = newReplies.filter(function (node) {
+      var entry = self.store.find(node.getAttribute("data-id"));
+      return entry && (!entry.replyTo || self.connection.emitted[entry.replyTo]);
+    }).length;
+    if (mine && (!this.isOpen() || document.hidden)) this.setUnread(this.unread + mine);
+  } else if (newQuestion) this.scrollDown();
+  this.showStatus();
 };
 
 Widget.prototype.scrollDown = function () {
@@ -182,115 +327,189 @@ Widget.prototype.scrollTo = function (node) {
   this.log.scrollTop = Math.min(node.offsetTop - 8, this.log.scrollHeight);
 };
 
+/** The number of replies that came while the panel was closed (or the page hidden): on the launcher and
+ * in the page title, until the panel is opened. */
+Widget.prototype.setUnread = function (count) {
+  this.unread = count;
+  this.unreadBadge.hidden = !count;
+  this.unreadBadge.textContent = count ? String(count) : "";
+  this.unreadText.textContent = count ? t(this.lang, "unread", { n: count }) : "";
+  var prefix = /^\(\d+\) /;
+  if (count) {
+    if (this.baseTitle === null) this.baseTitle = document.title.replace(prefix, "");
+    document.title = "(" + count + ") " + this.baseTitle;
+  } else if (this.baseTitle !== null) {
+    if (prefix.test(document.title)) document.title = this.baseTitle;
+    this.baseTitle = null;
+  }
+};
+
+/** The status line: it says "connected" only when nothing waits for a reply that may not come. */
+Widget.prototype.statusKey = function () {
+  var connection = this.connection;
+  if (!connection) return "connecting";
+  var pending = this.store.pending().length;
+  if (!connection.online()) return "offline";
+  if (!connection.ready()) return pending ? "queued" : connection.everConfirmed ? "reconnecting" : "connecting";
+  var messages = this.store.state.messages;
+  var lastAnswer = 0;
+  messages.forEach(function (m) { if (m.from === "user" && m.state === "answered") lastAnswer = Math.max(lastAnswer, m.ts); });
+  if (this.store.failed().some(function (m) { return m.ts > lastAnswer; })) return "no_reply";
+  if (pending) return "waiting";
+  return "connected";
+};
+
+Widget.prototype.showStatus = function () {
+  var key = this.statusKey();
+  if (this.statusShown !== key + this.lang) {
+    this.statusShown = key + this.lang;
+    this.status.textContent = t(this.lang, "status_" + key);
+    this.root.setAttribute("data-status", key);
+  }
+  // The typing indicator: only while the server has a message (it confirmed receipt) and is answering.
+  var typing = !!this.connection && this.connection.ready() &&
+    this.store.pending().some(function (m) { return m.state === "sent"; });
+  this.typing.hidden = !typing;
+  if (typing && !this.typingShown) {
+    this.announce(t(this.lang, "typing"));
+    this.scrollDown();
+  }
+  this.typingShown = typing;
+};
+
+Widget.prototype.announce = function (text) {
+  var announcer = this.announcer;
+  announcer.textContent = "";
+  setTimeout(function () { announcer.textContent = text; }, 50);
+};
+
+Widget.prototype.showNotice = function (text) {
+  this.notice.textContent = text || "";
+  this.notice.hidden = !text;
+};
+
+Widget.prototype.onInput = function () {
+  this.autoSize();
+  this.updateCounter();
+  var max = WIDGET_DATA.maxMessageChars;
+  if (this.input.value.length >= max) {
+    if (!this.pasteCut) this.showNotice(t(this.lang, "limit_reached", { max: max }));
+  } else {
+    this.pasteCut = false;
+    this.showNotice("");
+  }
+};
+
+/** A paste that would go past the limit is cut at it, and a notice says so. */
+Widget.prototype.onPaste = function (event) {
+  var data = event.clipboardData && event.clipboardData.getData("text/plain");
+  if (!data) return;
+  var input = this.input;
+  var max = WIDGET_DATA.maxMessageChars;
+  var start = input.selectionStart;
+  var end = input.selectionEnd;
+  var room = Math.max(0, max - (input.value.length - (end - start)));
+  if (data.length <= room) return;
+  event.preventDefault();
+  var kept = data.slice(0, room);
+  if (/[\ud800-\udbff]$/.test(kept)) kept = kept.slice(0, -1);  // never half a character
+  input.focus();
+  var inserted = false;
+  try { inserted = document.execCommand("insertText", false, kept); } catch (e) { inserted = false; }
+  if (!inserted || input.value.length > max) {
+    input.setRangeText(kept, start, end, "end");
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+  this.pasteCut = true;
+  this.showNotice(t(this.lang, "paste_cut", { max: max }));
+};
+
+/** The input grows with its lines (Shift+Enter), up to its maximum height; then it scrolls. */
+Widget.prototype.autoSize = function () {
+  var input = this.input;
+  input.style.height = "auto";
+  if (input.value) input.style.height = (input.scrollHeight + 2) + "px";
+  else input.style.height = "";
+};
+
+Widget.prototype.updateCounter = function () {
+  var n = this.input.value.length;
+  var max = WIDGET_DATA.maxMessageChars;
+  this.counter.hidden = n === 0;
+  this.counter.textContent = "";
+  append(this.counter,
+    el("span", { "aria-hidden": "true" }, t(this.lang, "counter", { n: n, max: max })),
+    el("span", { className: "exo-sr" }, t(this.lang, "counter_label", { n: n, max: max })));
+  this.root.classList.toggle("exo-at-limit", n >= max);
+};
+
 Widget.prototype.sendTyped = function () {
   var text = this.input.value.trim();
   if (!text) return;
   this.input.value = "";
+  this.onInput();
   this.send(text);
 };
 
-/** Send a message (typed, a suggestion or a starter); queued while the connection is down. */
+/** Send a message (typed, a suggestion or a starter): saved in the outbox first, then sent when connected. */
 Widget.prototype.send = function (text) {
-  this.addEntry({ from: "user", text: text });
-  if (this.confirmed && this.socket.connected) this.emitMessage(text);
-  else {
-    this.outbox.push(text);
-    this.showStatus("queued");
-  }
+  var entry = { id: newId(), from: "user", text: text, ts: Date.now(), state: "queued", attempts: 0 };
+  this.store.add(entry);
+  this.connection.send(this.store.find(entry.id));
   this.input.focus();
 };
 
-/** Rate an answer: kept with its entry (shown pressed after a reload) and sent as a `feedback` event,
- * which socket.io buffers while the connection is down. */
-Widget.prototype.rate = function (entry, rating, reason) {
-  entry.feedback = { rating: rating, reason: reason || null };
-  this.store.save();
-  this.socket.emit("feedback", {
-    session_id: this.store.state.sessionId, rating: rating, answer: entry.text, reason: reason || "",
-  });
+Widget.prototype.retry = function (id) {
+  var entry = this.store.find(id);
+  if (entry && entry.state === "failed") this.connection.retry(entry);
+  this.input.focus();
 };
 
-/** Send one message on the confirmed session; the typing indicator shows until the answer arrives. */
-Widget.prototype.emitMessage = function (text) {
-  this.socket.emit("user_uttered", { message: text, session_id: this.store.state.sessionId });
-  this.setWaiting(this.waiting + 1);
+/** Rate an answer: kept with its entry (shown pressed after a reload and in other tabs) and sent. */
+Widget.prototype.rate = function (id, rating, reason) {
+  var entry = this.store.find(id);
+  if (!entry) return;
+  entry.feedback = { rating: rating, reason: reason || null, at: Date.now() };
+  if (this.nodes[id]) this.nodes[id].setAttribute("data-feedback", feedbackKey(entry));
+  this.store.commit();
+  this.connection.sendFeedback(entry, rating, reason);
 };
 
-Widget.prototype.setWaiting = function (count) {
-  var self = this;
-  this.waiting = Math.max(0, count);
-  this.typing.hidden = this.waiting === 0;
-  this.announcer.textContent = this.waiting ? t(this.lang, "typing") : "";
-  clearTimeout(this.replyTimer);
-  if (this.waiting) {
-    this.scrollDown();
-    this.replyTimer = setTimeout(function () {
-      self.setWaiting(0);
-      self.showStatus("no_reply");
-    }, REPLY_TIMEOUT_MS);
-  }
+/** Ask before something that cannot be undone; `onYes` runs when confirmed. */
+Widget.prototype.ask = function (kind, opener, onYes) {
+  this.setMenu(false);
+  this.confirmOpener = opener;
+  this.confirmYes = onYes;
+  this.confirmTitle.textContent = t(this.lang, kind + "_confirm_title");
+  this.confirmText.textContent = t(this.lang, kind + "_confirm_text");
+  this.confirmOk.textContent = t(this.lang, kind + "_confirm");
+  this.confirmBox.hidden = false;
+  this.confirmCancel.focus();
 };
 
-Widget.prototype.showStatus = function (key) {
-  this.statusKey = key;
-  this.status.textContent = t(this.lang, key);
-  this.root.setAttribute("data-status", key);
-};
-
-Widget.prototype.connect = function () {
-  var self = this;
-  this.showStatus("connecting");
-  this.socket = io(this.options.server, { path: this.options.socketPath, reconnectionDelayMax: 5000 });
-  this.socket.on("connect", function () {
-    self.confirmed = false;
-    self.socket.emit("session_request", { session_id: self.store.state.sessionId });
-  });
-  this.socket.on("session_confirm", function (data) {
-    var id = typeof data === "string" ? data : data && data.session_id;
-    if (id && id !== self.store.state.sessionId) {
-      self.store.state.sessionId = id;
-      self.store.save();
-    }
-    self.confirmed = true;
-    self.showStatus("connected");
-    var queued = self.outbox.splice(0);
-    queued.forEach(function (text) { self.emitMessage(text); });
-  });
-  this.socket.on("bot_uttered", function (data) { self.receive(data); });
-  this.socket.on("disconnect", function () {
-    self.confirmed = false;
-    self.setWaiting(0);
-    self.showStatus("reconnecting");
-  });
-  this.socket.on("connect_error", function () {
-    self.confirmed = false;
-    self.showStatus("reconnecting");
-  });
-};
-
-/** One bot message: `{text, custom}` from our channel (plain `{text}` or quick replies also work). */
-Widget.prototype.receive = function (data) {
-  if (!data || typeof data !== "object") return;
-  var payload = data.custom && typeof data.custom === "object" ? data.custom : null;
-  var text = typeof data.text === "string" ? data.text : "";
-  if (!text && !payload) return;
-  var entry = { from: "bot", text: text, payload: payload };
-  if (Array.isArray(data.quick_replies)) entry.quickReplies = data.quick_replies;
-  this.setWaiting(this.waiting - 1);
-  if (this.statusKey !== "connected") this.showStatus("connected");
-  this.addEntry(entry);
+Widget.prototype.closeConfirm = function (confirmed, quiet) {
+  if (this.confirmBox.hidden) return;
+  this.confirmBox.hidden = true;
+  var yes = this.confirmYes;
+  this.confirmYes = null;
+  if (confirmed && yes) yes();
+  else if (!quiet && this.confirmOpener && this.confirmOpener.getClientRects().length) this.confirmOpener.focus();
+  else if (!quiet) this.moreButton.focus();
 };
 
 Widget.prototype.newChat = function () {
-  this.store.clear();
-  this.messages.textContent = "";
-  this.setWaiting(0);
-  this.renderIntro();
-  if (this.socket) {
-    // A new session id: ask the server for one on a fresh connection.
-    this.socket.disconnect();
-    this.socket.connect();
-  }
+  this.store.reset();
+  this.input.value = "";
+  this.onInput();
+  this.announce(t(this.lang, "new_chat_done"));
+  this.input.focus();
+};
+
+Widget.prototype.deleteHistory = function () {
+  this.store.deleteAll();
+  this.input.value = "";
+  this.onInput();
+  this.announce(t(this.lang, "delete_history_done"));
   this.input.focus();
 };
 
@@ -301,13 +520,14 @@ Widget.prototype.openReference = function (cite, lang, opener) {
   this.refCard.setAttribute("lang", lang);
   this.refClose.textContent = t(lang, "close_reference");
   this.refCard.hidden = false;
+  this.refBox.scrollTop = 0;
   this.refClose.focus();
 };
 
 Widget.prototype.closeReference = function () {
   if (this.refCard.hidden) return;
   this.refCard.hidden = true;
-  if (this.refOpener) this.refOpener.focus();
+  if (this.refOpener && this.isOpen()) this.refOpener.focus();
 };
 
 (function start() {
