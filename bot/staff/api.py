@@ -14,10 +14,16 @@ API (JSON):
 - `GET /staff/api/conversations/<id>`: one conversation's messages with their payloads.
 - `POST /staff/api/conversations/<id>/reply` `{"text"}`: a person replies; the state becomes "staff".
 - `POST /staff/api/conversations/<id>/release`: the bot answers again.
+- `GET /staff/api/review-runs`: the review runs (status running/passed/failed, progress, summary, report) and
+  the review files a run may use; `POST` `{"file"}` starts `bot review <file> --url <this server>` on one of
+  them (data/review/*.csv|yml or STAFF_REVIEW_FILE; others: 400); `GET .../review-runs/<id>` one run;
+  `GET .../review-runs/<id>/report` its HTML report (`?file=` another report file inside that run's folder);
+  `POST .../review-runs/<id>/compare` `{"with": "<earlier run id>"}` compares the two as `bot review --compare`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hmac
 import io
@@ -36,9 +42,10 @@ from bot.channels.plain import PlainRenderer, utf8_bytes, utf16_units
 from bot.paths import VAR
 from bot.reply import ReplyComposer
 from bot.staff import STAFF
-from bot.staff.conversations import conversation_rows, filter_rows, read_all, stored_url
+from bot.staff.conversations import conversation_rows, filter_rows, read_all
 from bot.staff.handoff import HandoffError, staff_message, status_of
 from bot.staff.page import console_page, sign_in_page
+from bot.staff.review_runs import REPORT_TYPES, ReviewRunError, ReviewRuns
 from bot.tools.questions import COLUMNS
 
 logger = logging.getLogger(__name__)
@@ -78,6 +85,7 @@ class StaffInput(InputChannel):
         self.token, self.review_file = token, review_file
         self.composer = _composer()
         self.renderer = PlainRenderer(self.composer.texts)
+        self.review_runs = ReviewRuns(review_file)
         if not token:
             logger.warning("Staff console: off, because STAFF_TOKEN is not set (make run generates one).")
 
@@ -140,7 +148,10 @@ class StaffInput(InputChannel):
         @staff.route("/logout", methods=["POST"])
         async def logout(request: Request) -> HTTPResponse:
             answer = response.redirect("/staff/")
-            del answer.cookies[COOKIE]
+            # Expire the sign-in cookie on the path it was set for (a plain delete would name path "/").
+            answer.cookies[COOKIE] = ""
+            cookie = answer.cookies[COOKIE]
+            cookie["max-age"], cookie["path"], cookie["httponly"], cookie["samesite"] = 0, "/staff", True, "Strict"
             return answer
 
         @staff.route("/api/test", methods=["POST"])
@@ -197,6 +208,39 @@ class StaffInput(InputChannel):
         @guarded()
         async def release(request: Request, conversation: str) -> HTTPResponse:
             return await self._staff_says(request, conversation, "replies.handoff_released", None)
+
+        @staff.route("/api/review-runs", methods=["GET"])
+        @guarded()
+        async def review_runs(request: Request) -> HTTPResponse:
+            runs = await asyncio.to_thread(self.review_runs.runs)
+            return response.json({"runs": runs, "files": self.review_runs.files()})
+
+        @staff.route("/api/review-runs", methods=["POST"])
+        @guarded()
+        async def start_review_run(request: Request) -> HTTPResponse:
+            body = _json_object(request) or {}
+            return await _run_answer(self.review_runs.start, body.get("file"), _server_url(request), status=202)
+
+        @staff.route("/api/review-runs/<run_id>", methods=["GET"])
+        @guarded()
+        async def review_run(request: Request, run_id: str) -> HTTPResponse:
+            return await _run_answer(self.review_runs.run, run_id)
+
+        @staff.route("/api/review-runs/<run_id>/compare", methods=["POST"])
+        @guarded()
+        async def compare_review_runs(request: Request, run_id: str) -> HTTPResponse:
+            body = _json_object(request) or {}
+            return await _run_answer(self.review_runs.compare, run_id, body.get("with"))
+
+        @staff.route("/api/review-runs/<run_id>/report", methods=["GET"])
+        @guarded()
+        async def review_report(request: Request, run_id: str) -> HTTPResponse:
+            try:
+                path = await asyncio.to_thread(self.review_runs.report_file, run_id, request.args.get("file"))
+            except ReviewRunError as error:
+                return response.json({"error": str(error)}, status=error.status)
+            return response.raw(path.read_bytes(), content_type=REPORT_TYPES[path.suffix.lower()],
+                                headers=REPORT_HEADERS)
 
         return staff
 
@@ -258,6 +302,37 @@ class StaffInput(InputChannel):
             if new:
                 writer.writeheader()
             writer.writerow(row)
+
+
+# A report is a document to read: no scripts, nothing loaded from elsewhere, not framed by other sites.
+REPORT_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+                               "form-action 'none'; frame-ancestors 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+async def _run_answer(work: Callable[..., Dict[str, Any]], *args: Any, status: int = 200) -> HTTPResponse:
+    """Do review-run `work` off the event loop; its result as JSON, or its error with the error's status."""
+    try:
+        return response.json(await asyncio.to_thread(work, *args), status=status)
+    except ReviewRunError as error:
+        return response.json({"error": str(error)}, status=error.status)
+    except OSError as error:
+        logger.exception("Staff console: a review run failed to start or be read")
+        return response.json({"error": f"the review run could not be started or read ({error}); check that the "
+                                       "`bot` command is installed (make setup) and var/ is writable"}, status=500)
+
+
+def _server_url(request: Request) -> str:
+    """This server's address as the machine itself reaches it: the socket the request arrived on."""
+    info = request.conn_info
+    sockname = getattr(info, "sockname", None)
+    if isinstance(sockname, tuple) and len(sockname) >= 2:
+        host = f"[{sockname[0]}]" if ":" in str(sockname[0]) else str(sockname[0])
+        return f"{'https' if info.ssl else 'http'}://{host}:{sockname[1]}"
+    return f"{request.scheme}://{request.host}"
 
 
 def _is_json(request: Request) -> bool:
