@@ -1,9 +1,9 @@
-"""Take the README's screenshot of the staff console (docs/images/staff-console.png).
+"""Take the README's screenshot of the staff console (docs/img/staff-console.png).
 
 Starts the bot on free ports with a throw-away tracker store and staff token, asks the test panel the
 Parkinson's question in Debian's headless Chromium (Playwright) and saves the page at 1280x900.
 
-    .venv/bin/python scripts/staff_console_screenshot.py [--model models/x.tar.gz] [--out docs/images/staff-console.png]
+    .venv/bin/python scripts/staff_console_screenshot.py [--model models/x.tar.gz] [--out docs/img/staff-console.png]
 """
 
 from __future__ import annotations
