@@ -94,10 +94,15 @@ def widget_data() -> Dict[str, Any]:
                    "doi": r.doi, "pmid": r.pmid}
         for r in kb.references.values()
     }
+    # The article passages each fact restates (issue 11, point 4): shown under a part, in the original Chinese.
+    passages = {
+        f.id: [{"section": p.section, "quote": p.quote} for p in f.source] for f in kb.facts.values() if f.source
+    }
     return {
         "strings": load_widget_texts(),
         "starters": starters,
         "references": references,
+        "passages": passages,
         "levels": list(LEVELS),
         "maxMessageChars": MAX_MESSAGE_CHARS,
         "maxFeedbackChars": MAX_REASON_CHARS,

@@ -99,7 +99,11 @@ def test_the_test_panel_shows_each_channel_and_why_and_saves_a_review_case(serve
     why = result["why"]
     assert why["intent"]["name"] == "ask_knowledge" and why["intent_ranking"]
     assert why["fact_ranking"][0]["fact"] == "animal.parkinsons"
-    assert why["parts"] == [{"fact": "animal.parkinsons", "level": "animal", "refs": payload["parts"][0]["refs"]}]
+    (part,) = why["parts"]
+    assert (part["fact"], part["level"], part["refs"]) == ("animal.parkinsons", "animal", payload["parts"][0]["refs"])
+    # Issue 11, point 4: the article passage the part restates, in the original Chinese, with its markers.
+    assert part["passages"] and all(p["section"] and p["quote"] for p in part["passages"])
+    assert 11 in {n for p in part["passages"] for n in p["refs"]}
     flagged = api(base, "POST", "/staff/api/test", {"text": "广告说外泌体点滴能让全身年轻十岁"})
     assert [f["code"] for f in flagged["why"]["flags"]] == ["unsupported_systemic_injection_claim"]
 

@@ -145,6 +145,11 @@ def test_a_composite_answer_shows_one_badge_and_one_set_of_chips_per_part(
         assert box.locator(".exo-badge-label").inner_text() == part["evidence"]["label"]
         chips = box.locator(".exo-chip-n")
         assert [chips.nth(j).inner_text() for j in range(chips.count())] == [f"[{n}]" for n in part["refs"]]
+        # Issue 11, point 4: the article passage behind the part, folded, in the original Chinese.
+        fact = default_knowledge_base().facts[part["fact"]]
+        passages = box.locator(".exo-passages")
+        passages.locator("summary").click()
+        assert passages.locator(".exo-passage-quote").all_inner_texts() == [p.quote for p in fact.source]
     shot(page, output_dir, "composite")
 
 

@@ -287,11 +287,17 @@ class StaffInput(InputChannel):
                 "fact_ranking": (parse.get("fact_ranking") or [])[:10],
                 "sentences": parse.get("fact_segments") or [],
                 "parts": [
-                    {"fact": p.get("fact"), "level": (p.get("evidence") or {}).get("level"), "refs": p.get("refs")}
+                    {"fact": p.get("fact"), "level": (p.get("evidence") or {}).get("level"), "refs": p.get("refs"),
+                     "passages": self._passages(p.get("fact"))}
                     for p in (payload or {}).get("parts") or []
                 ],
             },
         }
+
+    def _passages(self, fact_id: Optional[str]) -> List[Dict[str, Any]]:
+        """The article passages a fact restates (section, verbatim quote, the markers there)."""
+        fact = self.composer.kb.facts.get(fact_id or "")
+        return [{"section": p.section, "quote": p.quote, "refs": list(p.refs)} for p in fact.source] if fact else []
 
     def _append_case(self, row: Dict[str, str]) -> None:
         """Append one case to the review file (with its header when new)."""

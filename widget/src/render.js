@@ -102,6 +102,8 @@ function renderBot(entry, ui) {
       if (part.evidence && part.evidence.level) box.appendChild(renderBadge(part.evidence, lang));
       var cites = (part.refs || []).map(function (n) { return byRef[String(n)]; }).filter(Boolean);
       if (cites.length) box.appendChild(renderCites(cites, lang, ui));
+      var passages = part.fact && WIDGET_DATA.passages ? WIDGET_DATA.passages[part.fact] || [] : [];
+      if (passages.length) box.appendChild(renderPassages(passages, lang));
       item.appendChild(box);
     });
   } else {
@@ -199,6 +201,20 @@ function renderFeedback(entry, lang, ui) {
     reason, sendReason);
   append(box, reasonBox, thanks);
   return box;
+}
+
+/** The article passages a part restates, folded: each with its section title, in the original Chinese. */
+function renderPassages(passages, lang) {
+  var details = el("details", { className: "exo-passages" });
+  details.appendChild(el("summary", { className: "exo-passages-key" }, t(lang, "source_passages")));
+  passages.forEach(function (p) {
+    var quote = el("blockquote", { className: "exo-passage", lang: "zh-Hans" });
+    append(quote,
+      el("p", { className: "exo-passage-section" }, p.section),
+      el("p", { className: "exo-passage-quote" }, p.quote));
+    details.appendChild(quote);
+  });
+  return details;
 }
 
 /** The grade badge of one part: the level's colour, "Evidence:" and the consumer wording. */

@@ -433,9 +433,11 @@
           return r.fact + " (" + number(r.confidence) + ")";
         }).join(", ")];
       })),
-      table("parts_heading", ["col_fact", "col_grade", "col_refs"], (why.parts || []).map(function (p, i) {
+      table("parts_heading", ["col_fact", "col_grade", "col_refs", "col_passage"], (why.parts || []).map(function (p, i) {
         var evidence = (parts[i] && parts[i].evidence) || { level: p.level };
-        return [el("code", { text: p.fact || "—" }), badge(evidence), (p.refs || []).map(function (r) { return "[" + r + "]"; }).join(" ")];
+        var passages = (p.passages || []).map(function (q) { return q.section + " — " + q.quote; }).join("\n");
+        return [el("code", { text: p.fact || "—" }), badge(evidence), (p.refs || []).map(function (r) { return "[" + r + "]"; }).join(" "),
+          el("span", { lang: "zh-Hans", className: "passage", text: passages || "—" })];
       }))
     ];
   }
