@@ -5,6 +5,9 @@ commit is not synced to disk on its own, so a power cut or an operating-system c
 turns, a crash of the bot cannot. Loading and saving a conversation run Rasa's SQLTrackerStore queries
 (same table, same "since the latest session start" rule, same order) through SQLAlchemy Core instead of
 ORM objects. README, "Performance", says what each of these bought.
+
+The SQLite file, its -wal and -shm files and their folder are private to the bot's user (0600 and 0700;
+README, "Privacy").
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ def tracker_db_settings(env: Mapping[str, str]) -> Dict[str, Any]:
             "query": dict(parsed.query) or None,
         }
     path = Path(env.get("TRACKER_SQLITE_PATH") or DEFAULT_SQLITE).resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    runtime.private_dir(path.parent)  # created 0700 (README, "Privacy")
     return {"dialect": "sqlite", "db": str(path)}
 
 
@@ -75,6 +78,10 @@ class ConfiguredSQLTrackerStore(SQLTrackerStore):
         super().__init__(domain=domain, event_broker=event_broker, **tracker_db_settings(os.environ))
         if self.engine.dialect.name == "sqlite":
             self._pool_sqlite_connections()
+            database = self.engine.url.database
+            if database and database != ":memory:":
+                # The file and its -wal and -shm are the owner's only, also when they were made before.
+                runtime.private_sqlite(Path(database))
 
     @contextlib.contextmanager
     def session_scope(self) -> Iterator[Any]:

@@ -8,7 +8,6 @@ error, instead of failing deep inside Rasa. And Rasa reads a message that starts
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import unicodedata
@@ -20,6 +19,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.conversations import PREFIX_ROOM
+from bot.runtime import log_id  # noqa: F401  (a sender id as logs show it: a short hash)
 
 logger = logging.getLogger(__name__)
 
@@ -50,13 +50,10 @@ def typed_text(text: str) -> str:
     surrogates, NUL) become U+FFFD, so the input guard answers "unreadable"; and Rasa's "/intent" syntax
     is defused with an invisible leading character, so "/restart" is just text."""
     text = "".join("\ufffd" if char == "\x00" or 0xD800 <= ord(char) <= 0xDFFF else char for char in text)
-    # Rasa strips surrounding whitespace, so the guard is a word joiner (invisible, removed by the NLU).
-    return "\u2060" + text if text.startswith("/") else text
-
-
-def log_id(sender: Any) -> str:
-    """A sender id as logs show it: a short hash, so logs name no OpenID or chat id (privacy)."""
-    return "id:" + hashlib.sha256(str(sender).encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    # Rasa strips surrounding whitespace (" /restart" is "/restart" to it), so the text is checked stripped,
+    # and the guard is a word joiner (not whitespace, so Rasa keeps it; invisible, removed by the NLU).
+    stripped = text.strip()
+    return "\u2060" + stripped if stripped.startswith("/") else text
 
 
 class OffChannel(InputChannel):

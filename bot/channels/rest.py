@@ -149,14 +149,35 @@ class ContractRestInput(RestInput):
         return webhook
 
 
+# How deep a request's JSON may nest (metadata included). Rasa deep-copies the metadata with every event,
+# which fails past a few hundred levels; a real client sends two or three.
+MAX_JSON_DEPTH = 32
+
+
+def json_depth(value: Any, limit: int = MAX_JSON_DEPTH) -> int:
+    """How deep lists and objects nest in `value` (a scalar is 0), counted up to `limit` + 1."""
+    deepest, stack = 0, [(value, 0)]
+    while stack and deepest <= limit:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth + 1)
+            stack.extend((child, depth + 1) for child in item if isinstance(child, (dict, list)))
+    return deepest
+
+
 def read_body(request: Request) -> tuple[Dict[str, Any], Optional[str]]:
     """The REST request's JSON object, or why it is refused (a message for the 400 answer)."""
     try:
         body = json.loads(request.body or b"")
-    except ValueError:
-        return {}, 'the body must be a JSON object: {"sender": "...", "message": "..."}'
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands of levels deep
+        return {}, ('the body must be a JSON object, nested at most '
+                    f'{MAX_JSON_DEPTH} levels deep: {{"sender": "...", "message": "..."}}')
     if not isinstance(body, dict):
         return {}, 'the body must be a JSON object: {"sender": "...", "message": "..."}'
+    if json_depth(body) > MAX_JSON_DEPTH:
+        return {}, f"the body nests more than {MAX_JSON_DEPTH} levels deep (in 'metadata'?); send flatter JSON"
     problem = sender_problem(body.get("sender"))
     if problem:
         return {}, f"'sender' {problem}"

@@ -25,11 +25,12 @@ import dataclasses
 import hashlib
 import hmac
 import logging
+import re
 import time
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Text
 
 import xmltodict
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -40,7 +41,7 @@ from wechatpy.replies import TextReply
 from wechatpy.utils import WeChatSigner
 
 from bot.channels.plain import PlainRenderer, RecentMap, Suggestion, clean_user_text, pick_suggestion, utf8_bytes
-from bot.channels.door import EnvChannel, log_id
+from bot.channels.door import EnvChannel, log_id, sender_problem
 from bot.channels.rest import answer_or_apologise
 from bot.channels.wechat_api import DEFAULT_API_URL, CustomerService, WeChatAPIError
 from bot.conversations import conversation_id
@@ -62,6 +63,7 @@ class UnsafeXML(ValueError):
 
 # Tags a WeChat message may have: a few dozen at most; deeper documents are refused before parsing.
 MAX_XML_TAGS = 200
+_CDATA = re.compile(rb"<!\[CDATA\[.*?\]\]>", re.DOTALL)
 # How far a request's timestamp may be from now, in seconds; a signed URL is refused outside it.
 TIMESTAMP_WINDOW = 300
 
@@ -69,7 +71,8 @@ TIMESTAMP_WINDOW = 300
 def parse_xml(data: bytes | str) -> Dict[str, Any]:
     """The fields of a WeChat `<xml>` document, refusing DTDs and entities (no expansion ever)."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    if raw.count(b"<") > MAX_XML_TAGS:
+    # Counted outside CDATA sections, where WeChat puts what the user typed ("<<<" is text there, not tags).
+    if _CDATA.sub(b"", raw).count(b"<") > MAX_XML_TAGS:
         raise UnsafeXML(f"the XML has more than {MAX_XML_TAGS} tags (WeChat sends a handful, never nested deep)")
     lowered = raw.lower()
     root = lowered.find(b"<xml")
@@ -252,6 +255,10 @@ class WeChatInput(EnvChannel):
                 logger.error("WeChat: got a safe-mode (AES) message but WECHAT_AES_KEY is not set; set it to "
                              "the account's EncodingAESKey, with WECHAT_APP_ID.")
                 return response.text("safe mode is not configured", status=400)
+            problem = sender_problem(fields.get("FromUserName"))
+            if problem:  # the channel's door (bot/channels/door.py): the id becomes a tracker store key
+                logger.warning("WeChat: refused a message whose FromUserName %s.", problem)
+                return response.text("bad request", status=400)
             key = f"{fields.get('FromUserName')}:{fields.get('MsgId') or fields.get('CreateTime')}"
             answer = await self._deliver(str(key), lambda: self._respond(fields, on_new_message))
             if answer is None:
@@ -268,10 +275,15 @@ class WeChatInput(EnvChannel):
         signature, timestamp, nonce = (args.get(k) for k in ("signature", "timestamp", "nonce"))
         if not (signature and timestamp and nonce):
             return False
-        if not str(timestamp).isdigit() or abs(time.time() - int(timestamp)) > TIMESTAMP_WINDOW:
+        timestamp = str(timestamp)
+        # ASCII digits only: "²" is a digit to str.isdigit() but not to int(); and at most 12 of them.
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+            return False
+        if abs(time.time() - int(timestamp)) > TIMESTAMP_WINDOW:
             return False
         expected = wechat_signature(self.settings.token, timestamp, nonce)
-        return hmac.compare_digest(expected, str(signature))
+        # As bytes: compare_digest refuses str with non-ASCII characters (TypeError, a 500 before).
+        return hmac.compare_digest(expected.encode(), str(signature).encode("utf-8", "surrogatepass"))
 
     def _first_use(self, args: Mapping[str, Any], body: bytes) -> bool:
         """False when this timestamp and nonce already signed a different body (a replayed URL)."""
