@@ -17,13 +17,17 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 # Rasa's training cache keys on component configs, not on our component code: keep it off.
 export RASA_MAX_CACHE_SIZE := 0
 
-.PHONY: run test train setup validate clean widget system-deps bench
+.PHONY: run test lint train setup validate clean widget system-deps bench
 
 run: $(MODEL) $(WIDGET_JS)
 	$(PY) -m bot.serve
 
-test: $(INSTALLED) system-deps $(WIDGET_JS)
+test: $(INSTALLED) system-deps $(WIDGET_JS) lint
 	$(PY) -m pytest
+
+# Lint (ruff, configured in pyproject.toml): run first by `make test`.
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check bot actions tests scripts
 
 train: $(MODEL)
 

@@ -4,12 +4,18 @@ Security defaults (README, "Deployment"): Rasa's HTTP API is off unless RASA_API
 RASA_JWT_SECRET (JWT) is set; CORS allows only the widget demo page's origins unless CORS_ORIGINS says
 otherwise; request bodies over SANIC_REQUEST_MAX_SIZE bytes (default 64 KB) are refused with 413 before
 they reach a channel. REDIS_URL switches the lock store to Redis (needed for several Rasa replicas).
+
+Privacy defaults (README, "Privacy"; bot.runtime): the servers run with umask 077, their logs and the
+SQLite tracker store are 0600 in 0700 folders, log lines carry no user text, sender id or secret, and the
+Rasa server reads RASA_API_TOKEN / RASA_JWT_SECRET from its environment (`python -m bot.runtime run`),
+never from its command line, which every local user can read.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -25,6 +31,8 @@ from urllib.parse import urlsplit
 import yaml
 
 from bot.paths import ROOT, VAR
+from bot.runtime import PRIVATE_UMASK, open_private_log, private_file, private_sqlite
+from bot.runtime import api_arguments  # noqa: F401  (the `rasa run` API options; bot.runtime adds them)
 from bot.widget import server_command
 
 DEFAULT_MODEL = ROOT / "models" / "current.tar.gz"
@@ -41,6 +49,9 @@ DEFAULT_REQUEST_MAX_SIZE = 64 * 1024  # bytes; Sanic's own default is 100 MB
 OPTIONAL_CHANNELS: Dict[str, List[str]] = {
     "bot.channels.wechat.WeChatInput": ["WECHAT_TOKEN", "WECHAT_APP_ID", "WECHAT_AES_KEY"],
     "bot.channels.telegram.TelegramInput": ["TELEGRAM_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_URL"],
+    "bot.channels.line.LineInput": ["LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN", "LINE_API_URL"],
+    "bot.channels.whatsapp.WhatsAppInput": ["WHATSAPP_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN",
+                                            "WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_API_URL"],
 }
 
 
@@ -60,6 +71,7 @@ class ServerSettings:
     cors: Optional[str] = None  # allowed origins, separated by spaces or commas; None: the widget page's
     log_dir: Path = VAR / "logs"
     env: Dict[str, str] = field(default_factory=dict)
+    actions: str = "actions"  # Python package of the custom actions
     startup_timeout: float = 180.0
 
     @property
@@ -105,6 +117,7 @@ def check_stores(env: Mapping[str, str]) -> None:
 
     db = tracker_db_settings(env)
     if db["dialect"] == "sqlite":
+        private_sqlite(Path(db["db"]))  # created 0600 here, before SQLite makes it with the default mode
         url = sa.engine.URL.create("sqlite", database=db["db"])
         where = f"TRACKER_SQLITE_PATH ({db['db']})" if env.get("TRACKER_SQLITE_PATH") else f"the SQLite file {db['db']}"
     else:
@@ -117,6 +130,8 @@ def check_stores(env: Mapping[str, str]) -> None:
         with engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
         engine.dispose()
+        if db["dialect"] == "sqlite":
+            private_sqlite(Path(db["db"]))  # side files (-wal, -shm) an earlier run left behind
     except Exception as error:
         raise StartupError(
             f"The tracker store cannot be reached: {type(error).__name__}: {str(error).splitlines()[0][:200]}. "
@@ -174,6 +189,7 @@ def write_endpoints(settings: ServerSettings, directory: Path, env: Optional[Map
     if lock_store:
         endpoints["lock_store"] = lock_store
     path = directory / "endpoints.yml"
+    private_file(path, create=True)  # 0600 before the action server token is written into it
     path.write_text(yaml.safe_dump(endpoints, sort_keys=False), encoding="utf-8")
     return path
 
@@ -224,19 +240,6 @@ def _tail(path: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
-def api_arguments(env: Mapping[str, str]) -> List[str]:
-    """`rasa run` options for the HTTP API: off by default; token (RASA_API_TOKEN) and/or JWT (RASA_JWT_SECRET)."""
-    token, secret = env.get("RASA_API_TOKEN", "").strip(), env.get("RASA_JWT_SECRET", "").strip()
-    if not (token or secret):
-        return []
-    args = ["--enable-api"]
-    if token:
-        args += ["--auth-token", token]
-    if secret:
-        args += ["--jwt-secret", secret, "--jwt-method", env.get("RASA_JWT_METHOD", "").strip() or "HS256"]
-    return args
-
-
 class BotServers:
     """The action server and Rasa server as child processes; usable as a context manager."""
 
@@ -251,12 +254,16 @@ class BotServers:
     def _spawn(
         self, name: str, args: List[str], env: Optional[Dict[str, str]] = None
     ) -> tuple[subprocess.Popen, Path]:
-        self.settings.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.settings.log_dir / f"{name}.log"
-        handle = log.open("w", encoding="utf-8")
-        process = subprocess.Popen(
-            args, cwd=ROOT, env=env or self.env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        handle = open_private_log(log)  # 0600, in a 0700 folder
+        try:
+            # umask 077: whatever the server creates (the SQLite file, its -wal and -shm) is its owner's only.
+            process = subprocess.Popen(
+                args, cwd=ROOT, env=env or self.env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
+                umask=PRIVATE_UMASK,
+            )
+        finally:
+            handle.close()  # the child has its own copy
         self.processes.append(process)
         return process, log
 
@@ -266,7 +273,8 @@ class BotServers:
         # The Rasa server's request limit is not for the action server, which receives whole conversations.
         env = {k: v for k, v in self.env.items() if k != "SANIC_REQUEST_MAX_SIZE"}
         process, log = self._spawn(
-            "action-server", [sys.executable, "-m", "bot.action_server", "--port", str(s.action_port)], env,
+            "action-server",
+            [sys.executable, "-m", "bot.action_server", "--port", str(s.action_port), "--actions", s.actions], env,
         )
         _wait_http(f"http://{action_host(env)}:{s.action_port}/health", process, log, s.startup_timeout, "The action server")
         self.action_process = process
@@ -278,8 +286,10 @@ class BotServers:
         if not Path(s.model).is_file():
             raise StartupError(f"No trained model at {s.model}. Train one with `make train` (or `make run`).")
         credentials, self.channel_notes = write_credentials(self.env, Path(self._tmp.name))
+        # `rasa run` through bot.runtime: the API token and JWT secret (api_arguments) are read from the
+        # environment there, so they are not on this command line, which `ps` shows to every local user.
         args = [
-            sys.executable, "-m", "rasa", "run",
+            sys.executable, "-m", "bot.runtime", "run",
             "--model", str(s.model),
             "--credentials", str(credentials),
             "--endpoints", str(write_endpoints(s, Path(self._tmp.name), self.env)),
@@ -287,7 +297,6 @@ class BotServers:
             "--interface", s.host,
             "--cors", *s.cors_origins,
         ]
-        args += api_arguments(self.env)
         limit = self.env.get("SANIC_REQUEST_MAX_SIZE") or str(DEFAULT_REQUEST_MAX_SIZE)
         env = {**self.env, "SANIC_REQUEST_MAX_SIZE": limit}
         process, log = self._spawn("rasa-server", args, env)
@@ -347,10 +356,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--cors", default=os.environ.get("CORS_ORIGINS"),
                         help="origins allowed to call the bot from a browser (default: the widget demo page's)")
     args = parser.parse_args(argv)
+    os.umask(PRIVATE_UMASK)  # files of this launcher (store check, logs) are its owner's only
     settings = ServerSettings(
         model=args.model, rasa_port=args.rasa_port, action_port=args.action_port, widget_port=args.widget_port,
         host=args.host, cors=args.cors,
     )
+    generated = not os.environ.get("STAFF_TOKEN", "").strip()
+    if generated:  # the staff console's token for this run (bot/staff/api.py); printed once below
+        os.environ["STAFF_TOKEN"] = secrets.token_urlsafe(24)
     servers = BotServers(settings)
     print("Starting the action server, the Rasa server and the widget server (about 30 s)...", flush=True)
     try:
@@ -366,6 +379,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         f"  socket.io  {settings.rasa_url}/socket.io\n"
         f"  actions    {settings.action_url}\n"
         f"  widget     {settings.widget_url}  (demo page; staff view: {settings.widget_url}?debug=1)\n"
+        f"  staff      {settings.rasa_url}/staff/  "
+        + (f"(token {os.environ['STAFF_TOKEN']}, generated for this run: set STAFF_TOKEN to keep one)\n"
+           if generated else "(token: STAFF_TOKEN)\n")
+        +
         f"  CORS       {' '.join(settings.cors_origins) or '(no browser origin allowed)'}  (CORS_ORIGINS)\n"
         f"  logs       {settings.log_dir}\n"
         "Press Ctrl-C to stop.",

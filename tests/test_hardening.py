@@ -117,7 +117,7 @@ def _socketio(url: str, events: List[Tuple[str, Any]], timeout: float = 20.0) ->
         while time.monotonic() < deadline and not any(n in ("bot_uttered", "error") for n, _ in received):
             time.sleep(0.1)
     finally:
-        client.disconnect()
+        client.eio.disconnect(abort=True)  # no wait for the pending long poll
     return received
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import signal
 import socket
@@ -24,6 +25,7 @@ def _listening(port: int) -> bool:
 def test_make_run_launcher_starts_answers_and_stops_on_ctrl_c(trained_model: Path, tmp_path: Path) -> None:
     ports = {"rasa": free_port(), "action": free_port(), "widget": free_port()}
     env = {**TEST_ENV, "TRACKER_SQLITE_PATH": str(tmp_path / "tracker.db")}
+    env.pop("STAFF_TOKEN", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "bot.serve", "--model", str(trained_model), "--rasa-port", str(ports["rasa"]),
          "--action-port", str(ports["action"]), "--widget-port", str(ports["widget"])],
@@ -49,6 +51,13 @@ def test_make_run_launcher_starts_answers_and_stops_on_ctrl_c(trained_model: Pat
         with urllib.request.urlopen(request, timeout=60) as response:
             text, payload = split_reply(json.loads(response.read()))
         assert payload["type"] == "answer" and "Evidence:" in text
+        # Issue 14: without STAFF_TOKEN the launcher generates one and prints it once; it opens /staff.
+        token = re.search(r"/staff/\s+\(token (\S+), generated", printed)
+        assert token, printed
+        staff = urllib.request.Request(f"http://127.0.0.1:{ports['rasa']}/staff/api/conversations",
+                                       headers={"Authorization": f"Bearer {token.group(1)}"})
+        with urllib.request.urlopen(staff, timeout=60) as response:
+            assert response.status == 200
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
     finally:

@@ -152,7 +152,7 @@ class Widget:
 
     def close(self) -> None:
         """Disconnect."""
-        self.client.disconnect()
+        self.client.eio.disconnect(abort=True)  # no wait for the pending long poll
 
 
 def test_hand_off_round_trip_in_the_widget(servers: Any, tracker_db: Path) -> None:

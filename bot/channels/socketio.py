@@ -163,7 +163,7 @@ class ContractSocketIOInput(SocketIOInput):
         app = self.app
 
         @sio.on("feedback", namespace=self.namespace)
-        async def feedback(sid: Text, data: Any) -> None:
+        async def feedback(sid: Text, data: Any = None) -> None:
             data = data if isinstance(data, dict) else {}
             session = data.get("session_id") if self.session_persistence else sid
             problem = sender_problem(session)
@@ -183,7 +183,7 @@ class ContractSocketIOInput(SocketIOInput):
         sio = self.sio
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
-        async def user_uttered(sid: Text, data: Any) -> None:
+        async def user_uttered(sid: Text, data: Any = None) -> None:
             data = data if isinstance(data, dict) else {}
             sender = data.get("session_id") if self.session_persistence else sid
             problem = sender_problem(sender)
@@ -261,7 +261,7 @@ class ContractSocketIOInput(SocketIOInput):
         sio = self.sio
 
         @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: Text, data: Optional[Dict]) -> None:
+        async def session_request(sid: Text, data: Optional[Dict] = None) -> None:
             data = data if isinstance(data, dict) else {}
             if sender_problem(data.get("session_id")) is not None:
                 data["session_id"] = uuid.uuid4().hex  # an unusable id gets a fresh one, never stored

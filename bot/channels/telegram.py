@@ -18,7 +18,7 @@ from aiogram import Bot
 from aiogram.bot.api import TelegramAPIServer, check_token
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.exceptions import TelegramAPIError, ValidationError
-from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.telegram import TelegramOutput
 from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
@@ -122,7 +122,8 @@ def pressed(data: str, remembered: tuple[Suggestion, ...], message: Dict[str, An
     if not data.startswith(BUTTON_INDEX):
         return data
     number = data[len(BUTTON_INDEX):]
-    index = int(number) - 1 if number.isdigit() else -1
+    # ASCII digits only ("²" is a digit to str.isdigit() but not to int()), and a sane length.
+    index = int(number) - 1 if number.isascii() and number.isdigit() and len(number) <= 3 else -1
     if 0 <= index < len(remembered):
         return remembered[index]["payload"]
     # Not remembered (e.g. after a restart): the button's own title, from the message it belongs to.

@@ -333,7 +333,7 @@ class WhatsAppInput(EnvChannel):
         if not data.startswith(BUTTON_INDEX):
             return clean_user_text(data)
         number = data[len(BUTTON_INDEX):]
-        index = int(number) - 1 if number.isdigit() else -1
+        index = int(number) - 1 if number.isascii() and number.isdigit() and len(number) <= 3 else -1
         if 0 <= index < len(remembered):
             return remembered[index]["payload"]
         return clean_user_text(title.split(". ", 1)[-1].rstrip("…"))  # not remembered: the button's title
