@@ -156,9 +156,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium (Playwright) for the session's browser tests."""
+    """One headless Chromium (Playwright) per test module. Not per session: Playwright's sync API keeps an
+    event loop running in the main thread while it is open, and later tests call asyncio.run()."""
     from playwright.sync_api import sync_playwright
 
     assert CHROMIUM.is_file(), f"{CHROMIUM} is missing: run scripts/install-system-deps (as root) or `make test`."

@@ -81,7 +81,8 @@ def test_claim_detector_on_the_live_model(servers):
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             parsed = json.loads(response.read())
-        flagged = [f["code"] for f in parsed.get("flags", [])] == ["unsupported_systemic_injection_claim"]
+        # Other codes may accompany it (an ad that also says "clinically proven": overstated_proof_claim).
+        flagged = "unsupported_systemic_injection_claim" in [f["code"] for f in parsed.get("flags", [])]
         if flagged != item["flag"]:
             wrong.append(("missed" if item["flag"] else "false flag", item["lang"], item["text"]))
     assert not wrong, "\n".join(map(str, wrong))

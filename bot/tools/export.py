@@ -46,12 +46,25 @@ def conversation_record(c: Conversation) -> Dict[str, Any]:
     }
 
 
+# Characters that str.splitlines() and many JSON Lines readers take for line ends, which json.dumps leaves
+# unescaped with ensure_ascii=False: a user's message may contain them.
+_LINE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
+
+
+def json_line(record: Dict[str, Any]) -> str:
+    """One JSON object on one line, whatever line separators its strings hold (readable Chinese kept)."""
+    line = json.dumps(record, ensure_ascii=False)
+    for char, escaped in _LINE_BREAKS.items():
+        line = line.replace(char, escaped)
+    return line
+
+
 def write_jsonl(conversations: Iterable[Conversation], out: TextIO) -> int:
     """Write one JSON object per conversation and line; returns how many were written."""
     count = 0
     for conversation in conversations:
         if not conversation.messages:
             continue
-        out.write(json.dumps(conversation_record(conversation), ensure_ascii=False) + "\n")
+        out.write(json_line(conversation_record(conversation)) + "\n")
         count += 1
     return count
