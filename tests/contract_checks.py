@@ -32,3 +32,20 @@ def assert_parts_rendered(text: str, payload: Dict[str, Any], texts: Texts) -> N
             assert not part["refs"] and payload["source"]["title"] in after
     assert sorted({n for p in parts for n in p["refs"]}) == [c["ref"] for c in payload["citations"]]
     assert payload["evidence"] == parts[0]["evidence"]
+
+
+def assert_rating_stored(added: list, rating: str, channel: str, answer: Dict[str, Any]) -> None:
+    """Contract 1.1 section 3: a rating is one `feedback` slot event naming the answer it rates."""
+    assert [e["event"] for e in added] == ["slot"] and added[0]["name"] == "feedback", added
+    value = added[0]["value"]
+    assert value["rating"] == rating and value["channel"] == channel
+    assert value["answer_timestamp"] == answer["timestamp"]
+    assert value["answer_facts"] == answer["data"]["custom"]["facts"]
+
+
+# One question per script with the words its grade and sources lines start with (messaging-channel tests).
+QUESTIONS_IN_THREE_SCRIPTS = [
+    ("Do exosomes help with Parkinson's disease?", "en", "Evidence: ", "Sources: ["),
+    ("外泌体对帕金森病有用吗？", "zh-Hans", "证据等级：", "参考文献：["),
+    ("外泌體護膚有用嗎？", "zh-Hant", "證據等級：", "參考文獻：["),
+]

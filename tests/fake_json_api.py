@@ -110,3 +110,16 @@ class FakeJsonAPI:
                     raise AssertionError(f"{self.name}: only {len(found)} matching calls within {timeout} s, "
                                          f"expected {count}; last calls: {self.calls[-3:]}")
                 self._lock.wait(left)
+
+
+def post_status(url: str, body: bytes, headers: Dict[str, str]) -> int:
+    """POST `body` as a platform would call the bot's webhook; the HTTP status of the answer."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=body, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code

@@ -23,6 +23,8 @@ from typing import Any, Dict, List, Optional
 import pytest
 
 from bot.texts import default_texts
+from tests.fake_json_api import post_status
+from tests.contract_checks import QUESTIONS_IN_THREE_SCRIPTS, assert_rating_stored
 from tests.conftest import last_bot, stored_events
 
 SIGNATURE_HEADER = "X-Line-Signature"
@@ -47,12 +49,7 @@ class LineServer:
         headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "LineBotWebhook/2.0"}
         if signature is not None:
             headers[SIGNATURE_HEADER] = line_signature(self.secret, body) if signature == "default" else signature
-        request = urllib.request.Request(self.url, data=body, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status
-        except urllib.error.HTTPError as error:
-            return error.code
+        return post_status(self.url, body, headers)
 
     def event(self, user: str, kind: str, **fields: Any) -> Dict[str, Any]:
         """A webhook event of `kind` from a one-to-one chat with `user`, with a fresh reply token."""
@@ -99,11 +96,7 @@ def assert_none_refused(api: Any, user: str) -> None:
     assert [c.answer for c in api.refused() if api.chat_of(c) == user] == []
 
 
-@pytest.mark.parametrize(("question", "lang", "grade", "sources"), [
-    ("Do exosomes help with Parkinson's disease?", "en", "Evidence: ", "Sources: ["),
-    ("外泌体对帕金森病有用吗？", "zh-Hans", "证据等级：", "参考文献：["),
-    ("外泌體護膚有用嗎？", "zh-Hant", "證據等級：", "參考文獻：["),
-])
+@pytest.mark.parametrize(("question", "lang", "grade", "sources"), QUESTIONS_IN_THREE_SCRIPTS)
 def test_an_answer_is_one_reply_with_grade_citations_and_quick_replies(
     line: LineServer, tracker_db: Path, question: str, lang: str, grade: str, sources: str
 ) -> None:
@@ -233,12 +226,7 @@ def test_a_feedback_button_stores_a_rating_tied_to_the_answer(
     thanks = line.answer(user, 1)
     assert thanks["text"] == default_texts().get("channels.feedback_thanks", lang)
     assert items(thanks) == items(answer_message)[2:], "the suggestions again, without the rating buttons"
-    added = stored_events(tracker_db, user, "line")[before:]
-    assert [e["event"] for e in added] == ["slot"] and added[0]["name"] == "feedback"
-    rating = added[0]["value"]
-    assert rating["rating"] == "not_helpful" and rating["channel"] == "line"
-    assert rating["answer_timestamp"] == answer["timestamp"]
-    assert rating["answer_facts"] == answer["data"]["custom"]["facts"]
+    assert_rating_stored(stored_events(tracker_db, user, "line")[before:], "not_helpful", "line", answer)
     assert_none_refused(line.api, user)
 
 

@@ -19,12 +19,12 @@ from bot.paths import ROOT
 from bot.staff.page import staff_strings
 from bot.staff.review_runs import RUNS_DIR, ReviewRunError, ReviewRuns
 from bot.widget import WIDGET_DIR
+from tests.browser_checks import AXE, axe_violations
 from tests.conftest import STAFF_TOKEN, free_port
 from tests.test_staff import Widget, api, call
 from tests.test_widget_browser import new_page  # noqa: F401  (fixture used by name)
 
 S = staff_strings()
-AXE = WIDGET_DIR / "node_modules" / "axe-core" / "axe.min.js"
 RUN_TIMEOUT = 180.0
 UI_TIMEOUT_MS = 30_000
 PARKINSONS = "外泌体对帕金森病有用吗？"
@@ -567,18 +567,6 @@ def test_keyboard_use_focus_ring_targets_and_landmarks_on_a_phone(servers: Any, 
 
 
 # ---- axe-core ------------------------------------------------------------------------------------------
-
-
-def axe_violations(page: Any) -> List[Dict[str, Any]]:
-    """Serious and critical axe-core violations of the page as it is."""
-    assert AXE.is_file(), f"{AXE} is missing: run `npm ci` in widget/"
-    if not page.evaluate("() => !!window.axe"):
-        page.add_script_tag(path=str(AXE))
-    result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
-    return [
-        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5], "help": v["help"]}
-        for v in result["violations"] if v["impact"] in ("serious", "critical")
-    ]
 
 
 @pytest.mark.parametrize("viewport", [pytest.param({"width": 1280, "height": 800}, id="desktop"),

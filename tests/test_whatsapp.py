@@ -22,6 +22,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import pytest
 
 from bot.texts import default_texts
+from tests.fake_json_api import post_status
+from tests.contract_checks import QUESTIONS_IN_THREE_SCRIPTS, assert_rating_stored
 from tests.conftest import last_bot, stored_events
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -56,12 +58,7 @@ class MetaServer:
         headers = {"Content-Type": "application/json"}
         if signature is not None:
             headers[SIGNATURE_HEADER] = meta_signature(self.secret, body) if signature == "default" else signature
-        request = urllib.request.Request(self.url, data=body, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status
-        except urllib.error.HTTPError as error:
-            return error.code
+        return post_status(self.url, body, headers)
 
     def notification(self, value: Dict[str, Any], phone: Optional[str] = None) -> Dict[str, Any]:
         """The webhook envelope of one `messages` change to the business number."""
@@ -166,11 +163,7 @@ def test_a_forged_or_missing_signature_is_refused_with_no_send(meta: MetaServer,
     assert meta.api.sent(user) == [] and stored_events(tracker_db, user, "whatsapp") == []
 
 
-@pytest.mark.parametrize(("question", "lang", "grade", "sources"), [
-    ("Do exosomes help with Parkinson's disease?", "en", "Evidence: ", "Sources: ["),
-    ("外泌体对帕金森病有用吗？", "zh-Hans", "证据等级：", "参考文献：["),
-    ("外泌體護膚有用嗎？", "zh-Hant", "證據等級：", "參考文獻：["),
-])
+@pytest.mark.parametrize(("question", "lang", "grade", "sources"), QUESTIONS_IN_THREE_SCRIPTS)
 def test_an_answer_is_a_text_then_rating_and_suggestion_buttons(
     meta: MetaServer, tracker_db: Path, question: str, lang: str, grade: str, sources: str
 ) -> None:
@@ -303,12 +296,7 @@ def test_a_feedback_button_stores_a_rating_tied_to_the_answer(
     assert meta.post(meta.tap(user, rating, 0)) == 200
     thanks = meta.sent(user, count + 1)[-1]
     assert thanks.body["text"]["body"] == default_texts().get("channels.feedback_thanks", lang)
-    added = stored_events(tracker_db, user, "whatsapp")[before:]
-    assert [e["event"] for e in added] == ["slot"] and added[0]["name"] == "feedback"
-    value = added[0]["value"]
-    assert value["rating"] == "helpful" and value["channel"] == "whatsapp"
-    assert value["answer_timestamp"] == first["timestamp"]
-    assert value["answer_facts"] == first["data"]["custom"]["facts"]
+    assert_rating_stored(stored_events(tracker_db, user, "whatsapp")[before:], "helpful", "whatsapp", first)
     assert_none_refused(meta.api, user)
 
 

@@ -22,12 +22,12 @@ import pytest
 
 from bot.serve import BotServers
 from bot.widget import WIDGET_DIR, install_node_modules
+from tests.browser_checks import AXE, axe_violations
 from tests.conftest import stored_events
 from tests.test_widget_browser import (  # noqa: F401  (fixtures used by name)
     REPLY_TIMEOUT_MS, STRINGS, ask_widget, demo_url, new_page, open_widget, shadow_eval, shot,
 )
 
-AXE = WIDGET_DIR / "node_modules" / "axe-core" / "axe.min.js"
 SOCKET_URL = re.compile(r".*/socket\.io/.*")
 PACKET_SEPARATOR = "\x1e"  # engine.io v4 joins the packets of one polling request with it
 
@@ -625,19 +625,6 @@ def test_a_phone_on_its_side_gets_a_full_screen_panel_with_a_usable_log(demo_url
 
 
 # ---- axe-core: no serious or critical violations
-
-
-def axe_violations(page: Any) -> List[Dict[str, Any]]:
-    if not AXE.is_file():
-        install_node_modules()
-    assert AXE.is_file(), f"{AXE} is missing: run `npm ci` in widget/"
-    if not page.evaluate("() => !!window.axe"):
-        page.add_script_tag(path=str(AXE))
-    result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
-    return [
-        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5], "help": v["help"]}
-        for v in result["violations"] if v["impact"] in ("serious", "critical")
-    ]
 
 
 @pytest.mark.parametrize("lang", ["zh-Hans", "en"])
