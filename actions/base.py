@@ -247,7 +247,6 @@ class BotAction(Action, metaclass=abc.ABCMeta):
                 SlotSet("last_question", turn.norm_text or turn.text),
                 SlotSet("last_facts", list(reply.facts)),
                 SlotSet("last_refs", list(reply.refs)),
-                SlotSet("last_level", reply.level),
             ]
         return events
 

@@ -17,6 +17,7 @@ from typing import Any, Dict, Mapping, Optional
 from rasa.shared.core.events import BotUttered, SlotSet
 
 from bot.contract import FEEDBACK_SLOT, MAX_REASON_CHARS, RATINGS
+from bot.stores import stored_conversation
 
 MAX_ANSWER_CHARS = 20000
 
@@ -77,13 +78,11 @@ async def record_feedback(agent: Any, conversation: str, feedback: Feedback, cha
     """Store the rating as an event of `conversation`; returns why it could not be stored (None: stored)."""
     if agent is None or agent.tracker_store is None:
         return "the bot is not ready yet; try again in a moment"
-    async with agent.lock_store.lock(conversation):
-        tracker = await agent.tracker_store.retrieve(conversation)
+    async with stored_conversation(agent, conversation) as tracker:
         if tracker is None:
             return "no such conversation"
         answer = _rated(tracker, feedback.answer_text)
         if answer is None:
             return "no answer with this text in the conversation"
         tracker.update(SlotSet(FEEDBACK_SLOT, feedback_value(feedback, answer, channel)))
-        await agent.tracker_store.save(tracker)
     return None

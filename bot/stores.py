@@ -18,7 +18,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional
+from typing import Any, AsyncIterator, Dict, Iterator, List, Mapping, Optional
 
 import sqlalchemy as sa
 from rasa.core.brokers.broker import EventBroker
@@ -173,3 +173,14 @@ def sqlite_pragmas(connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA busy_timeout=5000")
     finally:
         cursor.close()
+
+
+@contextlib.asynccontextmanager
+async def stored_conversation(agent: Any, conversation: str) -> AsyncIterator[Optional[DialogueStateTracker]]:
+    """A stored conversation, locked like a turn, to add events to outside a turn (a rating, a staff
+    message); it is saved when the block ends without an error. None when it is not stored."""
+    async with agent.lock_store.lock(conversation):
+        tracker = await agent.tracker_store.retrieve(conversation)
+        yield tracker if tracker is not None and tracker.events else None
+        if tracker is not None:
+            await agent.tracker_store.save(tracker)

@@ -49,3 +49,10 @@ QUESTIONS_IN_THREE_SCRIPTS = [
     ("外泌体对帕金森病有用吗？", "zh-Hans", "证据等级：", "参考文献：["),
     ("外泌體護膚有用嗎？", "zh-Hant", "證據等級：", "參考文獻：["),
 ]
+
+# Questions whose answers (all 23 references, in full) are longer than any messaging app allows, with the
+# words their grade and sources lines start with.
+LONG_ANSWER_QUESTIONS = [
+    ("Please give me " + ", ".join(f"reference {n}" for n in range(1, 24)) + " in full", "Evidence: ", "Sources: "),
+    ("请给我" + "、".join(f"参考文献{n}" for n in range(1, 24)) + "的全文", "证据等级：", "参考文献："),
+]

@@ -159,7 +159,7 @@ def test_unknown_reference_number_is_not_invented(full):
 
 
 def test_source_for_that_cites_the_previous_answer(small):
-    previous = {"last_question": "microneedling?", "last_facts": ["skin.trial_microneedling"], "last_refs": [3], "last_level": "human_trial"}
+    previous = {"last_question": "microneedling?", "last_facts": ["skin.trial_microneedling"], "last_refs": [3]}
     reply, _ = run(ActionLookupReference(small), tracker("what's the source for that?", "ask_reference", previous))
     assert [c["ref"] for c in reply["payload"]["citations"]] == [3]
     assert reply["payload"]["evidence"]["level"] == "human_trial"

@@ -24,7 +24,7 @@ import pytest
 
 from bot.texts import default_texts
 from tests.fake_json_api import post_status
-from tests.contract_checks import QUESTIONS_IN_THREE_SCRIPTS, assert_rating_stored
+from tests.contract_checks import LONG_ANSWER_QUESTIONS, QUESTIONS_IN_THREE_SCRIPTS, assert_rating_stored
 from tests.conftest import last_bot, stored_events
 
 SIGNATURE_HEADER = "X-Line-Signature"
@@ -174,10 +174,7 @@ def test_the_verify_button_of_the_console_gets_200(line: LineServer) -> None:
     assert line.post([]) == 200
 
 
-@pytest.mark.parametrize(("question", "grade", "sources"), [
-    ("Please give me " + ", ".join(f"reference {n}" for n in range(1, 24)) + " in full", "Evidence: ", "Sources: "),
-    ("请给我" + "、".join(f"参考文献{n}" for n in range(1, 24)) + "的全文", "证据等级：", "参考文献："),
-])
+@pytest.mark.parametrize(("question", "grade", "sources"), LONG_ANSWER_QUESTIONS)
 def test_a_long_answer_is_shortened_within_the_limit_keeping_grade_and_sources_lines(
     line: LineServer, tracker_db: Path, question: str, grade: str, sources: str
 ) -> None:

@@ -23,7 +23,7 @@ import pytest
 
 from bot.texts import default_texts
 from tests.fake_json_api import post_status
-from tests.contract_checks import QUESTIONS_IN_THREE_SCRIPTS, assert_rating_stored
+from tests.contract_checks import LONG_ANSWER_QUESTIONS, QUESTIONS_IN_THREE_SCRIPTS, assert_rating_stored
 from tests.conftest import last_bot, stored_events
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -255,10 +255,7 @@ def test_messages_to_another_business_number_are_left_alone(meta: MetaServer, tr
     assert meta.api.sent(user) == [] and stored_events(tracker_db, user, "whatsapp") == []
 
 
-@pytest.mark.parametrize(("question", "grade", "sources"), [
-    ("Please give me " + ", ".join(f"reference {n}" for n in range(1, 24)) + " in full", "Evidence: ", "Sources: "),
-    ("请给我" + "、".join(f"参考文献{n}" for n in range(1, 24)) + "的全文", "证据等级：", "参考文献："),
-])
+@pytest.mark.parametrize(("question", "grade", "sources"), LONG_ANSWER_QUESTIONS)
 def test_a_long_answer_is_shortened_within_the_limit_keeping_grade_and_sources_lines(
     meta: MetaServer, tracker_db: Path, question: str, grade: str, sources: str
 ) -> None:

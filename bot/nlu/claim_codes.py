@@ -18,6 +18,7 @@ from typing import Dict, List, Optional, Sequence
 import yaml
 
 from bot.contract import FLAG_APPROVAL, FLAG_DISEASE_CURE, FLAG_OVERSTATED_PROOF
+from bot.nlu.claim_detector import _SENTENCE_END, _spans
 from bot.nlu.lexicon import flatten_terms
 from bot.nlu.matching import Hit, TermMatcher
 from bot.nlu.segments import is_question
@@ -27,7 +28,6 @@ CLAIM_CODES_FILE = DATA / "nlu" / "claim_codes.yml"
 _ROLES = ("cure", "disease", "proof", "proof_exceptions", "approval", "approval_exceptions", "subject",
           "other_subject", "exosome",
           "reporting", "negation", "negation_exceptions", "animal", "human")
-_SENTENCE_END = re.compile(r"[。！？!?;；\n]+|\.(?=\s|$)")
 _CLAUSE_BREAK = re.compile(r"[，,、:：]|但是|不过|可是|\bbut\b|\bhowever\b")
 _QUOTES = "「」『』“”\"'《》"
 # Most characters between a cure verb and its disease ("治好了我妈的帕金森", "reverses early Alzheimer's"):
@@ -89,16 +89,6 @@ class CodeRules:
 def default_code_rules() -> CodeRules:
     """The project's rules, read once."""
     return CodeRules.load()
-
-
-def _spans(text: str, breaks: re.Pattern[str], lo: int = 0, hi: Optional[int] = None) -> List[tuple[int, int]]:
-    hi = len(text) if hi is None else hi
-    spans, start = [], lo
-    for m in breaks.finditer(text, lo, hi):
-        spans.append((start, m.start()))
-        start = m.end()
-    spans.append((start, hi))
-    return spans
 
 
 def _around(spans: Sequence[tuple[int, int]], position: int) -> tuple[int, int]:

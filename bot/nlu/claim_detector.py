@@ -40,12 +40,14 @@ _QUESTION = re.compile(
 )
 
 
-def _spans(text: str, breaks: re.Pattern[str]) -> list[tuple[int, int]]:
-    spans, start = [], 0
-    for m in breaks.finditer(text):
+def _spans(text: str, breaks: re.Pattern[str], lo: int = 0, hi: Optional[int] = None) -> list[tuple[int, int]]:
+    """The stretches of text[lo:hi] between the matches of `breaks` (sentences, or clauses)."""
+    hi = len(text) if hi is None else hi
+    spans, start = [], lo
+    for m in breaks.finditer(text, lo, hi):
         spans.append((start, m.start()))
         start = m.end()
-    spans.append((start, len(text)))
+    spans.append((start, hi))
     return spans
 
 

@@ -16,6 +16,7 @@ from rasa.shared.core.events import BotUttered, SlotSet
 from bot.conversations import split_id
 from bot.reply import ReplyComposer
 from bot.staff import HANDOFF_SLOT
+from bot.stores import stored_conversation
 
 
 class HandoffError(RuntimeError):
@@ -69,13 +70,11 @@ def status_of(tracker: Any) -> str:
 
 
 async def _update(agent: Any, conversation: str, *events: Any) -> Any:
-    async with agent.lock_store.lock(conversation):
-        tracker = await agent.tracker_store.retrieve(conversation)
-        if tracker is None or not tracker.events:
+    async with stored_conversation(agent, conversation) as tracker:
+        if tracker is None:
             raise HandoffError(f"no conversation {conversation!r} in the tracker store")
         for event in events:
             tracker.update(event)
-        await agent.tracker_store.save(tracker)
         return tracker
 
 
