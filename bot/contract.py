@@ -46,6 +46,11 @@ MAX_MESSAGE_CHARS = 2000
 
 # Feedback on an answer (contract 1.1, section 3): the two ratings and the length of the optional reason.
 RATINGS: tuple[str, ...] = ("helpful", "not_helpful")
+# Replies users may rate (every answer, and the "not covered" kinds staff most need to hear about): the
+# widget's and the messaging apps' feedback buttons appear under these.
+RATED_TYPES: frozenset[str] = frozenset(
+    {"answer", "reference", "claim_check", "advice", "fallback", "out_of_scope", "handoff"}
+)
 FEEDBACK_SLOT = "feedback"  # stored as this slot's SlotSet event (domain.yml, bot/feedback.py)
 MAX_REASON_CHARS = 500
 

@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from bot.contract import LEVELS, MAX_MESSAGE_CHARS, MAX_REASON_CHARS
+from bot.contract import LEVELS, MAX_MESSAGE_CHARS, MAX_REASON_CHARS, RATED_TYPES
 from bot.lang import LANGS, localize
 from bot.paths import DATA, ROOT
 
@@ -103,6 +103,7 @@ def widget_data() -> Dict[str, Any]:
         "starters": starters,
         "references": references,
         "passages": passages,
+        "ratedTypes": sorted(RATED_TYPES),
         "levels": list(LEVELS),
         "maxMessageChars": MAX_MESSAGE_CHARS,
         "maxFeedbackChars": MAX_REASON_CHARS,

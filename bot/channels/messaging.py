@@ -20,7 +20,7 @@ import aiohttp
 from rasa.core.channels.channel import OutputChannel
 
 from bot.channels.plain import Measure, Suggestion, utf16_units
-from bot.contract import RATINGS
+from bot.contract import RATED_TYPES, RATINGS
 from bot.conversations import conversation_id
 from bot.feedback import read_feedback, record_feedback
 from bot.texts import Texts
@@ -28,8 +28,6 @@ from bot.texts import Texts
 logger = logging.getLogger(__name__)
 
 FEEDBACK_DATA = "fb:"  # button data "fb:helpful": a rating of the answer the button belongs to
-# Replies under which the two feedback buttons are shown (answers, and the "not covered" kinds).
-RATED_TYPES = frozenset({"answer", "reference", "claim_check", "advice", "fallback", "out_of_scope", "handoff"})
 ELLIPSIS = "…"
 
 

@@ -177,7 +177,8 @@ class StaffInput(InputChannel):
         @guarded()
         async def conversations(request: Request) -> HTTPResponse:
             agent = request.app.ctx.agent
-            rows = filter_rows(await conversation_rows(agent, exclude_prefix=TEST_PREFIX), request.args)
+            status = request.args.get("status")
+            rows = filter_rows(await conversation_rows(agent, exclude_prefix=TEST_PREFIX, status=status), request.args)
             if request.args.get("format") == "csv":
                 return response.text(_csv(rows), content_type="text/csv; charset=utf-8",
                                      headers={"Content-Disposition": 'attachment; filename="conversations.csv"'})
@@ -187,7 +188,7 @@ class StaffInput(InputChannel):
         @guarded()
         async def conversation(request: Request, conversation: str) -> HTTPResponse:
             agent = request.app.ctx.agent
-            found = [c for c in await read_all(agent) if c["id"] == conversation]
+            found = await read_all(agent, ids=[conversation])
             if not found:
                 return response.json({"error": f"no conversation {conversation!r}"}, status=404)
             tracker = await agent.tracker_store.retrieve(conversation)

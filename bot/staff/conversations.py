@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 from datetime import datetime
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Collection, Dict, List, Mapping, Optional
 
-from bot.staff import HANDOFF_SLOT
+from bot.staff import HANDOFF_SLOT, STAFF, WAITING
 from bot.tools import ToolError
 from bot.tools.export import conversation_record
 from bot.tools.tracker import latest_slot_values, parse_when, read_conversations, store_url
@@ -22,18 +22,25 @@ def stored_url() -> Any:
     return store_url(os.environ)
 
 
-def _read(exclude_prefix: Optional[str]) -> tuple[list, Dict[str, Any]]:
+def _read(exclude_prefix: Optional[str], ids: Optional[Collection[str]], status: Optional[str]) -> tuple[list, Dict[str, Any]]:
     try:
         url = stored_url()
     except ToolError:
         return [], {}  # nothing stored yet
-    conversations = [c for c in read_conversations(url) if not (exclude_prefix and c.sender.startswith(exclude_prefix))]
-    return conversations, latest_slot_values(url, HANDOFF_SLOT)
+    states = latest_slot_values(url, HANDOFF_SLOT)
+    if status in (WAITING, STAFF):  # the hand-off list, polled by the console: only those conversations
+        held = {sender for sender, value in states.items() if value == status}
+        ids = held if ids is None else held & set(ids)
+    found = [c for c in read_conversations(url, senders=ids) if not (exclude_prefix and c.sender.startswith(exclude_prefix))]
+    return found, states
 
 
-async def read_all(agent: Any, exclude_prefix: Optional[str] = None) -> List[Dict[str, Any]]:
-    """Every stored conversation as `bot export` writes it, with its hand-off status."""
-    conversations, states = await asyncio.to_thread(_read, exclude_prefix)
+async def read_all(
+    agent: Any, exclude_prefix: Optional[str] = None, ids: Optional[Collection[str]] = None, status: Optional[str] = None
+) -> List[Dict[str, Any]]:
+    """The stored conversations (those of `ids`, and in hand-off state `status`, when given) as `bot export`
+    writes them, with their hand-off status."""
+    conversations, states = await asyncio.to_thread(_read, exclude_prefix, ids, status)
     records = []
     for c in conversations:
         record = conversation_record(c)
@@ -68,9 +75,11 @@ def summary(record: Dict[str, Any]) -> Dict[str, Any]:
     }
 
 
-async def conversation_rows(agent: Any, exclude_prefix: Optional[str] = None) -> List[Dict[str, Any]]:
-    """Summaries of the stored conversations, most recent first."""
-    rows = [summary(r) for r in await read_all(agent, exclude_prefix)]
+async def conversation_rows(
+    agent: Any, exclude_prefix: Optional[str] = None, status: Optional[str] = None
+) -> List[Dict[str, Any]]:
+    """Summaries of the stored conversations (in hand-off state `status`, when given), most recent first."""
+    rows = [summary(r) for r in await read_all(agent, exclude_prefix, status=status)]
     return sorted(rows, key=lambda r: r.get("ended") or "", reverse=True)
 
 

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional
+from typing import Any, Collection, Dict, Iterator, List, Mapping, Optional
 
 import sqlalchemy as sa
 
@@ -105,9 +105,11 @@ def _events_table(engine: sa.engine.Engine) -> sa.Table:
 
 
 def read_conversations(
-    url: Any, since: Optional[float] = None, until: Optional[float] = None, exclude_prefix: Optional[str] = None
+    url: Any, since: Optional[float] = None, until: Optional[float] = None, exclude_prefix: Optional[str] = None,
+    senders: Optional[Collection[str]] = None,
 ) -> Iterator[Conversation]:
-    """Conversations with user/bot messages in [since, until), one per sender id, in sender order."""
+    """Conversations with user/bot messages in [since, until), one per sender id, in sender order (only
+    those of `senders` when given)."""
     engine = sa.create_engine(url)
     try:
         events = _events_table(engine)
@@ -120,6 +122,8 @@ def read_conversations(
             query = query.where(events.c.timestamp >= since)
         if until is not None:
             query = query.where(events.c.timestamp < until)
+        if senders is not None:
+            query = query.where(events.c.sender_id.in_(list(senders)))
         if exclude_prefix:
             # The review tool's REST senders: `rest:<prefix>...` (contract 1.1), or `<prefix>...` before it.
             for prefix in (exclude_prefix, conversation_id("rest", exclude_prefix)):

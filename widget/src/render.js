@@ -116,7 +116,7 @@ function renderBot(entry, ui) {
 
   item.appendChild(renderActions(entry, lang, ui));
 
-  if (payload && FEEDBACK_TYPES.indexOf(payload.type) >= 0) item.appendChild(renderFeedback(entry, lang, ui));
+  if (payload && WIDGET_DATA.ratedTypes.indexOf(payload.type) >= 0) item.appendChild(renderFeedback(entry, lang, ui));
 
   if (ui.debug && payload) item.appendChild(renderStaff(entry, payload, ui));
 
@@ -152,8 +152,6 @@ function renderActions(entry, lang, ui) {
   return append(row, timeElement(entry.ts, lang), copy);
 }
 
-/** Replies that can be rated (every answer, and the "not covered" kinds staff most need to hear about). */
-var FEEDBACK_TYPES = ["answer", "reference", "claim_check", "advice", "fallback", "out_of_scope", "handoff"];
 
 /**
  * "Helpful" / "Not helpful" for one answer (contract 1.1 section 3): the pressed one shows
