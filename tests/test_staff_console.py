@@ -453,8 +453,11 @@ def test_review_runs_from_the_page(servers: Any, new_page: Any, run_ids: List[st
     for _ in range(2):
         page.locator("#run-file").select_option(name)
         page.locator("#run-form button[type=submit]").click()
-        page.wait_for_function("() => /\\d{8}-\\d{6}-[0-9a-f]{4}/.test(document.getElementById('run-status').textContent)")
+        # Wait for the id of this run, not the previous run's id still shown when the button is pressed.
+        page.wait_for_function("seen => { const m = document.getElementById('run-status').textContent"
+                               ".match(/\\d{8}-\\d{6}-[0-9a-f]{4}/); return m && !seen.includes(m[0]); }", arg=ids)
         run_id = re.search(r"\d{8}-\d{6}-[0-9a-f]{4}", page.locator("#run-status").inner_text()).group(0)
+        assert run_id not in ids
         run_ids.append(run_id)
         ids.append(run_id)
         assert page.locator("#run-status").inner_text() == S["en"]["run_started"].format(id=run_id)

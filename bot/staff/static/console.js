@@ -874,6 +874,7 @@
     var file = $("run-file").value;
     if (!file) { say("run-status", "no_files", {}, "error"); return; }
     busy(form, true);
+    say("run-status", "sending");
     api("POST", "/staff/api/review-runs", { file: file }).then(function (run) {
       say("run-status", "run_started", { id: run.id }, "ok");
       state.runStates[run.id] = "running";
@@ -907,6 +908,7 @@
     var older = $("compare-old").value;
     if (finishedRuns().length < 2 || !newer || !older || newer === older) { say("compare-status", "compare_need_two", {}, "error"); return; }
     busy(form, true);
+    say("compare-status", "sending");
     api("POST", "/staff/api/review-runs/" + encodeURIComponent(newer) + "/compare", { "with": older }).then(function (result) {
       state.comparison = result;
       var s = result.summary || {};
