@@ -110,6 +110,29 @@ def _resolve_event_type(type_name: Text, default: Optional[Any] = None) -> Optio
 _original_resolve: Any = None
 _applied: Dict[str, Any] = {}
 
+# The Rasa release the adjustments above and the store overrides in bot.stores were written for and
+# tested against (tests/test_rasa_equivalence.py compares them with stock Rasa).
+RASA_WRITTEN_FOR = "3.6.21"
+
+
+def rasa_version_matches() -> bool:
+    """True when the installed Rasa is the release our patches were written for; else log why once."""
+    import rasa
+
+    installed = getattr(rasa, "__version__", "unknown")
+    if installed == RASA_WRITTEN_FOR:
+        return True
+    if not _version_warned:
+        _version_warned.append(installed)
+        logger.warning("Rasa %s is installed, but bot.runtime and bot.stores were written for Rasa %s: the "
+                       "speed adjustments stay off. Install rasa==%s (make setup), or check them against the "
+                       "new release (tests/test_rasa_equivalence.py) and update RASA_WRITTEN_FOR.",
+                       installed, RASA_WRITTEN_FOR, RASA_WRITTEN_FOR)
+    return False
+
+
+_version_warned: List[str] = []
+
 
 def apply() -> Dict[str, Any]:
     """Apply the adjustments (once per process); what was set, for the log."""
@@ -120,15 +143,18 @@ def apply() -> Dict[str, Any]:
     from rasa.shared.core.events import Event
 
     rasa_action.DEFAULT_REQUEST_TIMEOUT = action_timeout()
-    rasa_action.RemoteAction._validate_action_result = _validate_action_result
-    _original_resolve = Event.resolve_by_type
-    Event.resolve_by_type = staticmethod(_resolve_event_type)  # type: ignore[assignment]
+    speed = rasa_version_matches()
+    if speed:
+        rasa_action.RemoteAction._validate_action_result = _validate_action_result
+        _original_resolve = Event.resolve_by_type
+        Event.resolve_by_type = staticmethod(_resolve_event_type)  # type: ignore[assignment]
     protect_logs()
     remember_user_messages()
-    _applied.update(action_timeout_s=rasa_action.DEFAULT_REQUEST_TIMEOUT, compiled_action_schema=True,
-                    event_type_cache=True, private_logs=True)
+    _applied.update(action_timeout_s=rasa_action.DEFAULT_REQUEST_TIMEOUT, compiled_action_schema=speed,
+                    event_type_cache=speed, private_logs=True)
     logger.info("Rasa adjustments: action server timeout %.0f s (ACTION_TIMEOUT); action responses checked "
-                "against a compiled schema; event classes remembered.", rasa_action.DEFAULT_REQUEST_TIMEOUT)
+                "against a compiled schema: %s; event classes remembered: %s.",
+                rasa_action.DEFAULT_REQUEST_TIMEOUT, speed, speed)
     return _applied
 
 

@@ -75,6 +75,8 @@ class ConfiguredSQLTrackerStore(SQLTrackerStore):
     ) -> None:
         """Connect to the configured database; endpoint-file settings are ignored on purpose."""
         runtime.apply()
+        # The faster queries repeat Rasa 3.6.21's; with another release Rasa's own run instead.
+        self._fast = runtime.rasa_version_matches()
         super().__init__(domain=domain, event_broker=event_broker, **tracker_db_settings(os.environ))
         if self.engine.dialect.name == "sqlite":
             self._pool_sqlite_connections()
@@ -118,6 +120,8 @@ class ConfiguredSQLTrackerStore(SQLTrackerStore):
 
     async def _retrieve(self, sender_id: str, fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
         """The conversation's events in id order (as Rasa's), read as plain rows."""
+        if not self._fast:
+            return await super()._retrieve(sender_id, fetch_events_from_all_sessions)
         events = self.SQLEvent.__table__
         query = sa.select(events.c.data).where(self._since_session_start(sender_id, fetch_events_from_all_sessions))
         with self.session_scope() as session:
@@ -128,6 +132,8 @@ class ConfiguredSQLTrackerStore(SQLTrackerStore):
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Append the events not stored yet (counted as Rasa counts them) in one INSERT."""
+        if not self._fast:
+            return await super().save(tracker)
         await self.stream_events(tracker)
         events = self.SQLEvent.__table__
         with self.session_scope() as session:
