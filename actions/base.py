@@ -10,10 +10,11 @@ from typing import Any, Dict, List, Optional, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from bot import guard
 from bot.contract import FLAG_APPROVAL, FLAG_DISEASE_CURE, FLAG_OVERSTATED_PROOF, FLAG_SYSTEMIC_INJECTION
-from bot.kb.selection import Context, Selection
+from bot.kb.selection import CLAIM_FACTS, Context, Selection
 from bot.lang import LANGS, detect_script, normalize, script_is_ambiguous
 from bot.reply import Reply
 from bot.services import Services, default_services
@@ -23,6 +24,7 @@ CLAIM_FACT = "claims.systemic_injection"
 FURTHER_CODES = (FLAG_DISEASE_CURE, FLAG_OVERSTATED_PROOF, FLAG_APPROVAL)
 # Cue lists (data/nlu/lexicon.yml) that make a question personal medical advice, always declined.
 PERSONAL_MEDICAL_CUES = frozenset({"dosing", "condition", "advice_request"})
+PERSONAL_MEDICAL_CUES_OR_PRICE = PERSONAL_MEDICAL_CUES | {"price"}
 # An age under 18 ("my daughter is 15", "17岁", "十五歲"): advice for a child, declined.
 # Chinese needs a person before the age: "年轻五岁" is "five years younger", "七十岁" no child.
 _MINOR = re.compile(
@@ -142,7 +144,7 @@ class BotAction(Action, metaclass=abc.ABCMeta):
         """The reply to a readable message without a flagged claim."""
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[Text, Any]]:
         """Reply once with text and payload; return the slot events that keep the context. While a person of
         the support team holds the conversation (hand-off), the bot stays quiet: a payload, no text."""
@@ -172,6 +174,8 @@ class BotAction(Action, metaclass=abc.ABCMeta):
             # second question in the message ("is it safe, and does it make you live longer?") is offered.
             other = self.select(turn, claim_made=True)
             second = [f for f in other.answered() if f.id != CLAIM_FACT and f is other.second]
+            if not second and other.lead is not None and self.asked_apart(turn, other.lead.id):
+                second = [other.lead]  # "drip reverses ageing? and the serum, side effects?": both answered
             offer = [f.id for f in (other.second, other.lead) if f is not None and f.id != CLAIM_FACT][:1]
             return composer.from_facts(
                 [self.services.kb.fact(CLAIM_FACT), *second], turn.lang,
@@ -200,6 +204,18 @@ class BotAction(Action, metaclass=abc.ABCMeta):
             outro_key="replies.medical_note" if self.is_personal_medical(turn) else None,
         )
 
+    def asked_apart(self, turn: Turn, fact_id: str) -> bool:
+        """True when a question sentence of its own, not the claim's, clearly asks for this fact."""
+        if fact_id in CLAIM_FACTS:
+            return False
+        sure = self.services.selector.weights.compose_sure
+        for segment in turn.segments:
+            ranking = segment.get("ranking") or []
+            if segment.get("question") and ranking and ranking[0]["fact"] == fact_id:
+                if float(ranking[0]["confidence"]) >= sure:
+                    return True
+        return False
+
     def claim_across_turns(self, turn: Turn) -> bool:
         """The claim made over two messages: the route in the previous one, the whole-body effect in this one."""
         if not turn.previous_text or not turn.norm_text:
@@ -219,7 +235,10 @@ class BotAction(Action, metaclass=abc.ABCMeta):
         get it" are always declined with the doctor advice (tapped suggestions, the bot's own questions, are
         answered before this is asked)."""
         text = turn.norm_text or turn.text
-        return bool(self.services.cues.found_in(text) & PERSONAL_MEDICAL_CUES) or minor_age(text)
+        found = self.services.cues.found_in(text) & PERSONAL_MEDICAL_CUES_OR_PRICE
+        if "price" in found:
+            found.discard("dosing")  # "how much per session?", "几多钱一支": a price, not a dose
+        return bool(found & PERSONAL_MEDICAL_CUES) or minor_age(text)
 
     def other_topic(self, turn: Turn) -> bool:
         """The message is about something the facts never cover: another product or topic (fish oil,

@@ -102,7 +102,7 @@ class ActionThanks(SmallTalk):
         return self.rescue(turn) or self.services.composer.message("greeting", "replies.thanks", turn.lang)
 
 
-class ActionHandoff(BotAction):
+class ActionHandoff(AnswerMixin, BotAction):
     """`request_human`: the conversation waits for a person of the support team (staff console), and the
     user is told honestly when one will reply: now, within support hours, or in the next ones."""
 
@@ -113,8 +113,10 @@ class ActionHandoff(BotAction):
     def respond(self, turn: Turn) -> Reply:
         """Hand-off note (within or outside support hours); a question that only looked like a request for a
         person ("in humans too?") and clearly asks about a fact is answered instead."""
-        if not self.services.cues.found("human", turn.norm_text or turn.text):
-            answer = self.specific_answer(turn)
+        text = turn.norm_text or turn.text
+        if not self.services.cues.found("human", text) or self.services.cues.found("human_study", text):
+            # "有冇真人做过?" (done in real people?) asks about the evidence, not for a person.
+            answer = self.specific_answer(turn) or self.follow_up_answer(turn)
             if answer is not None:
                 return answer
         hours = self.services.hours

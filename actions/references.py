@@ -14,6 +14,8 @@ from bot.reply import Part, Reply
 
 # How many facts citing a reference are named when it is looked up on its own.
 CITING_FACTS_SHOWN = 2
+# A message this short that the classifier took for a citation request is one ("source?", "出处", "refs pls").
+SHORT_CITATION_ASK = 12
 
 
 class ActionLookupReference(BotAction):
@@ -37,12 +39,34 @@ class ActionLookupReference(BotAction):
                 return answer
         if refs:
             return self.describe(refs, turn.lang)
+        if not self.asks_for_citation(turn):
+            # No reference named and no citation asked for: a clinic, a price ("any med spa you'd send me to")
+            # is declined; a question about what research shows ("how far is IV research, still rodents?")
+            # is answered from the facts.
+            if self.other_topic(turn):
+                return self.not_covered_decline(turn)
+            answer = self.specific_answer(turn)
+            if answer is not None:
+                return answer
         if turn.last_refs and not self.services.cues.found("all_sources", turn.text):
             return self.describe([kb.references[n] for n in turn.last_refs], turn.lang,
                                  intro_key="replies.previous_sources")
         if turn.values("journal") or turn.values("author") or turn.values("pmid") or turn.values("doi"):
             return composer.message("fallback", "replies.reference_not_found", turn.lang, suggestions=())
         return self.overview(turn.lang)
+
+    def asks_for_citation(self, turn: Turn) -> bool:
+        """"Source?", "which journal", "DOI pls", "all your references": the message asks for citations."""
+        text = turn.norm_text or turn.text
+        found = self.services.cues.found_in(text)
+        return bool(found & {"citation_details", "all_sources"}) or len(text.strip()) <= SHORT_CITATION_ASK
+
+    def not_covered_decline(self, turn: Turn) -> Reply:
+        """The honest decline of a message about something the facts never cover."""
+        reply = self.services.composer.message(
+            "out_of_scope", "replies.out_of_scope", turn.lang, suggestions=self.related_suggestions(turn)
+        )
+        return replace(reply, intent="out_of_scope")
 
     def asks_for_finding(self, turn: Turn) -> bool:
         """"What did the Cell Metabolism paper find?": about the study's result, not its citation."""

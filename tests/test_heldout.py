@@ -55,6 +55,20 @@ def _training_texts() -> set[str]:
     return texts - {""}
 
 
+@pytest.mark.parametrize("folder", ["dev", "dev2", "dev3"])
+def test_development_sets_are_not_trained_on(folder: str) -> None:
+    """The development sets are for finding what the bot misreads, never training examples."""
+    nlu = set()
+    for path in (ROOT / "data" / "nlu").glob("*.yml"):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for block in (data.get("nlu") or []) if isinstance(data, dict) else []:
+            examples = block.get("examples") or ""
+            nlu |= {squash(line.strip()[2:]) for line in examples.splitlines() if line.strip().startswith("- ")}
+    turns = load_turns(sorted((TESTS / folder).glob("*.yml")), default_knowledge_base())
+    copied = [t for t in texts_in(turns) if squash(t) in nlu and len(squash(t)) > 12]
+    assert not copied, f"messages of tests/{folder} found in data/nlu: {copied}"
+
+
 def test_held_out_set_has_the_size_and_mix_asked_for(conversations):
     turns = [t for c in conversations for t in c]
     scripts = Counter(t.lang for t in turns)

@@ -213,7 +213,7 @@ class FactSelector:
         if not sure:
             return Selection(None, candidates=tuple(candidates[:8]), none=none, reason="both signals unsure")
         lead = self.kb.facts[best.fact]
-        second, confidence = self._second(lead, segments)
+        second, confidence = self._second(lead, segments, skip=CLAIM_FACTS if claim_made else ())
         return Selection(lead, second, tuple(candidates[:8]), none, "selected",
                          second_answered=confidence >= self.weights.compose_sure)
 
@@ -243,15 +243,33 @@ class FactSelector:
             return False  # the classifier reads it as no fact at all (small talk, another product)
         return best.keyword >= self.retriever.specific_score or best.learned >= self.weights.clear_learned
 
-    def _second(self, lead: Fact, segments: Sequence[Mapping]) -> tuple[Optional[Fact], float]:
+    def _second(
+        self, lead: Fact, segments: Sequence[Mapping], skip: Sequence[str] = ()
+    ) -> tuple[Optional[Fact], float]:
         """The fact of another question in the same message and its confidence, when that question ranks it
-        clearly (else None, 0)."""
+        clearly or names it by its keywords (else None, 0); facts in `skip` (the flagged claim's) are not
+        a second question."""
+        passed = {lead.id, NONE_LABEL, *skip}
         for segment in segments:
             if not segment.get("question"):
                 continue
-            top = (segment.get("ranking") or [None])[0]
-            if not top or top["fact"] in (lead.id, NONE_LABEL) or top["fact"] not in self.kb.facts:
-                continue
-            if float(top["confidence"]) >= self.weights.second_sure:
-                return self.kb.facts[top["fact"]], float(top["confidence"])
+            ranking = [r for r in segment.get("ranking") or [] if r["fact"] in self.kb.facts or r["fact"] == NONE_LABEL]
+            first = ranking[0] if ranking else None
+            if first is not None and first["fact"] != NONE_LABEL and first["fact"] in passed:
+                continue  # the lead's own sentence, or the one that makes the claim
+            if first is not None and first["fact"] not in passed and float(first["confidence"]) >= self.weights.second_sure:
+                return self.kb.facts[first["fact"]], float(first["confidence"])
+            named = self._named_in(str(segment.get("text") or ""), passed)
+            if named is not None:
+                return named, self.weights.compose_sure
         return None, 0.0
+
+    def _named_in(self, sentence: str, passed: set[str]) -> Optional[Fact]:
+        """The fact a sentence names by its specific keywords ("搽面会不会敏感"), if one clearly leads."""
+        if not sentence:
+            return None
+        scores = sorted(((score, fact_id) for fact_id, (score, _) in self.retriever.scores(sentence).items()
+                         if fact_id not in passed), reverse=True)
+        if scores and scores[0][0] >= self.retriever.specific_score and (len(scores) == 1 or scores[0][0] > scores[1][0]):
+            return self.kb.facts[scores[0][1]]
+        return None

@@ -49,8 +49,8 @@ def example_fact(message: Message) -> Optional[str]:
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class FactClassifier(GraphComponent):
     """Adds `fact_ranking` ([{"fact", "confidence"}], best first) and `fact_segments` (the same per sentence
-    of a message of several sentences: [{"start", "end", "question", "ranking"}]) to the parse output;
-    never sets the intent."""
+    of a message of several sentences: [{"start", "end", "question", "ranking", "text"}], with the span in
+    the message and the normalised text of the sentence) to the parse output; never sets the intent."""
 
     @classmethod
     def required_components(cls) -> List[type]:
@@ -175,6 +175,7 @@ class FactClassifier(GraphComponent):
 
     def _weighted(self, raw: scipy.sparse.csr_matrix) -> scipy.sparse.csr_matrix:
         """Sublinear term frequency times IDF, rows scaled to unit length."""
+        assert self.idf is not None  # set by train() or load() before any features are weighted
         x = raw.copy().astype(np.float64)
         x.data = 1.0 + np.log(np.maximum(x.data, 1.0))
         x = x.multiply(self.idf.reshape(1, -1)).tocsr()
@@ -237,6 +238,7 @@ class FactClassifier(GraphComponent):
         return self._rank_rows(self._features(self._raw(messages), [normalized_text(m) or "" for m in messages]))
 
     def _rank_rows(self, x: scipy.sparse.csr_matrix) -> List[List[Dict[str, Any]]]:
+        assert self.coef is not None  # the callers return early without a trained model
         if x.shape[1] != self.coef.shape[1]:
             raise ValueError(
                 f"FactClassifier: features have {x.shape[1]} columns but the model was trained on "
@@ -286,7 +288,8 @@ class FactClassifier(GraphComponent):
                 part = Message(data={TEXT: norm[segment.start : segment.end]})
                 raw = self._raw([part])
             ranking = self._rank_rows(self._features(raw, [norm[segment.start : segment.end]]))[0][:3]
-            result.append({"start": start, "end": end, "question": segment.question, "ranking": ranking})
+            result.append({"start": start, "end": end, "question": segment.question, "ranking": ranking,
+                           "text": norm[segment.start : segment.end]})
         return result
 
     # -- persistence ----------------------------------------------------------------------------
