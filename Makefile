@@ -17,7 +17,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 # Rasa's training cache keys on component configs, not on our component code: keep it off.
 export RASA_MAX_CACHE_SIZE := 0
 
-.PHONY: run test lint train setup validate clean widget system-deps bench
+.PHONY: run test test-unit lint train setup validate clean widget system-deps bench
 
 run: $(MODEL) $(WIDGET_JS)
 	$(PY) -m bot.serve
@@ -25,9 +25,14 @@ run: $(MODEL) $(WIDGET_JS)
 test: $(INSTALLED) system-deps $(WIDGET_JS) lint
 	$(PY) -m pytest
 
-# Lint (ruff, configured in pyproject.toml): run first by `make test`.
+# The fast tier: the tests that need no trained model, servers or browser (about a minute).
+test-unit: $(INSTALLED)
+	$(PY) -m pytest -m "not servers"
+
+# Lint (ruff) and type check (mypy on bot/ and actions/), both configured in pyproject.toml: run first by `make test`.
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check bot actions tests scripts
+	$(VENV)/bin/mypy
 
 train: $(MODEL)
 

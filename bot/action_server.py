@@ -25,7 +25,7 @@ import logging
 import os
 import sys
 import zlib
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, cast
 
 from bot import runtime
 
@@ -82,15 +82,16 @@ def action_call(request: Any) -> Dict[str, Any]:
 def remember_conversation(call: Mapping[str, Any]) -> None:
     """Mask, in this request's log lines, the sender id and every user-written string of the tracker
     sent with an action call: the texts of its user events, their normalised form, and text slots."""
-    tracker = call.get("tracker") if isinstance(call.get("tracker"), dict) else {}
+    tracker = cast(Dict[str, Any], call.get("tracker") if isinstance(call.get("tracker"), dict) else {})
     sender = call.get("sender_id") or tracker.get("sender_id")
     texts: List[Any] = []
     messages = [e for e in tracker.get("events") or [] if isinstance(e, dict) and e.get("event") == "user"]
     for message in [tracker.get("latest_message"), *messages]:
         if isinstance(message, dict):
-            parsed = message.get("parse_data") if isinstance(message.get("parse_data"), dict) else message
+            parsed = cast(Dict[str, Any],
+                          message.get("parse_data") if isinstance(message.get("parse_data"), dict) else message)
             texts += [message.get("text"), parsed.get("norm_text")]
-    slots = tracker.get("slots") if isinstance(tracker.get("slots"), dict) else {}
+    slots = cast(Dict[str, Any], tracker.get("slots") if isinstance(tracker.get("slots"), dict) else {})
     texts += [value for value in slots.values() if isinstance(value, str)]
     runtime.REDACTOR.remember(texts=texts, senders=[sender] if isinstance(sender, str) else [],
                               conversation=sender if isinstance(sender, str) else None)

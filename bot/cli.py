@@ -9,12 +9,15 @@ import os
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, Iterator, List, Optional, Tuple
 
 os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 
 from bot.paths import VAR  # noqa: E402
 from bot.tools import ToolError  # noqa: E402
+
+if TYPE_CHECKING:
+    from bot.tools.tracker import Conversation
 
 REVIEW_DIR = VAR / "review"
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
@@ -121,7 +124,7 @@ def review_command(args: argparse.Namespace) -> int:
     return status
 
 
-def _conversations(args: argparse.Namespace):
+def _conversations(args: argparse.Namespace) -> Tuple[Iterator[Conversation], Optional[float], Optional[float]]:
     from bot.tools.review import SENDER_PREFIX
     from bot.tools.tracker import parse_when, read_conversations, store_url
 

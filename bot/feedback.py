@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, cast
 
 from rasa.shared.core.events import BotUttered, SlotSet
 
@@ -57,10 +57,11 @@ def _rated(tracker: Any, answer_text: str) -> Optional[BotUttered]:
     if exact is not None:
         return exact
     first_line = answer_text.strip().split("\n", 1)[0]
-    return next((e for e in bots if first_line and e.text.split("\n", 1)[0] == first_line), None)
+    # cast: `bots` holds only bot messages with a text
+    return next((e for e in bots if first_line and cast(str, e.text).split("\n", 1)[0] == first_line), None)
 
 
-def feedback_value(feedback: Feedback, answer: BotUttered, channel: str) -> Dict[str, Any]:
+def feedback_value(feedback: Feedback, answer: BotUttered, channel: Optional[str]) -> Dict[str, Any]:
     """The slot value stored: the rating, its reason, and which answer it rates."""
     payload = (answer.data or {}).get("custom") or {}
     return {
@@ -74,7 +75,7 @@ def feedback_value(feedback: Feedback, answer: BotUttered, channel: str) -> Dict
     }
 
 
-async def record_feedback(agent: Any, conversation: str, feedback: Feedback, channel: str) -> Optional[str]:
+async def record_feedback(agent: Any, conversation: str, feedback: Feedback, channel: Optional[str]) -> Optional[str]:
     """Store the rating as an event of `conversation`; returns why it could not be stored (None: stored)."""
     if agent is None or agent.tracker_store is None:
         return "the bot is not ready yet; try again in a moment"

@@ -21,7 +21,7 @@ endpoints.yml (written by bot.serve from REDIS_URL):
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Optional, Text, Tuple, TypeVar
+from typing import Any, Callable, Optional, Text, Tuple, TypeVar, cast
 
 import redis
 from rasa.core.lock import TicketLock
@@ -48,7 +48,8 @@ class AtomicRedisLockStore(RedisLockStore):
             with self.red.pipeline() as pipe:
                 try:
                     pipe.watch(key)
-                    raw = pipe.get(key)
+                    # cast: after watch() the pipeline runs commands at once (types-redis types it as buffered)
+                    raw = cast(Optional[bytes], pipe.get(key))
                     lock, result = change(TicketLock.from_dict(json.loads(raw)) if raw else None)
                     pipe.multi()
                     if lock is None:

@@ -44,7 +44,7 @@ import threading
 import traceback
 from collections import OrderedDict
 from pathlib import Path
-from typing import IO, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Text, Tuple
+from typing import IO, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Text, Tuple, cast
 from urllib.parse import urlsplit
 
 from bot.conversations import PREFIXES
@@ -142,12 +142,13 @@ def apply() -> Dict[str, Any]:
     import rasa.core.actions.action as rasa_action
     from rasa.shared.core.events import Event
 
-    rasa_action.DEFAULT_REQUEST_TIMEOUT = action_timeout()
+    # Rasa's constant is an int (inferred); aiohttp's timeout takes any number of seconds.
+    rasa_action.DEFAULT_REQUEST_TIMEOUT = action_timeout()  # type: ignore[assignment]
     speed = rasa_version_matches()
     if speed:
-        rasa_action.RemoteAction._validate_action_result = _validate_action_result
+        rasa_action.RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
         _original_resolve = Event.resolve_by_type
-        Event.resolve_by_type = staticmethod(_resolve_event_type)  # type: ignore[assignment]
+        Event.resolve_by_type = staticmethod(_resolve_event_type)  # type: ignore[method-assign]
     protect_logs()
     remember_user_messages()
     _applied.update(action_timeout_s=rasa_action.DEFAULT_REQUEST_TIMEOUT, compiled_action_schema=speed,
@@ -283,7 +284,8 @@ class LogRedactor:
             known = {*self._recent, *turn}
         for form, mark in sorted(known, key=lambda pair: len(pair[0]), reverse=True):
             if form in text and (_long_enough(form) or (form, mark) in turn):
-                text = _word_pattern(form).sub(lambda _, mark=mark: mark, text)
+                # cast: mypy cannot infer a lambda with a default argument
+                text = _word_pattern(form).sub(cast(Callable[["re.Match[str]"], str], lambda _, mark=mark: mark), text)
         return text
 
 
@@ -298,7 +300,7 @@ def redact_record(record: logging.LogRecord) -> logging.LogRecord:
     except Exception:  # arguments that do not fit the format: keep the format only
         message = f"{record.msg} (the log call's arguments did not match its format)"
     record.msg, record.args = REDACTOR.redact(message), None
-    exc_info = record.exc_info
+    exc_info: Any = record.exc_info  # Any: an exception instance is handled too, whatever typeshed says
     if isinstance(exc_info, BaseException):
         exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
     if isinstance(exc_info, tuple) and exc_info[0] is not None:

@@ -25,7 +25,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 from urllib.parse import urlsplit
 
 import yaml
@@ -143,8 +143,8 @@ def check_stores(env: Mapping[str, str]) -> None:
         import redis
 
         try:
-            redis.Redis(host=str(lock["url"]), port=int(lock["port"]), db=int(lock["db"]),  # type: ignore[arg-type]
-                        password=lock.get("password"), ssl=bool(lock.get("use_ssl")),  # type: ignore[arg-type]
+            redis.Redis(host=str(lock["url"]), port=int(lock["port"]), db=int(lock["db"]),
+                        password=lock.get("password"), ssl=bool(lock.get("use_ssl")),
                         socket_connect_timeout=5).ping()
         except Exception as error:
             raise StartupError(
@@ -153,7 +153,7 @@ def check_stores(env: Mapping[str, str]) -> None:
             ) from None
 
 
-def lock_store_settings(env: Mapping[str, str]) -> Optional[Dict[str, object]]:
+def lock_store_settings(env: Mapping[str, str]) -> Optional[Dict[str, Any]]:
     """endpoints.yml `lock_store` for Redis from REDIS_URL (redis://[:password@]host[:port][/db]), or None.
 
     Without REDIS_URL the lock store stays Rasa's in-memory one, which is right for one Rasa server.
@@ -167,7 +167,7 @@ def lock_store_settings(env: Mapping[str, str]) -> Optional[Dict[str, object]]:
     if parts.scheme not in ("redis", "rediss") or not parts.hostname:
         raise StartupError(f"REDIS_URL={url!r} is not a Redis address. Use redis://[:password@]host[:port][/db], "
                            "e.g. redis://127.0.0.1:6379/0.")
-    store: Dict[str, object] = {
+    store: Dict[str, Any] = {
         "type": "bot.locks.AtomicRedisLockStore", "url": parts.hostname, "port": parts.port or 6379,
         "db": int(parts.path.strip("/") or 0), "key_prefix": env.get("REDIS_KEY_PREFIX", "exobot"),
     }

@@ -24,6 +24,24 @@ RASA = str(Path(sys.executable).with_name("rasa"))
 TEST_ENV = {**os.environ, **QUIET_ENV, "RASA_MAX_CACHE_SIZE": "0"}
 
 
+# Fixtures that train a model, start servers or a browser; tests without them make `make test-unit`.
+SLOW_FIXTURES = {"trained_model", "servers", "browser", "bot_factory", "fake_telegram", "fake_line",
+                 "fake_whatsapp"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare the `servers` marker (given automatically, see pytest_collection_modifyitems)."""
+    config.addinivalue_line("markers", "servers: needs a trained model, running servers, a browser or "
+                            "subprocesses; `make test-unit` (-m 'not servers') leaves these out")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
+    """Mark every test that uses a slow fixture with `servers`."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.servers)
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket() as s:

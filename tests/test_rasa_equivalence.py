@@ -88,7 +88,9 @@ def test_the_compiled_action_response_check_accepts_and_refuses_like_rasa(result
 
 
 def test_the_remembered_event_classes_are_the_ones_rasa_finds(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = Event.resolve_by_type
+    # Rasa's own function (kept by runtime.apply() when an earlier test applied the adjustments).
+    original = runtime._original_resolve or Event.resolve_by_type
+    assert original is not runtime._resolve_event_type
     monkeypatch.setattr(runtime, "_original_resolve", original)
     monkeypatch.setattr(runtime, "_event_classes", {})
     names = sorted({cls.type_name for cls in all_subclasses(Event) if getattr(cls, "type_name", None)})

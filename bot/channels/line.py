@@ -25,7 +25,7 @@ import dataclasses
 import hmac
 import json
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, cast
 
 import aiohttp
 from rasa.core.channels.channel import OutputChannel, UserMessage
@@ -189,7 +189,7 @@ class LineInput(EnvChannel):
         """Answer one event: a text message, a feedback postback, a follow, or another message."""
         if event.get("mode") == "standby":
             return  # another module channel has the chat
-        source = event.get("source") if isinstance(event.get("source"), dict) else {}
+        source = cast(Dict[str, Any], event.get("source") if isinstance(event.get("source"), dict) else {})
         chat = source.get(_SOURCE_IDS.get(str(source.get("type")), "userId"))
         token = event.get("replyToken")
         if not isinstance(token, str) or not token:
@@ -198,6 +198,7 @@ class LineInput(EnvChannel):
         if problem:
             logger.warning("LINE: ignored an event whose chat id %s.", problem)
             return
+        assert isinstance(chat, str)  # sender_problem() refuses every other type
         kind = event.get("type")
         if kind == "follow":
             await self._reply(token, [text_message(self.renderer.bilingual("welcome"))])
@@ -206,7 +207,7 @@ class LineInput(EnvChannel):
             if data.startswith(FEEDBACK_DATA):
                 await self._rate(chat, data, token)
         elif kind == "message":
-            message = event.get("message") if isinstance(event.get("message"), dict) else {}
+            message = cast(Dict[str, Any], event.get("message") if isinstance(event.get("message"), dict) else {})
             if message.get("type") == "text" and isinstance(message.get("text"), str):
                 text = clean_user_text(message["text"])
                 if text:

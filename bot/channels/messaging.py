@@ -14,7 +14,7 @@ import hmac
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Coroutine, Dict, Iterable, List, Optional, Sequence, Set, Text, Tuple
+from typing import Any, Coroutine, Dict, Iterable, List, Optional, Sequence, Set, Text, Tuple, cast
 
 import aiohttp
 from rasa.core.channels.channel import OutputChannel
@@ -39,7 +39,7 @@ def rating_buttons(texts: Texts, lang: str) -> List[Tuple[str, str]]:
 def is_rated(messages: Iterable[Dict[str, Any]]) -> bool:
     """True when one of a turn's bot messages is a reply that users may rate (its payload's type)."""
     for message in messages:
-        payload = message.get("custom") if isinstance(message.get("custom"), dict) else {}
+        payload = cast(Dict[str, Any], message.get("custom") if isinstance(message.get("custom"), dict) else {})
         if payload.get("type") in RATED_TYPES:
             return True
     return False

@@ -13,7 +13,7 @@ import time
 import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Dict, Generic, Iterable, List, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, Generic, Iterable, List, Optional, Sequence, Tuple, TypeVar, cast
 
 from bot.lang import detect_script
 from bot.reply import sections
@@ -127,8 +127,8 @@ def _pairs(messages: Iterable[Dict[str, Any]]) -> List[Tuple[str, Dict[str, Any]
     """(text, payload, suggestions) per bot message; a payload sent apart joins the text before it."""
     pairs: List[Tuple[str, Dict[str, Any], List[Suggestion]]] = []
     for message in messages:
-        payload = message.get("custom") if isinstance(message.get("custom"), dict) else {}
-        text = message.get("text") if isinstance(message.get("text"), str) else ""
+        payload = cast(Dict[str, Any], message.get("custom") if isinstance(message.get("custom"), dict) else {})
+        text = cast(str, message.get("text") if isinstance(message.get("text"), str) else "")
         offered = _suggestions_of(message, payload)
         if not text.strip() and payload and pairs and pairs[-1][0] and not pairs[-1][1]:
             pairs[-1] = (pairs[-1][0], payload, offered or pairs[-1][2])

@@ -160,6 +160,7 @@ class ContractSocketIOInput(SocketIOInput):
         event of the conversation `web:<session>` and confirmed with `feedback_confirm`, or refused with
         `error`. It never reaches the NLU and never changes the conversation's flow."""
         sio = self.sio
+        assert sio is not None  # set by SocketIOInput.blueprint(), which registers the handlers
         app = self.app
 
         @sio.on("feedback", namespace=self.namespace)
@@ -174,6 +175,7 @@ class ContractSocketIOInput(SocketIOInput):
             if problem:
                 await sio.emit("error", {"error": f"feedback refused: {problem}"}, room=sid, namespace=self.namespace)
                 return
+            assert rating is not None  # read_feedback() gives a rating whenever it gives no problem
             await sio.emit("feedback_confirm", {"rating": rating.rating}, room=sid, namespace=self.namespace)
 
     def _register_user_uttered(self, handle: Callable[[UserMessage], Awaitable[Any]]) -> None:
@@ -181,6 +183,7 @@ class ContractSocketIOInput(SocketIOInput):
         the door (an unusable id or a message that is not text is refused with an `error` event), and
         answers each client message id once."""
         sio = self.sio
+        assert sio is not None  # set by SocketIOInput.blueprint(), which registers the handlers
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
         async def user_uttered(sid: Text, data: Any = None) -> None:
@@ -253,12 +256,14 @@ class ContractSocketIOInput(SocketIOInput):
         """Send bot messages again to every socket of the session (each names its message_id, so a
         widget shows each one once)."""
         room = platform_sender(conversation)
+        assert self.sio is not None  # set by blueprint(), before any message
         for event in list(messages):
             await self.sio.emit(self.bot_message_evt, {**event, "replay": True}, room=room, namespace=self.namespace)
 
     def _register_session_request(self) -> None:
         """Replace the stock `session_request` handler with one that really joins the session's room."""
         sio = self.sio
+        assert sio is not None  # set by SocketIOInput.blueprint(), which registers the handlers
 
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: Text, data: Optional[Dict] = None) -> None:

@@ -265,6 +265,7 @@ class WeChatInput(EnvChannel):
                 return response.text("success")
             reply = answer.xml()
             if encrypted:
+                assert self.crypto is not None  # _open() raised _NoCrypto for a safe-mode message without it
                 reply = self.crypto.encrypt_message(reply, request.args.get("nonce"))
             return response.text(reply, content_type=XML)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Text, Tuple
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.storage.resource import Resource
@@ -33,6 +33,10 @@ def original_span(message: Message, start: int, end: int) -> Tuple[int, int]:
 
 class MessageComponent(GraphComponent, abc.ABC):
     """A component with nothing to train: `process_message` runs on each training and incoming message."""
+
+    if TYPE_CHECKING:
+        def __init__(self, config: Dict[Text, Any]) -> None:
+            """Each subclass is built from its config alone (see `create`)."""
 
     @classmethod
     def create(

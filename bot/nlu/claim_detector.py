@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from bot.contract import FLAG_SYSTEMIC_INJECTION
 from bot.nlu.lexicon import claim_rules
@@ -75,7 +75,7 @@ class ClaimHit:
 class ClaimDetector:
     """Rule logic of the detector, independent of Rasa (see data/nlu/claim_rules.yml)."""
 
-    def __init__(self, rules: Optional[Dict[str, Sequence[str]]] = None) -> None:
+    def __init__(self, rules: Optional[Mapping[str, Sequence[str]]] = None) -> None:
         """Compiles the term lists of every role into one spaCy matcher."""
         rules = rules or claim_rules()
         missing = [role for role in _ROLES if role not in rules]

@@ -4,14 +4,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Text
+from typing import Any, Dict, List, Text, Union
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.base import MessageComponent, normalized_text, original_span
-from bot.nlu.claim_codes import CodeDetector, CodeRules
+from bot.nlu.claim_codes import CodeDetector, CodeHit, CodeRules
 from bot.nlu.claim_detector import ClaimDetector, ClaimHit
 from bot.nlu.constants import FLAGS
 from bot.nlu.lexicon import claim_rules
@@ -50,6 +50,6 @@ class SystemicClaimDetector(MessageComponent):
         """Sets `flags` on the message."""
         norm = normalized_text(message)
         if norm is not None:
-            found = [*self.detector.detect(norm), *self.codes.detect(norm)]
+            found: List[Union[ClaimHit, CodeHit]] = [*self.detector.detect(norm), *self.codes.detect(norm)]
             flags = [c.as_dict(message.get(TEXT), original_span(message, c.start, c.end)) for c in found]
             message.set(FLAGS, flags, add_to_output=True)

@@ -9,7 +9,7 @@ import itertools
 import re
 import unicodedata
 from collections import Counter
-from typing import Callable, Iterable, Mapping, Optional, Sequence
+from typing import Callable, Iterable, Mapping, Optional, Sequence, cast
 
 from pypinyin import Style, lazy_pinyin
 from pypinyin.pinyin_dict import pinyin_dict
@@ -126,7 +126,7 @@ class PinyinConverter:
                     total = best[start][0] + cost  # type: ignore[index]
                     if best[end] is None or total < best[end][0]:  # type: ignore[index]
                         best[end] = (total, best[start][1] + [(start, end, hanzi)])  # type: ignore[index]
-        return best[n][1] if best[n] else None
+        return cast(tuple[float, list[tuple[int, int, str]]], best[n])[1] if best[n] else None
 
     def edits(self, text: str, is_english: Callable[[str], bool]) -> list[tuple[int, int, str]]:
         """Replacements of a Latin-only text's pinyin runs by Chinese, when the text is pinyin."""

@@ -337,6 +337,7 @@ def _server_url(request: Request) -> str:
     info = request.conn_info
     sockname = getattr(info, "sockname", None)
     if isinstance(sockname, tuple) and len(sockname) >= 2:
+        assert info is not None  # it has a socket name
         host = f"[{sockname[0]}]" if ":" in str(sockname[0]) else str(sockname[0])
         return f"{'https' if info.ssl else 'http'}://{host}:{sockname[1]}"
     return f"{request.scheme}://{request.host}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections import Counter
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, cast
 
 FORMAT = "exobot-review-compare"
 # What staff compare, in display order: the record field each one reads.
@@ -68,7 +68,7 @@ def text_diff(old: str, new: str) -> List[Dict[str, str]]:
 def compare_runs(old: Dict[str, Any], new: Dict[str, Any]) -> Dict[str, Any]:
     """Pair the questions of two runs and list what changed; changed questions come first."""
     before, after = _keyed(old["results"]), _keyed(new["results"])
-    items = []
+    items: List[Dict[str, Any]] = []
     for key in list(after) + [k for k in before if k not in after]:
         o, n = _view(before.get(key)), _view(after.get(key))
         if o is None or n is None:
@@ -82,7 +82,9 @@ def compare_runs(old: Dict[str, Any], new: Dict[str, Any]) -> Dict[str, Any]:
             "changed": changed,
             "old": o,
             "new": n,
-            "text_diff": text_diff(o["text"], n["text"]) if "text" in changed else None,
+            # a changed text: both views are there (cast for mypy)
+            "text_diff": text_diff(cast(Dict[str, Any], o)["text"], cast(Dict[str, Any], n)["text"])
+            if "text" in changed else None,
         })
     items.sort(key=lambda i: (STATE_ORDER[i["state"]], -len(i["changed"]), (i["new"] or i["old"])["n"]))
     states = Counter(i["state"] for i in items)

@@ -59,7 +59,7 @@ class Result:
 
     turn: Turn
     problems: List[str] = field(default_factory=list)
-    reply_type: str = ""
+    reply_type: Optional[str] = ""  # the payload's type; None when the payload has none
     lead: Optional[str] = None
     flagged: bool = False
 

@@ -76,6 +76,11 @@ def insights(
     """Unanswered questions (grouped, most frequent first), flagged claims, language mix, top topics."""
     kb = kb or default_knowledge_base()
     unanswered, flagged = _Groups(), _Groups()
+    languages: Counter[str]
+    topics: Counter[str]
+    types: Counter[str]
+    channels: Counter[str]
+    flag_codes: Counter[str]
     languages, topics, types, channels, flag_codes = Counter(), Counter(), Counter(), Counter(), Counter()
     ratings: Counter = Counter()
     unhelpful = _Groups()

@@ -36,6 +36,7 @@ def stacked_bars(rows: Mapping[str, Mapping[str, int]], order: Sequence[str], wi
     longest = max((sum(counts.get(k, 0) for k in order) for counts in rows.values()), default=0) or 1
     bars = []
     for label, counts in rows.items():
+        segments: List[Dict[str, Any]]
         x, segments = 0.0, []
         for key in order:
             count = counts.get(key, 0)

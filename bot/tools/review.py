@@ -10,7 +10,7 @@ import uuid
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, cast
 
 from tqdm import tqdm
 
@@ -40,7 +40,8 @@ def _flag_codes(payload: Dict[str, Any]) -> List[str]:
 
 
 def _show_flag(flag: Any) -> str:
-    return {True: "yes", False: "no"}.get(flag, flag) if isinstance(flag, bool) else str(flag)
+    # cast: every bool is a key, so the default is never returned
+    return cast(Dict[bool, Any], {True: "yes", False: "no"}).get(flag, flag) if isinstance(flag, bool) else str(flag)
 
 
 def check(expect: Expectation, record: Dict[str, Any]) -> List[Dict[str, Any]]:
