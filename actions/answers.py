@@ -93,6 +93,8 @@ class ActionCheckClaim(AnswerMixin, BotAction):
         """Weigh the claim against the facts it touches, or say the facts don't cover it."""
         if self.must_decline(turn):
             return self.decline_medical(turn)
+        if self.other_topic(turn):  # "is this brand worth buying?", "milk has exosomes too, so drink milk?"
+            return self.not_covered(turn)
         return self.answer(turn, type="claim_check", intro_key="replies.claim_intro") or self.not_covered(turn)
 
 

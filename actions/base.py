@@ -32,6 +32,9 @@ _MINOR = re.compile(
     r"|(?:孙|孙子|孙女|孙仔|女儿|儿子|个女|个仔|孩子|小孩|细路|客人|顾客|妹妹|弟弟|学生|侄子|侄女|外孙)"
     r"[^，。？！,.?!\d一二三四五六七八九十]{0,6}(?<![一二三四五六七八九十\d])"
     r"(?:十[一二三四五六七]?|[一二三四五六七八九]|1[0-7]|[1-9])岁"
+    # "我孙子今年十五": the age after 今年 needs no 岁.
+    r"|(?:孙|孙子|孙女|孙仔|女儿|儿子|个女|个仔|孩子|小孩|细路|妹妹|弟弟|侄子|侄女|外孙)[^，。？！,.?!\d]{0,4}今年"
+    r"(?:十[一二三四五六七]?|[一二三四五六七八九]|1[0-7]|[1-9])(?![\d十百])"
     r"|\b(?:daughter|son|kid|child|girl|boy|niece|nephew|grandson|granddaughter)\b[^.?!]{0,12}?\b(?:is|aged?)\s+(?:1[0-7]|[1-9])\b",
     re.IGNORECASE,
 )
@@ -249,6 +252,13 @@ class BotAction(Action, metaclass=abc.ABCMeta):
         if ("other_product" in found or "cell_therapy" in found) and not about_exosomes:
             return True
         return bool(found & {"price", "shopping", "other_use"})
+
+    def decline_not_covered(self, turn: Turn) -> Reply:
+        """The polite decline of a message the facts never cover, with facts near it as suggestions."""
+        reply = self.services.composer.message(
+            "out_of_scope", "replies.out_of_scope", turn.lang, suggestions=self.related_suggestions(turn)
+        )
+        return replace(reply, intent="out_of_scope")
 
     def decline_medical(self, turn: Turn) -> Reply:
         """The doctor advice, with general evidence offered."""

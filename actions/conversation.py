@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk.events import SlotSet
@@ -40,10 +39,7 @@ class SmallTalk(BotAction):
 
     def not_small_talk(self, turn: Turn) -> Reply:
         """What the classifier took for a greeting or goodbye but is neither: the honest decline."""
-        reply = self.services.composer.message(
-            "out_of_scope", "replies.out_of_scope", turn.lang, suggestions=self.related_suggestions(turn)
-        )
-        return replace(reply, intent="out_of_scope")
+        return self.decline_not_covered(turn)
 
 
 class ActionGreet(SmallTalk):
@@ -72,7 +68,10 @@ class ActionHelp(BotAction):
         return "action_help"
 
     def respond(self, turn: Turn) -> Reply:
-        """What the bot covers; an unsure "help" that names a topic ("help with Parkinson's?") is answered."""
+        """What the bot covers; an unsure "help" that names a topic ("help with Parkinson's?") is answered,
+        and one about a price or a shop ("what does a vial run these days?") declined."""
+        if self.other_topic(turn):
+            return self.decline_not_covered(turn)
         return self.specific_answer(turn) or self.services.composer.message("greeting", "replies.help", turn.lang)
 
 
@@ -166,8 +165,5 @@ class ActionMedicalAdvice(BotAction):
         if self.must_decline(turn):
             return self.decline_medical(turn)
         if self.other_topic(turn):  # a booking, a price, another treatment: not a medical question
-            reply = self.services.composer.message(
-                "out_of_scope", "replies.out_of_scope", turn.lang, suggestions=self.related_suggestions(turn)
-            )
-            return replace(reply, intent="out_of_scope")
+            return self.decline_not_covered(turn)
         return self.specific_answer(turn) or self.decline_medical(turn)

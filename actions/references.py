@@ -44,7 +44,7 @@ class ActionLookupReference(BotAction):
             # is declined; a question about what research shows ("how far is IV research, still rodents?")
             # is answered from the facts.
             if self.other_topic(turn):
-                return self.not_covered_decline(turn)
+                return self.decline_not_covered(turn)
             answer = self.specific_answer(turn)
             if answer is not None:
                 return answer
@@ -60,13 +60,6 @@ class ActionLookupReference(BotAction):
         text = turn.norm_text or turn.text
         found = self.services.cues.found_in(text)
         return bool(found & {"citation_details", "all_sources"}) or len(text.strip()) <= SHORT_CITATION_ASK
-
-    def not_covered_decline(self, turn: Turn) -> Reply:
-        """The honest decline of a message about something the facts never cover."""
-        reply = self.services.composer.message(
-            "out_of_scope", "replies.out_of_scope", turn.lang, suggestions=self.related_suggestions(turn)
-        )
-        return replace(reply, intent="out_of_scope")
 
     def asks_for_finding(self, turn: Turn) -> bool:
         """"What did the Cell Metabolism paper find?": about the study's result, not its citation."""
