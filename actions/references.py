@@ -32,7 +32,7 @@ class ActionLookupReference(BotAction):
         unknown = [n for n in numbers if kb.reference(n) is None]
         if unknown:
             return composer.message("fallback", "replies.reference_unknown", turn.lang, suggestions=(), n=unknown[0])
-        refs = [kb.references[n] for n in numbers] or self.named(turn)
+        refs = [kb.references[n] for n in numbers] or self.named(turn) or self.cited_by_named_fact(turn)
         if len(refs) == 1 and self.asks_for_finding(turn):
             answer = self.finding(turn, refs[0])
             if answer is not None:
@@ -54,6 +54,18 @@ class ActionLookupReference(BotAction):
         if turn.values("journal") or turn.values("author") or turn.values("pmid") or turn.values("doi"):
             return composer.message("fallback", "replies.reference_not_found", turn.lang, suggestions=())
         return self.overview(turn.lang)
+
+    def cited_by_named_fact(self, turn: Turn) -> List[Reference]:
+        """"Which journal was the split-face one in?": the references of the study the message names by a
+        fact's specific keywords (not for a bare "source?", which means the previous answer)."""
+        text = turn.norm_text or turn.text
+        if len(text.strip()) <= SHORT_CITATION_ASK or not self.asks_for_citation(turn):
+            return []
+        selection = self.select(turn)
+        best = selection.candidates[0] if selection.candidates else None
+        if selection.lead is None or best is None or best.keyword < self.services.retriever.specific_score:
+            return []
+        return [self.services.kb.references[n] for n in selection.lead.refs if n in self.services.kb.references]
 
     def asks_for_citation(self, turn: Turn) -> bool:
         """"Source?", "which journal", "DOI pls", "all your references": the message asks for citations."""

@@ -16,7 +16,7 @@ LANGS: tuple[Lang, ...] = ("zh-Hans", "zh-Hant", "en")
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 # Characters of written Cantonese that are the same in both scripts.
-_CANTONESE = frozenset("冇㗎嘅咗唔佢啲喺嚟睇咩嘢乜哋噉咁畀揾攞嗰𠵱啱嘥")
+_CANTONESE = frozenset("冇㗎嘅咗唔佢啲喺嚟睇咩嘢乜哋噉咁畀揾攞嗰𠵱啱嘥掂喇")
 _LATIN = re.compile(r"[A-Za-z\uff21-\uff3a\uff41-\uff5a]")
 
 
@@ -50,8 +50,8 @@ def detect_script(text: str) -> Optional[Lang]:
         simplified_only = sum(a != b for a, b in zip(han, to_traditional))
         # Written Cantonese (冇, 㗎, 嘅, 咗 ...) is written in Traditional characters in Hong Kong: it tells
         # Traditional where no character is Simplified-only ("exosome serum 有冇 evidence 㗎？").
-        if simplified_only == 0 and any(c in _CANTONESE for c in han):
-            return "zh-Hant"
+        if simplified_only <= traditional_only and any(c in _CANTONESE for c in han):
+            return "zh-Hant"  # also on a tie: "搞掂晒 返枱開工" (晒 reads as Simplified, 開 is Traditional)
         return "zh-Hant" if traditional_only > simplified_only else "zh-Hans"
     if _LATIN.search(text):
         return "en"

@@ -73,8 +73,8 @@ class ScriptNormalizer(MessageComponent):
             if rewritten.changes:
                 norm = rewritten.text
                 message.set(NORM_SPANS, [list(span) for span in rewritten.spans])
-            if rewritten.pinyin:
-                lang = "zh-Hans"
+            if rewritten.pinyin and lang != "zh-Hant":
+                lang = "zh-Hans"  # pinyin-only Chinese is answered in Simplified, unless Traditional is written too
         message.set(NORM_TEXT, norm, add_to_output=True)
         message.set(LANG, lang, add_to_output=True)
         message.set(INPUT_PROBLEM, problem, add_to_output=True)
