@@ -53,7 +53,7 @@ widget: $(WIDGET_JS)
 $(WIDGET_JS): $(INSTALLED) $(WIDGET_INPUTS)
 	$(PY) -m bot.widget build
 
-$(INSTALLED): pyproject.toml scripts/setup-venv
+$(INSTALLED): pyproject.toml constraints.txt scripts/setup-venv
 	scripts/setup-venv $(VENV)
 	touch $@
 

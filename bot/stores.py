@@ -35,12 +35,28 @@ logger = logging.getLogger(__name__)
 DEFAULT_SQLITE = VAR / "tracker.db"
 
 
-def tracker_db_settings(env: Mapping[str, str]) -> Dict[str, Any]:
-    """SQLTrackerStore arguments from `TRACKER_DB_URL` (any SQLAlchemy URL) or `TRACKER_SQLITE_PATH`.
+ENDPOINT_KEYS = ("dialect", "host", "port", "db", "username", "password", "query", "login_db")
 
-    Without either, conversations go to `var/tracker.db` in the project.
+
+def tracker_db_settings(env: Mapping[str, str], url: Optional[str] = None,
+                        endpoint: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    """SQLTrackerStore arguments: from endpoints.yml when it names the database (`url:` with any
+    SQLAlchemy URL, for example `url: ${TRACKER_DB_URL}`, or Rasa's own `dialect`/`db`/... keys), else
+    from `TRACKER_DB_URL` (any SQLAlchemy URL) or `TRACKER_SQLITE_PATH`.
+
+    Without any of them, conversations go to `var/tracker.db` in the project.
     """
-    url = env.get("TRACKER_DB_URL", "").strip()
+    endpoint = {k: v for k, v in (endpoint or {}).items() if k in ENDPOINT_KEYS and v not in (None, "")}
+    if url and "://" not in url:
+        endpoint.setdefault("host", url)  # Rasa passes the endpoint's `url:` as the host name
+        url = None
+    if endpoint.get("dialect") or endpoint.get("db"):
+        settings = dict(endpoint)
+        if settings.get("dialect", "sqlite") == "sqlite" and settings.get("db"):
+            settings["db"] = str(Path(settings["db"]).resolve())
+            runtime.private_dir(Path(settings["db"]).parent)
+        return settings
+    url = (url or env.get("TRACKER_DB_URL", "")).strip()
     if url:
         from sqlalchemy.engine import make_url
 
@@ -64,7 +80,8 @@ class TrackerStoreValueError(RuntimeError):
 
 
 class ConfiguredSQLTrackerStore(SQLTrackerStore):
-    """Rasa's SQL tracker store, with its database chosen by environment variables (see README)."""
+    """Rasa's SQL tracker store; its database is named in endpoints.yml or by environment variables
+    (docs/operators.md, "Storage")."""
 
     def __init__(
         self,
@@ -73,11 +90,12 @@ class ConfiguredSQLTrackerStore(SQLTrackerStore):
         event_broker: Optional[EventBroker] = None,
         **kwargs: Any,
     ) -> None:
-        """Connect to the configured database; endpoint-file settings are ignored on purpose."""
+        """Connect to the database endpoints.yml names (`url:` or Rasa's keys), else the environment's."""
         runtime.apply()
         # The faster queries repeat Rasa 3.6.21's; with another release Rasa's own run instead.
         self._fast = runtime.rasa_version_matches()
-        super().__init__(domain=domain, event_broker=event_broker, **tracker_db_settings(os.environ))
+        settings = tracker_db_settings(os.environ, url=host, endpoint=kwargs)
+        super().__init__(domain=domain, event_broker=event_broker, **settings)
         if self.engine.dialect.name == "sqlite":
             self._pool_sqlite_connections()
             database = self.engine.url.database

@@ -82,6 +82,33 @@ def test_store_checks_name_the_setting(tmp_path: Path) -> None:
         check_stores({"TRACKER_DB_URL": "postgresql://rasa:secret@127.0.0.1:1/nothing"})
 
 
+def test_the_tracker_store_takes_its_database_from_endpoints_yml_before_the_environment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`url: ${TRACKER_DB_URL}` (Rasa substitutes it) or Rasa's own keys in endpoints.yml name the database;
+    without them the environment does, as before."""
+    import yaml
+    from rasa.core.tracker_store import TrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.utils.endpoints import read_endpoint_config
+
+    monkeypatch.setenv("TRACKER_SQLITE_PATH", str(tmp_path / "from-env.db"))
+    monkeypatch.delenv("TRACKER_DB_URL", raising=False)
+    monkeypatch.setenv("MY_TRACKER_URL", f"sqlite:///{tmp_path / 'from-endpoints.db'}")
+    cases = {
+        "url": ({"type": "bot.stores.ConfiguredSQLTrackerStore", "url": "${MY_TRACKER_URL}"}, "from-endpoints.db"),
+        "rasa keys": ({"type": "bot.stores.ConfiguredSQLTrackerStore", "dialect": "sqlite",
+                       "db": str(tmp_path / "rasa-keys.db")}, "rasa-keys.db"),
+        "environment": ({"type": "bot.stores.ConfiguredSQLTrackerStore"}, "from-env.db"),
+    }
+    for name, (store, expected) in cases.items():
+        endpoints = tmp_path / f"endpoints-{name.replace(' ', '-')}.yml"
+        endpoints.write_text(yaml.safe_dump({"tracker_store": store}), encoding="utf-8")
+        config = read_endpoint_config(str(endpoints), "tracker_store")
+        created = TrackerStore.create(config, Domain.empty())
+        database = getattr(getattr(created, "_tracker_store", created), "engine").url.database
+        assert Path(database).name == expected, name
+
+
 def test_conversation_tests_pass_through_rasa_test(trained_model: Path, tmp_path: Path) -> None:
     """Issue 17: `rasa test core` runs the conversation tests of tests/test_stories.yml (intents by the NLU,
     next actions by the policy) and none fails."""
