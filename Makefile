@@ -29,9 +29,10 @@ test: $(INSTALLED) system-deps $(WIDGET_JS) lint
 test-unit: $(INSTALLED)
 	$(PY) -m pytest -m "not servers"
 
-# Lint (ruff) and type check (mypy on bot/ and actions/), both configured in pyproject.toml: run first by `make test`.
+# Lint and format check (ruff) and type check (mypy on bot/ and actions/), both configured in pyproject.toml: run first by `make test`.
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check bot actions tests scripts
+	$(VENV)/bin/ruff format --check bot actions tests scripts
 	$(VENV)/bin/mypy
 
 train: $(MODEL)

@@ -21,7 +21,10 @@ class AnswerMixin:
         """The message leans on the previous answer (a cue word, or short, with a previous question)."""
         if not turn.last_question:
             return False
-        return self.services.cues.found("follow_up", turn.norm_text or turn.text) or len(turn.text.strip()) <= SHORT_MESSAGE
+        return (
+            self.services.cues.found("follow_up", turn.norm_text or turn.text)
+            or len(turn.text.strip()) <= SHORT_MESSAGE
+        )
 
     def answer(self, turn: Turn, **kwargs: Any) -> Optional[Reply]:
         """An answer from the selected fact (a clear second question answered as a second part, a less clear
@@ -59,7 +62,9 @@ class AnswerMixin:
     def not_covered(self, turn: Turn) -> Reply:
         """The honest "my facts don't cover that", with what they do cover nearby."""
         return self.services.composer.message(
-            "out_of_scope", "replies.not_covered", turn.lang,
+            "out_of_scope",
+            "replies.not_covered",
+            turn.lang,
             suggestions=self.related_suggestions(turn),  # type: ignore[attr-defined]
         )
 
@@ -109,5 +114,8 @@ class ActionFallback(AnswerMixin, BotAction):
         """A clear keyword match is answered; anything else gets the fallback reply."""
         if self.must_decline(turn):
             return self.decline_medical(turn)
-        return (self.specific_answer(turn) or self.follow_up_answer(turn)
-                or self.services.composer.message("fallback", "replies.fallback", turn.lang))
+        return (
+            self.specific_answer(turn)
+            or self.follow_up_answer(turn)
+            or self.services.composer.message("fallback", "replies.fallback", turn.lang)
+        )

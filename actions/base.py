@@ -181,9 +181,13 @@ class BotAction(Action, metaclass=abc.ABCMeta):
                 second = [other.lead]  # "drip reverses ageing? and the serum, side effects?": both answered
             offer = [f.id for f in (other.second, other.lead) if f is not None and f.id != CLAIM_FACT][:1]
             return composer.from_facts(
-                [self.services.kb.fact(CLAIM_FACT), *second], turn.lang,
-                type="claim_check", intro_key="replies.claim_intro", flags=[FLAG_SYSTEMIC_INJECTION, *further],
-                outro_key="replies.medical_note" if self.is_personal_medical(turn) else None, offer=offer,
+                [self.services.kb.fact(CLAIM_FACT), *second],
+                turn.lang,
+                type="claim_check",
+                intro_key="replies.claim_intro",
+                flags=[FLAG_SYSTEMIC_INJECTION, *further],
+                outro_key="replies.medical_note" if self.is_personal_medical(turn) else None,
+                offer=offer,
             )
         if further:
             return self.check_further_claims(turn, further)
@@ -203,7 +207,11 @@ class BotAction(Action, metaclass=abc.ABCMeta):
                 chosen.extend(rules.facts.get(code, ()))
         facts = [kb.fact(f) for f in dict.fromkeys(chosen) if f in kb.facts][:3]
         return self.services.composer.from_facts(
-            facts, turn.lang, type="claim_check", intro_key="replies.claim_intro", flags=codes,
+            facts,
+            turn.lang,
+            type="claim_check",
+            intro_key="replies.claim_intro",
+            flags=codes,
             outro_key="replies.medical_note" if self.is_personal_medical(turn) else None,
         )
 
@@ -288,7 +296,12 @@ class BotAction(Action, metaclass=abc.ABCMeta):
         denied = bool(self.services.claims.negated(text)) or self.services.claims.about_animals(text)
         exosomes = self.services.cues.found("exosome", text)
         return self.services.selector.select(
-            text, turn.ranking, turn.segments, context, denied_claim=denied, about_exosomes=exosomes,
+            text,
+            turn.ranking,
+            turn.segments,
+            context,
+            denied_claim=denied,
+            about_exosomes=exosomes,
             claim_made=claim_made,
         )
 

@@ -32,7 +32,6 @@ class SmallTalk(BotAction):
                 return self.services.composer.from_facts([selection.lead], turn.lang)
         return self.specific_answer(turn)
 
-
     def says(self, turn: Turn, cues: str) -> bool:
         """True when the message has a word of the cue list (a greeting, a goodbye, thanks)."""
         return self.services.cues.found(cues, turn.norm_text or turn.text)
@@ -124,8 +123,9 @@ class ActionHandoff(AnswerMixin, BotAction):
         if hours.is_open():
             return self.services.composer.message("handoff", "replies.handoff_open", lang, suggestions=(), **values)
         contact = hours.contact or self.services.texts.get("replies.handoff_contact", lang)
-        return self.services.composer.message("handoff", "replies.handoff_closed", lang, suggestions=(),
-                                              contact=contact, **values)
+        return self.services.composer.message(
+            "handoff", "replies.handoff_closed", lang, suggestions=(), contact=contact, **values
+        )
 
     @staticmethod
     def remember(turn: Turn, reply: Reply) -> List[Dict[Text, Any]]:

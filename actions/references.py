@@ -49,14 +49,15 @@ class ActionLookupReference(BotAction):
             if answer is not None:
                 return answer
         if turn.last_refs and not self.services.cues.found("all_sources", turn.text):
-            return self.describe([kb.references[n] for n in turn.last_refs], turn.lang,
-                                 intro_key="replies.previous_sources")
+            return self.describe(
+                [kb.references[n] for n in turn.last_refs], turn.lang, intro_key="replies.previous_sources"
+            )
         if turn.values("journal") or turn.values("author") or turn.values("pmid") or turn.values("doi"):
             return composer.message("fallback", "replies.reference_not_found", turn.lang, suggestions=())
         return self.overview(turn.lang)
 
     def cited_by_named_fact(self, turn: Turn) -> List[Reference]:
-        """"Which journal was the split-face one in?": the references of the study the message names by a
+        """ "Which journal was the split-face one in?": the references of the study the message names by a
         fact's specific keywords (not for a bare "source?", which means the previous answer)."""
         text = turn.norm_text or turn.text
         if len(text.strip()) <= SHORT_CITATION_ASK or not self.asks_for_citation(turn):
@@ -68,13 +69,13 @@ class ActionLookupReference(BotAction):
         return [self.services.kb.references[n] for n in selection.lead.refs if n in self.services.kb.references]
 
     def asks_for_citation(self, turn: Turn) -> bool:
-        """"Source?", "which journal", "DOI pls", "all your references": the message asks for citations."""
+        """ "Source?", "which journal", "DOI pls", "all your references": the message asks for citations."""
         text = turn.norm_text or turn.text
         found = self.services.cues.found_in(text)
         return bool(found & {"citation_details", "all_sources"}) or len(text.strip()) <= SHORT_CITATION_ASK
 
     def asks_for_finding(self, turn: Turn) -> bool:
-        """"What did the Cell Metabolism paper find?": about the study's result, not its citation."""
+        """ "What did the Cell Metabolism paper find?": about the study's result, not its citation."""
         found = self.services.cues.found_in(turn.norm_text or turn.text)
         return "finding" in found and "citation_details" not in found
 
@@ -117,9 +118,17 @@ class ActionLookupReference(BotAction):
         for level, group in groups.items():
             details = [
                 texts.get(
-                    "replies.reference_one", lang, n=ref.n, authors=ref.authors, title=ref.title,
-                    journal=ref.journal, year=ref.year, doi=ref.doi, pmid=ref.pmid,
-                    doi_url=ref.doi_url, pubmed_url=ref.pubmed_url,
+                    "replies.reference_one",
+                    lang,
+                    n=ref.n,
+                    authors=ref.authors,
+                    title=ref.title,
+                    journal=ref.journal,
+                    year=ref.year,
+                    doi=ref.doi,
+                    pmid=ref.pmid,
+                    doi_url=ref.doi_url,
+                    pubmed_url=ref.pubmed_url,
                 )
                 for ref in group
             ]
@@ -130,7 +139,9 @@ class ActionLookupReference(BotAction):
             used_for = texts.get("replies.reference_used_for", lang, questions=questions)
             parts[0] = replace(parts[0], text=f"{parts[0].text}\n{used_for}")
         return Reply.of_parts(
-            "reference", lang, parts,
+            "reference",
+            lang,
+            parts,
             intro=texts.get(intro_key, lang) if intro_key else None,
             topic=citing[0].topic if citing else None,
             facts=tuple(f.id for f in citing),
@@ -149,7 +160,9 @@ class ActionLookupReference(BotAction):
                 listed = separator.join(texts.get("format.citation", lang, n=r.n, short=r.short) for r in group)
                 parts.append(Part(text=listed, level=level, refs=tuple(r.n for r in group)))
         return Reply.of_parts(
-            "reference", lang, parts,
+            "reference",
+            lang,
+            parts,
             intro=texts.get("replies.sources_overview", lang, title=source["title"], updated=source["updated"]),
             suggestions=texts.default_suggestions[:3],
         )

@@ -88,13 +88,17 @@ def remember_conversation(call: Mapping[str, Any]) -> None:
     messages = [e for e in tracker.get("events") or [] if isinstance(e, dict) and e.get("event") == "user"]
     for message in [tracker.get("latest_message"), *messages]:
         if isinstance(message, dict):
-            parsed = cast(Dict[str, Any],
-                          message.get("parse_data") if isinstance(message.get("parse_data"), dict) else message)
+            parsed = cast(
+                Dict[str, Any], message.get("parse_data") if isinstance(message.get("parse_data"), dict) else message
+            )
             texts += [message.get("text"), parsed.get("norm_text")]
     slots = cast(Dict[str, Any], tracker.get("slots") if isinstance(tracker.get("slots"), dict) else {})
     texts += [value for value in slots.values() if isinstance(value, str)]
-    runtime.REDACTOR.remember(texts=texts, senders=[sender] if isinstance(sender, str) else [],
-                              conversation=sender if isinstance(sender, str) else None)
+    runtime.REDACTOR.remember(
+        texts=texts,
+        senders=[sender] if isinstance(sender, str) else [],
+        conversation=sender if isinstance(sender, str) else None,
+    )
 
 
 def create_app(token: Optional[str], max_size: int, package: str = "actions"):  # type: ignore[no-untyped-def]
@@ -115,12 +119,21 @@ def create_app(token: Optional[str], max_size: int, package: str = "actions"):  
         call = action_call(request)
         action = str(call.get("next_action") or "(unknown)")
         sender = call.get("sender_id")
-        logger.error("Action server: the action %s failed (%s) on a message from %s; the Rasa server gets a 500 "
-                     "without the conversation. The traceback follows (private data masked).", action,
-                     type(exception).__name__, runtime.log_id(sender) if sender else "an unknown sender",
-                     exc_info=exception)
-        return response.json({"error": f"the action {action} failed ({type(exception).__name__}); see the action "
-                                       "server's log", "action_name": action}, status=500)
+        logger.error(
+            "Action server: the action %s failed (%s) on a message from %s; the Rasa server gets a 500 "
+            "without the conversation. The traceback follows (private data masked).",
+            action,
+            type(exception).__name__,
+            runtime.log_id(sender) if sender else "an unknown sender",
+            exc_info=exception,
+        )
+        return response.json(
+            {
+                "error": f"the action {action} failed ({type(exception).__name__}); see the action " "server's log",
+                "action_name": action,
+            },
+            status=500,
+        )
 
     @app.middleware("request")
     async def check_size(request):  # type: ignore[no-untyped-def]
@@ -131,6 +144,7 @@ def create_app(token: Optional[str], max_size: int, package: str = "actions"):  
         return None
 
     if token:
+
         @app.middleware("request")
         async def check_token(request):  # type: ignore[no-untyped-def]
             if request.path == "/health":
@@ -164,8 +178,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     app = create_app(token, limit, args.actions)
-    logger.info("Action server on http://%s:%d (token %s, body limit %d bytes)", host, args.port,
-                "required" if token else "off (loopback only)", limit)
+    logger.info(
+        "Action server on http://%s:%d (token %s, body limit %d bytes)",
+        host,
+        args.port,
+        "required" if token else "off (loopback only)",
+        limit,
+    )
     app.run(host, args.port, workers=1, access_log=False)
     return 0
 

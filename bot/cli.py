@@ -31,31 +31,44 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     review = commands.add_parser(
-        "review", help="ask the running bot every question of a file and write an HTML/JSON/CSV report",
+        "review",
+        help="ask the running bot every question of a file and write an HTML/JSON/CSV report",
         description="Ask the running bot (over REST, one new conversation per question) every question of a CSV "
-                    "or YAML file, check the expectations, and write report.html, review.json and review.csv. "
-                    "Exit status 1 when an expectation fails.",
+        "or YAML file, check the expectations, and write report.html, review.json and review.csv. "
+        "Exit status 1 when an expectation fails.",
     )
-    review.add_argument("questions", type=Path,
-                        help="question file (.csv or .yml); or a review.json of an earlier run, with --compare")
-    review.add_argument("--url", default=os.environ.get("BOT_URL", DEFAULT_URL),
-                        help="address of the running bot (default: $BOT_URL or %(default)s)")
+    review.add_argument(
+        "questions", type=Path, help="question file (.csv or .yml); or a review.json of an earlier run, with --compare"
+    )
+    review.add_argument(
+        "--url",
+        default=os.environ.get("BOT_URL", DEFAULT_URL),
+        help="address of the running bot (default: $BOT_URL or %(default)s)",
+    )
     review.add_argument("--out", type=Path, help="folder for the report (default: var/review/<date-time>)")
-    review.add_argument("--compare", type=Path, metavar="OLD.json",
-                        help="review.json of an earlier run: also write compare.html showing what changed")
+    review.add_argument(
+        "--compare",
+        type=Path,
+        metavar="OLD.json",
+        help="review.json of an earlier run: also write compare.html showing what changed",
+    )
     review.add_argument("--fail-on-change", action="store_true", help="with --compare: exit 1 when anything changed")
     review.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each reply (default 60)")
     review.add_argument("--quiet", action="store_true", help="no progress bar")
 
     evaluate = commands.add_parser(
-        "evaluate", help="score conversations end to end (lead fact, grade, citations, flag, language)",
+        "evaluate",
+        help="score conversations end to end (lead fact, grade, citations, flag, language)",
         description="Send the conversations of turn files (tests/heldout/*.yml format) to the running bot over "
-                    "REST, check every reply and print the scores per script and per category. Exit status 1 "
-                    "when a turn fails.",
+        "REST, check every reply and print the scores per script and per category. Exit status 1 "
+        "when a turn fails.",
     )
     evaluate.add_argument("files", type=Path, nargs="+", help="turn files (YAML, see tests/heldout/README.md)")
-    evaluate.add_argument("--url", default=os.environ.get("BOT_URL", DEFAULT_URL),
-                          help="address of the running bot (default: $BOT_URL or %(default)s)")
+    evaluate.add_argument(
+        "--url",
+        default=os.environ.get("BOT_URL", DEFAULT_URL),
+        help="address of the running bot (default: $BOT_URL or %(default)s)",
+    )
     evaluate.add_argument("--json", type=Path, metavar="FILE", help="also write the scores and failures as JSON")
     evaluate.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each reply (default 60)")
 
@@ -66,10 +79,16 @@ def _parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         sub.add_argument("--since", help="from this time: 2026-03-01, 2026-03-01T08:30, or 7d / 12h / 30m ago")
         sub.add_argument("--until", help="up to this time (a date alone includes that day)")
-        sub.add_argument("--db", help="tracker store: SQLAlchemy URL or SQLite file (default: as the bot, from "
-                                      "TRACKER_DB_URL / TRACKER_SQLITE_PATH, else var/tracker.db)")
-        sub.add_argument("--include-review", action="store_true",
-                         help="include the conversations of `bot review` runs (left out by default)")
+        sub.add_argument(
+            "--db",
+            help="tracker store: SQLAlchemy URL or SQLite file (default: as the bot, from "
+            "TRACKER_DB_URL / TRACKER_SQLITE_PATH, else var/tracker.db)",
+        )
+        sub.add_argument(
+            "--include-review",
+            action="store_true",
+            help="include the conversations of `bot review` runs (left out by default)",
+        )
         if name == "insights":
             sub.add_argument("--top", type=int, default=20, help="rows per list (default 20)")
             sub.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
@@ -101,8 +120,10 @@ def review_command(args: argparse.Namespace) -> int:
 
     if args.questions.suffix.lower() in RUN_SUFFIXES:
         if not args.compare:
-            raise ToolError(f"{args.questions} is a saved run; to compare it with an older one add --compare OLD.json. "
-                            "To run questions, pass a .csv or .yml question file.")
+            raise ToolError(
+                f"{args.questions} is a saved run; to compare it with an older one add --compare OLD.json. "
+                "To run questions, pass a .csv or .yml question file."
+            )
         new_run = load_run(args.questions)
         comparison, _ = _compare(args.compare, new_run, args.out or args.questions.parent)
         changed = comparison["summary"]["questions"] - comparison["summary"]["unchanged"]
@@ -112,7 +133,9 @@ def review_command(args: argparse.Namespace) -> int:
     if args.compare:
         load_run(args.compare)  # fail before asking anything when the old run is unreadable
     out_dir = args.out or REVIEW_DIR / datetime.now().strftime("%Y%m%d-%H%M%S")
-    run = run_review(questions, RestClient(args.url, timeout=args.timeout), str(args.questions), progress=not args.quiet)
+    run = run_review(
+        questions, RestClient(args.url, timeout=args.timeout), str(args.questions), progress=not args.quiet
+    )
     paths = write_run(run, out_dir, html=report.review_html(run, compare_file="compare.html" if args.compare else None))
     print(report.review_text(run, paths))
     status = EXIT_FAILED if run["summary"]["failed"] or run["summary"]["errors"] else EXIT_OK
@@ -184,7 +207,9 @@ def evaluate_command(args: argparse.Namespace) -> int:
 
     summary = summarize(run(conversations, ask, Checker(kb, default_texts()), prefix="bot-review-evaluate"))
     for failure in summary["failures"]:
-        print(f"[{failure['conversation']}/{failure['turn']}] {failure['text'][:90]}\n    {'; '.join(failure['problems'])}")
+        print(
+            f"[{failure['conversation']}/{failure['turn']}] {failure['text'][:90]}\n    {'; '.join(failure['problems'])}"
+        )
     print(format_summary(summary))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -196,7 +221,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of the `bot` console command; returns the exit status."""
     args = _parser().parse_args(argv)
     command = {
-        "review": review_command, "insights": insights_command, "export": export_command, "evaluate": evaluate_command,
+        "review": review_command,
+        "insights": insights_command,
+        "export": export_command,
+        "evaluate": evaluate_command,
     }[args.command]
     try:
         return command(args)

@@ -29,9 +29,7 @@ TYPES: tuple[str, ...] = (
 )
 
 # Types that are not answers: they carry no evidence, citations or flags.
-NON_ANSWER_TYPES: frozenset[str] = frozenset(
-    {"greeting", "fallback", "out_of_scope", "handoff", "input_error"}
-)
+NON_ANSWER_TYPES: frozenset[str] = frozenset({"greeting", "fallback", "out_of_scope", "handoff", "input_error"})
 
 FLAG_SYSTEMIC_INJECTION = "unsupported_systemic_injection_claim"
 # Further codes (issue 18, listed in the contract with their triggers): a disease cured in people, where the

@@ -17,10 +17,7 @@ PROBLEMS = (EMPTY, TOO_LONG, UNREADABLE, EMOJI_ONLY, MARKUP)
 
 # Tags, comments and script/style blocks; `javascript:` URLs.
 _MARKUP = re.compile(
-    r"<(script|style)\b.*?(</\s*\1\s*>|$)"
-    r"|<!--.*?(-->|$)"
-    r"|</?[a-zA-Z][^<>]*>"
-    r"|\bjavascript\s*:\S*",
+    r"<(script|style)\b.*?(</\s*\1\s*>|$)" r"|<!--.*?(-->|$)" r"|</?[a-zA-Z][^<>]*>" r"|\bjavascript\s*:\S*",
     re.IGNORECASE | re.DOTALL,
 )
 _ALLOWED_CONTROL = {"\n", "\r", "\t"}

@@ -71,8 +71,10 @@ class AtomicRedisLockStore(RedisLockStore):
         try:
             return self._atomically(conversation_id, change)
         except redis.RedisError as error:
-            raise LockError(f"Could not issue a lock ticket for conversation '{conversation_id}' in Redis: "
-                            f"{error}. Check that the Redis server of REDIS_URL is running.") from error
+            raise LockError(
+                f"Could not issue a lock ticket for conversation '{conversation_id}' in Redis: "
+                f"{error}. Check that the Redis server of REDIS_URL is running."
+            ) from error
 
     def update_lock(self, conversation_id: Text) -> None:
         """Drop expired tickets, atomically."""

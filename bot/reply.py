@@ -112,14 +112,18 @@ class ReplyComposer:
             suggestions=self.follow_ups(facts, exclude=used, first=offer),
         )
 
-    def message(self, type: str, key: str, lang: str, suggestions: Optional[Sequence[str]] = None, **values: Any) -> Reply:
+    def message(
+        self, type: str, key: str, lang: str, suggestions: Optional[Sequence[str]] = None, **values: Any
+    ) -> Reply:
         """A non-answer (greeting, fallback, out_of_scope, handoff, input_error) from texts.yml."""
         if type not in NON_ANSWER_TYPES:
             raise ValueError(f"message() builds non-answers only, not {type!r}; use from_facts().")
         offered = self.texts.default_suggestions if suggestions is None else suggestions
         return Reply(type=type, lang=lang, body=self.texts.get(key, lang, **values), suggestions=tuple(offered))
 
-    def follow_ups(self, facts: Sequence[Fact], exclude: Sequence[str] = (), first: Sequence[str] = ()) -> tuple[str, ...]:
+    def follow_ups(
+        self, facts: Sequence[Fact], exclude: Sequence[str] = (), first: Sequence[str] = ()
+    ) -> tuple[str, ...]:
         """`first`, then related facts, then others of the same topics, then the defaults; never repeats."""
         candidates = list(first) + [r for f in facts for r in f.related]
         candidates += [o.id for f in facts for o in self.kb.facts_of_topic(f.topic)]
@@ -146,7 +150,9 @@ class ReplyComposer:
         Lines are joined by single newlines: Rasa's REST and socket.io channels split a text at blank
         lines into separate messages, and an answer must arrive whole, with its grade and sources.
         """
-        return "\n".join(line for section in sections(self.payload(reply), self.texts, reply.body) for line in section.lines())
+        return "\n".join(
+            line for section in sections(self.payload(reply), self.texts, reply.body) for line in section.lines()
+        )
 
     def payload(self, reply: Reply) -> dict[str, Any]:
         """The contract's JSON object for this reply."""
@@ -163,7 +169,8 @@ class ReplyComposer:
             "facts": list(reply.facts) if answer else [],
             "evidence": (
                 {"level": reply.level, "label": self.evidence_label(reply.level, reply.lang)}
-                if answer and reply.level else None
+                if answer and reply.level
+                else None
             ),
             "citations": [r.citation() for r in self.citations(reply.refs)] if answer else [],
             "parts": [
@@ -174,11 +181,13 @@ class ReplyComposer:
                     "refs": list(part.refs),
                 }
                 for part in reply.parts
-            ] if answer else [],
+            ]
+            if answer
+            else [],
             "intro": reply.intro if answer else None,
-            "flags": [
-                {"code": code, "message": self.texts.get(f"flags.{code}", reply.lang)} for code in reply.flags
-            ] if answer else [],
+            "flags": [{"code": code, "message": self.texts.get(f"flags.{code}", reply.lang)} for code in reply.flags]
+            if answer
+            else [],
             "suggestions": [{"title": q, "payload": q} for q in questions],
             "confidence": round(float(reply.confidence), 4),
             "source": self.texts.source(reply.lang),

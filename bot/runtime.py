@@ -62,8 +62,11 @@ def action_timeout(env: Optional[Mapping[str, str]] = None) -> float:
     except ValueError:
         value = -1.0
     if value <= 0:
-        logger.error("ACTION_TIMEOUT=%r is not a positive number of seconds; using %.0f s. Set it to e.g. 10.",
-                     raw, DEFAULT_ACTION_TIMEOUT)
+        logger.error(
+            "ACTION_TIMEOUT=%r is not a positive number of seconds; using %.0f s. Set it to e.g. 10.",
+            raw,
+            DEFAULT_ACTION_TIMEOUT,
+        )
         value = DEFAULT_ACTION_TIMEOUT
     return value
 
@@ -124,10 +127,14 @@ def rasa_version_matches() -> bool:
         return True
     if not _version_warned:
         _version_warned.append(installed)
-        logger.warning("Rasa %s is installed, but bot.runtime and bot.stores were written for Rasa %s: the "
-                       "speed adjustments stay off. Install rasa==%s (make setup), or check them against the "
-                       "new release (tests/test_rasa_equivalence.py) and update RASA_WRITTEN_FOR.",
-                       installed, RASA_WRITTEN_FOR, RASA_WRITTEN_FOR)
+        logger.warning(
+            "Rasa %s is installed, but bot.runtime and bot.stores were written for Rasa %s: the "
+            "speed adjustments stay off. Install rasa==%s (make setup), or check them against the "
+            "new release (tests/test_rasa_equivalence.py) and update RASA_WRITTEN_FOR.",
+            installed,
+            RASA_WRITTEN_FOR,
+            RASA_WRITTEN_FOR,
+        )
     return False
 
 
@@ -151,11 +158,19 @@ def apply() -> Dict[str, Any]:
         Event.resolve_by_type = staticmethod(_resolve_event_type)  # type: ignore[method-assign]
     protect_logs()
     remember_user_messages()
-    _applied.update(action_timeout_s=rasa_action.DEFAULT_REQUEST_TIMEOUT, compiled_action_schema=speed,
-                    event_type_cache=speed, private_logs=True)
-    logger.info("Rasa adjustments: action server timeout %.0f s (ACTION_TIMEOUT); action responses checked "
-                "against a compiled schema: %s; event classes remembered: %s.",
-                rasa_action.DEFAULT_REQUEST_TIMEOUT, speed, speed)
+    _applied.update(
+        action_timeout_s=rasa_action.DEFAULT_REQUEST_TIMEOUT,
+        compiled_action_schema=speed,
+        event_type_cache=speed,
+        private_logs=True,
+    )
+    logger.info(
+        "Rasa adjustments: action server timeout %.0f s (ACTION_TIMEOUT); action responses checked "
+        "against a compiled schema: %s; event classes remembered: %s.",
+        rasa_action.DEFAULT_REQUEST_TIMEOUT,
+        speed,
+        speed,
+    )
     return _applied
 
 
@@ -163,8 +178,15 @@ def apply() -> Dict[str, Any]:
 
 # Settings whose values are secrets, never in a log line nor on a command line: those named here and any
 # whose name ends in TOKEN, SECRET, KEY or PASSWORD (WECHAT_AES_KEY, LINE_CHANNEL_SECRET, a future channel's).
-SECRET_SETTINGS = ("RASA_API_TOKEN", "RASA_JWT_SECRET", "ACTION_SERVER_TOKEN", "WECHAT_TOKEN", "WECHAT_AES_KEY",
-                   "TELEGRAM_TOKEN", "TELEGRAM_WEBHOOK_SECRET")
+SECRET_SETTINGS = (
+    "RASA_API_TOKEN",
+    "RASA_JWT_SECRET",
+    "ACTION_SERVER_TOKEN",
+    "WECHAT_TOKEN",
+    "WECHAT_AES_KEY",
+    "TELEGRAM_TOKEN",
+    "TELEGRAM_WEBHOOK_SECRET",
+)
 _SECRET_NAME = re.compile(r"(TOKEN|SECRET|KEY|PASSWORD)$")
 # Settings holding URLs whose password is a secret.
 SECRET_URL_SETTINGS = ("TRACKER_DB_URL", "REDIS_URL")
@@ -176,8 +198,10 @@ RECENT_MESSAGES = 128  # messages whose text and sender are masked anywhere, als
 TURN_FORMS = 4096  # forms remembered for one turn (an action server request: the whole conversation)
 
 # Conversation ids (bot.conversations): `rest:<sender>`, `wechat:<openid>`, ... of every channel.
-_CONVERSATION = re.compile(r"(?<![\w/.-])(?:%s):[^\s'\"<>,;)\]}]+" % "|".join(
-    re.escape(prefix) for prefix in sorted(set(PREFIXES.values()), key=len, reverse=True)))
+_CONVERSATION = re.compile(
+    r"(?<![\w/.-])(?:%s):[^\s'\"<>,;)\]}]+"
+    % "|".join(re.escape(prefix) for prefix in sorted(set(PREFIXES.values()), key=len, reverse=True))
+)
 # The query of a URL (tokens, signatures, OpenIDs): each value is masked, the names stay.
 _URL_QUERY = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>?]*\?)([^\s'\"<>]+)")
 _QUERY_VALUE = re.compile(r"=[^&;#]*")
@@ -207,8 +231,15 @@ def _forms(value: str) -> List[str]:
     """The ways a value shows up in a log line: as is, JSON-escaped (with and without \\u escapes),
     inside a Python repr, and inside the repr of JSON bytes (backslashes doubled)."""
     ascii_json = json.dumps(value)[1:-1]
-    forms = {value, value.strip(), value.strip().lstrip("\u2060"), ascii_json,
-             json.dumps(value, ensure_ascii=False)[1:-1], repr(value)[1:-1], ascii_json.replace("\\", "\\\\")}
+    forms = {
+        value,
+        value.strip(),
+        value.strip().lstrip("\u2060"),
+        ascii_json,
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        repr(value)[1:-1],
+        ascii_json.replace("\\", "\\\\"),
+    }
     return [form for form in forms if form.strip()]
 
 
@@ -237,7 +268,8 @@ class LogRedactor:
         self._recent: "OrderedDict[Tuple[str, str], None]" = OrderedDict()
         self._limit = recent * 16  # about eight forms of a text and of a sender id each
         self._turn: contextvars.ContextVar[Tuple[Tuple[str, str], ...]] = contextvars.ContextVar(
-            "exobot_private_turn", default=())
+            "exobot_private_turn", default=()
+        )
         self._secrets: List[str] = []
         self._lock = threading.Lock()
 
@@ -320,7 +352,11 @@ def _private_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
         except Exception as error:  # never let a record through unchecked
             record.msg, record.args, record.exc_info, record.exc_text = (
                 f"(a {record.levelname} record of {record.name} was dropped: it could not be checked for private "
-                f"data: {type(error).__name__})", None, None, None)
+                f"data: {type(error).__name__})",
+                None,
+                None,
+                None,
+            )
     return record
 
 
@@ -351,8 +387,11 @@ def remember_user_messages() -> None:
         original(self, *args, **kwargs)
         sender = getattr(self, "sender_id", None)
         senders = [sender, platform_sender(sender)] if isinstance(sender, str) else []
-        REDACTOR.remember(texts=[getattr(self, "text", None)], senders=senders,
-                          conversation=sender if isinstance(sender, str) else None)
+        REDACTOR.remember(
+            texts=[getattr(self, "text", None)],
+            senders=senders,
+            conversation=sender if isinstance(sender, str) else None,
+        )
 
     init.exobot_private = True  # type: ignore[attr-defined]
     UserMessage.__init__ = init  # type: ignore[method-assign]
@@ -394,8 +433,12 @@ def private_dir(path: Path) -> Path:
                 break
     elif stat.S_IMODE(path.stat().st_mode) & 0o077 and path not in _warned_folders:
         _warned_folders.add(path)
-        logger.warning("The folder %s can be read by other users; it holds the bot's conversations or logs. "
-                       "Run `chmod 700 %s`, or use a folder of its own.", path, path)
+        logger.warning(
+            "The folder %s can be read by other users; it holds the bot's conversations or logs. "
+            "Run `chmod 700 %s`, or use a folder of its own.",
+            path,
+            path,
+        )
     return path
 
 
@@ -427,6 +470,7 @@ def open_private_log(path: Path) -> IO[str]:
 
 # -- privacy: secrets ----------------------------------------------------------------------------------
 
+
 def api_arguments(env: Mapping[str, str]) -> List[str]:
     """`rasa run` options for the HTTP API: off by default; token (RASA_API_TOKEN) and/or JWT (RASA_JWT_SECRET)."""
     token, secret = env.get("RASA_API_TOKEN", "").strip(), env.get("RASA_JWT_SECRET", "").strip()
@@ -449,13 +493,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     logs and umask 077."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] != "run":
-        print("usage: python -m bot.runtime run [rasa run options]; secrets come from RASA_API_TOKEN and "
-              "RASA_JWT_SECRET in the environment.", file=sys.stderr)
+        print(
+            "usage: python -m bot.runtime run [rasa run options]; secrets come from RASA_API_TOKEN and "
+            "RASA_JWT_SECRET in the environment.",
+            file=sys.stderr,
+        )
         return 2
     given = [option for option in args if option.split("=", 1)[0] in SECRET_OPTIONS]
     if given:
-        print(f"error: {given[0].split('=', 1)[0]} on the command line is visible to every local user (`ps`). "
-              "Set RASA_API_TOKEN or RASA_JWT_SECRET in the environment instead.", file=sys.stderr)
+        print(
+            f"error: {given[0].split('=', 1)[0]} on the command line is visible to every local user (`ps`). "
+            "Set RASA_API_TOKEN or RASA_JWT_SECRET in the environment instead.",
+            file=sys.stderr,
+        )
         return 2
     os.umask(PRIVATE_UMASK)
     protect_logs()

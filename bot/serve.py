@@ -50,8 +50,13 @@ OPTIONAL_CHANNELS: Dict[str, List[str]] = {
     "bot.channels.wechat.WeChatInput": ["WECHAT_TOKEN", "WECHAT_APP_ID", "WECHAT_AES_KEY"],
     "bot.channels.telegram.TelegramInput": ["TELEGRAM_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_URL"],
     "bot.channels.line.LineInput": ["LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN", "LINE_API_URL"],
-    "bot.channels.whatsapp.WhatsAppInput": ["WHATSAPP_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN",
-                                            "WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_API_URL"],
+    "bot.channels.whatsapp.WhatsAppInput": [
+        "WHATSAPP_TOKEN",
+        "WHATSAPP_APP_SECRET",
+        "WHATSAPP_VERIFY_TOKEN",
+        "WHATSAPP_PHONE_NUMBER_ID",
+        "WHATSAPP_API_URL",
+    ],
 }
 
 
@@ -121,12 +126,20 @@ def check_stores(env: Mapping[str, str]) -> None:
         url = sa.engine.URL.create("sqlite", database=db["db"])
         where = f"TRACKER_SQLITE_PATH ({db['db']})" if env.get("TRACKER_SQLITE_PATH") else f"the SQLite file {db['db']}"
     else:
-        url = sa.engine.URL.create(db["dialect"], username=db.get("username"), password=db.get("password"),
-                                   host=db.get("host"), port=db.get("port"), database=db.get("db"),
-                                   query=db.get("query") or {})
+        url = sa.engine.URL.create(
+            db["dialect"],
+            username=db.get("username"),
+            password=db.get("password"),
+            host=db.get("host"),
+            port=db.get("port"),
+            database=db.get("db"),
+            query=db.get("query") or {},
+        )
         where = "TRACKER_DB_URL"
     try:
-        engine = sa.create_engine(url, connect_args={"connect_timeout": 5} if db["dialect"].startswith("postgres") else {})
+        engine = sa.create_engine(
+            url, connect_args={"connect_timeout": 5} if db["dialect"].startswith("postgres") else {}
+        )
         with engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
         engine.dispose()
@@ -135,7 +148,7 @@ def check_stores(env: Mapping[str, str]) -> None:
     except Exception as error:
         raise StartupError(
             f"The tracker store cannot be reached: {type(error).__name__}: {str(error).splitlines()[0][:200]}. "
-            f"Check {where}: the database must exist and accept connections (README, \"Storage\"). Rasa would "
+            f'Check {where}: the database must exist and accept connections (README, "Storage"). Rasa would '
             "otherwise keep conversations in memory only and lose them."
         ) from None
     lock = lock_store_settings(env)
@@ -143,9 +156,14 @@ def check_stores(env: Mapping[str, str]) -> None:
         import redis
 
         try:
-            redis.Redis(host=str(lock["url"]), port=int(lock["port"]), db=int(lock["db"]),
-                        password=lock.get("password"), ssl=bool(lock.get("use_ssl")),
-                        socket_connect_timeout=5).ping()
+            redis.Redis(
+                host=str(lock["url"]),
+                port=int(lock["port"]),
+                db=int(lock["db"]),
+                password=lock.get("password"),
+                ssl=bool(lock.get("use_ssl")),
+                socket_connect_timeout=5,
+            ).ping()
         except Exception as error:
             raise StartupError(
                 f"The Redis lock store at REDIS_URL cannot be reached ({type(error).__name__}). Start Redis or fix "
@@ -165,11 +183,16 @@ def lock_store_settings(env: Mapping[str, str]) -> Optional[Dict[str, Any]]:
         return None
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss") or not parts.hostname:
-        raise StartupError(f"REDIS_URL={url!r} is not a Redis address. Use redis://[:password@]host[:port][/db], "
-                           "e.g. redis://127.0.0.1:6379/0.")
+        raise StartupError(
+            f"REDIS_URL={url!r} is not a Redis address. Use redis://[:password@]host[:port][/db], "
+            "e.g. redis://127.0.0.1:6379/0."
+        )
     store: Dict[str, Any] = {
-        "type": "bot.locks.AtomicRedisLockStore", "url": parts.hostname, "port": parts.port or 6379,
-        "db": int(parts.path.strip("/") or 0), "key_prefix": env.get("REDIS_KEY_PREFIX", "exobot"),
+        "type": "bot.locks.AtomicRedisLockStore",
+        "url": parts.hostname,
+        "port": parts.port or 6379,
+        "db": int(parts.path.strip("/") or 0),
+        "key_prefix": env.get("REDIS_KEY_PREFIX", "exobot"),
     }
     if parts.password:
         store["password"] = parts.password
@@ -251,15 +274,18 @@ class BotServers:
         self.env = {**os.environ, **QUIET_ENV, **settings.env}
         self.channel_notes: List[str] = []
 
-    def _spawn(
-        self, name: str, args: List[str], env: Optional[Dict[str, str]] = None
-    ) -> tuple[subprocess.Popen, Path]:
+    def _spawn(self, name: str, args: List[str], env: Optional[Dict[str, str]] = None) -> tuple[subprocess.Popen, Path]:
         log = self.settings.log_dir / f"{name}.log"
         handle = open_private_log(log)  # 0600, in a 0700 folder
         try:
             # umask 077: whatever the server creates (the SQLite file, its -wal and -shm) is its owner's only.
             process = subprocess.Popen(
-                args, cwd=ROOT, env=env or self.env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
+                args,
+                cwd=ROOT,
+                env=env or self.env,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
                 umask=PRIVATE_UMASK,
             )
         finally:
@@ -274,9 +300,12 @@ class BotServers:
         env = {k: v for k, v in self.env.items() if k != "SANIC_REQUEST_MAX_SIZE"}
         process, log = self._spawn(
             "action-server",
-            [sys.executable, "-m", "bot.action_server", "--port", str(s.action_port), "--actions", s.actions], env,
+            [sys.executable, "-m", "bot.action_server", "--port", str(s.action_port), "--actions", s.actions],
+            env,
         )
-        _wait_http(f"http://{action_host(env)}:{s.action_port}/health", process, log, s.startup_timeout, "The action server")
+        _wait_http(
+            f"http://{action_host(env)}:{s.action_port}/health", process, log, s.startup_timeout, "The action server"
+        )
         self.action_process = process
 
     def start_rasa_server(self) -> None:
@@ -289,13 +318,22 @@ class BotServers:
         # `rasa run` through bot.runtime: the API token and JWT secret (api_arguments) are read from the
         # environment there, so they are not on this command line, which `ps` shows to every local user.
         args = [
-            sys.executable, "-m", "bot.runtime", "run",
-            "--model", str(s.model),
-            "--credentials", str(credentials),
-            "--endpoints", str(write_endpoints(s, Path(self._tmp.name), self.env)),
-            "--port", str(s.rasa_port),
-            "--interface", s.host,
-            "--cors", *s.cors_origins,
+            sys.executable,
+            "-m",
+            "bot.runtime",
+            "run",
+            "--model",
+            str(s.model),
+            "--credentials",
+            str(credentials),
+            "--endpoints",
+            str(write_endpoints(s, Path(self._tmp.name), self.env)),
+            "--port",
+            str(s.rasa_port),
+            "--interface",
+            s.host,
+            "--cors",
+            *s.cors_origins,
         ]
         limit = self.env.get("SANIC_REQUEST_MAX_SIZE") or str(DEFAULT_REQUEST_MAX_SIZE)
         env = {**self.env, "SANIC_REQUEST_MAX_SIZE": limit}
@@ -353,13 +391,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--action-port", type=int, default=int(os.environ.get("ACTION_PORT", 5055)))
     parser.add_argument("--widget-port", type=int, default=int(os.environ.get("WIDGET_PORT", 5080)))
     parser.add_argument("--host", default=os.environ.get("BOT_HOST", "127.0.0.1"))
-    parser.add_argument("--cors", default=os.environ.get("CORS_ORIGINS"),
-                        help="origins allowed to call the bot from a browser (default: the widget demo page's)")
+    parser.add_argument(
+        "--cors",
+        default=os.environ.get("CORS_ORIGINS"),
+        help="origins allowed to call the bot from a browser (default: the widget demo page's)",
+    )
     args = parser.parse_args(argv)
     os.umask(PRIVATE_UMASK)  # files of this launcher (store check, logs) are its owner's only
     settings = ServerSettings(
-        model=args.model, rasa_port=args.rasa_port, action_port=args.action_port, widget_port=args.widget_port,
-        host=args.host, cors=args.cors,
+        model=args.model,
+        rasa_port=args.rasa_port,
+        action_port=args.action_port,
+        widget_port=args.widget_port,
+        host=args.host,
+        cors=args.cors,
     )
     generated = not os.environ.get("STAFF_TOKEN", "").strip()
     if generated:  # the staff console's token for this run (bot/staff/api.py); printed once below
@@ -375,15 +420,17 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"channel {note}", flush=True)
     print(
         "\nThe bot is running:\n"
-        f"  REST       POST {settings.rasa_url}/webhooks/rest/webhook  {{\"sender\": \"me\", \"message\": \"外泌体是什么？\"}}\n"
+        f'  REST       POST {settings.rasa_url}/webhooks/rest/webhook  {{"sender": "me", "message": "外泌体是什么？"}}\n'
         f"  socket.io  {settings.rasa_url}/socket.io\n"
         f"  actions    {settings.action_url}\n"
         f"  widget     {settings.widget_url}  (demo page; staff view: {settings.widget_url}?debug=1)\n"
         f"  staff      {settings.rasa_url}/staff/  "
-        + (f"(token {os.environ['STAFF_TOKEN']}, generated for this run: set STAFF_TOKEN to keep one)\n"
-           if generated else "(token: STAFF_TOKEN)\n")
-        +
-        f"  CORS       {' '.join(settings.cors_origins) or '(no browser origin allowed)'}  (CORS_ORIGINS)\n"
+        + (
+            f"(token {os.environ['STAFF_TOKEN']}, generated for this run: set STAFF_TOKEN to keep one)\n"
+            if generated
+            else "(token: STAFF_TOKEN)\n"
+        )
+        + f"  CORS       {' '.join(settings.cors_origins) or '(no browser origin allowed)'}  (CORS_ORIGINS)\n"
         f"  logs       {settings.log_dir}\n"
         "Press Ctrl-C to stop.",
         flush=True,
@@ -397,7 +444,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         while not stop["now"]:
             for process in servers.processes:
                 if process.poll() is not None:
-                    print(f"error: a server exited (code {process.returncode}); see {settings.log_dir}", file=sys.stderr)
+                    print(
+                        f"error: a server exited (code {process.returncode}); see {settings.log_dir}", file=sys.stderr
+                    )
                     stop["now"] = True
             time.sleep(0.5)
     finally:

@@ -74,8 +74,17 @@ class Services:
         texts = texts or default_texts()
         cues = Cues({**cue_groups(), **load_cues()})
         retriever = FactRetriever(kb)
-        return cls(kb, texts, retriever, FactSelector(kb, retriever), ReplyComposer(kb, texts), cues, ClaimDetector(),
-                   hours or SupportHours.load(), default_code_rules())
+        return cls(
+            kb,
+            texts,
+            retriever,
+            FactSelector(kb, retriever),
+            ReplyComposer(kb, texts),
+            cues,
+            ClaimDetector(),
+            hours or SupportHours.load(),
+            default_code_rules(),
+        )
 
 
 @functools.lru_cache(maxsize=1)

@@ -38,8 +38,9 @@ DEFAULT_SQLITE = VAR / "tracker.db"
 ENDPOINT_KEYS = ("dialect", "host", "port", "db", "username", "password", "query", "login_db")
 
 
-def tracker_db_settings(env: Mapping[str, str], url: Optional[str] = None,
-                        endpoint: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+def tracker_db_settings(
+    env: Mapping[str, str], url: Optional[str] = None, endpoint: Optional[Mapping[str, Any]] = None
+) -> Dict[str, Any]:
     """SQLTrackerStore arguments: from endpoints.yml when it names the database (`url:` with any
     SQLAlchemy URL, for example `url: ${TRACKER_DB_URL}`, or Rasa's own `dialect`/`db`/... keys), else
     from `TRACKER_DB_URL` (any SQLAlchemy URL) or `TRACKER_SQLITE_PATH`.
@@ -114,8 +115,11 @@ class ConfiguredSQLTrackerStore(SQLTrackerStore):
             yield session
         except ValueError as error:
             session.rollback()
-            logger.error("Tracker store: the database refused a value of this conversation (%s); the request "
-                         "fails, the server goes on.", type(error).__name__)
+            logger.error(
+                "Tracker store: the database refused a value of this conversation (%s); the request "
+                "fails, the server goes on.",
+                type(error).__name__,
+            )
             raise TrackerStoreValueError(
                 "the tracker store could not store or read this conversation: the database refused a value "
                 f"({type(error).__name__}). Channels refuse such sender ids and texts at their door."
@@ -156,19 +160,23 @@ class ConfiguredSQLTrackerStore(SQLTrackerStore):
         events = self.SQLEvent.__table__
         with self.session_scope() as session:
             stored = session.execute(
-                sa.select(sa.func.count()).select_from(events).where(self._since_session_start(tracker.sender_id, False))
+                sa.select(sa.func.count())
+                .select_from(events)
+                .where(self._since_session_start(tracker.sender_id, False))
             ).scalar()
             rows: List[Dict[str, Any]] = []
             for event in itertools.islice(tracker.events, stored, None):
                 data = event.as_dict()
-                rows.append({
-                    "sender_id": tracker.sender_id,
-                    "type_name": event.type_name,
-                    "timestamp": data.get("timestamp"),
-                    "intent_name": ((data.get("parse_data") or {}).get("intent") or {}).get("name"),
-                    "action_name": data.get("name"),
-                    "data": json.dumps(data),
-                })
+                rows.append(
+                    {
+                        "sender_id": tracker.sender_id,
+                        "type_name": event.type_name,
+                        "timestamp": data.get("timestamp"),
+                        "intent_name": ((data.get("parse_data") or {}).get("intent") or {}).get("name"),
+                        "action_name": data.get("name"),
+                        "data": json.dumps(data),
+                    }
+                )
             if rows:
                 session.execute(events.insert(), rows)
             session.commit()
@@ -181,7 +189,10 @@ class ConfiguredSQLTrackerStore(SQLTrackerStore):
         url = self.engine.url
         self.engine.dispose()
         self.engine = sa.create_engine(
-            url, poolclass=sa.pool.QueuePool, pool_size=4, max_overflow=8,
+            url,
+            poolclass=sa.pool.QueuePool,
+            pool_size=4,
+            max_overflow=8,
             connect_args={"check_same_thread": False, "timeout": 5},
         )
         sa.event.listen(self.engine, "connect", sqlite_pragmas)

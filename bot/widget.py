@@ -72,7 +72,9 @@ def load_widget_texts(path: Optional[Path] = None) -> Dict[str, Dict[str, str]]:
             raise WidgetError(f"{path}: string '{key}' needs non-empty 'zh' and 'en' texts side by side.")
         names = {k: _placeholders(v) for k, v in entry.items()}
         if len({frozenset(v) for v in names.values()}) > 1:
-            raise WidgetError(f"{path}: string '{key}' has different placeholders per language {names}. Use the same ones.")
+            raise WidgetError(
+                f"{path}: string '{key}' has different placeholders per language {names}. Use the same ones."
+            )
         for lang in LANGS:
             out[lang][key] = localize(entry, lang)
     return out
@@ -90,8 +92,14 @@ def widget_data() -> Dict[str, Any]:
         for lang in LANGS
     }
     references = {
-        str(r.n): {"authors": r.authors, "title": r.title, "journal": r.journal, "year": r.year,
-                   "doi": r.doi, "pmid": r.pmid}
+        str(r.n): {
+            "authors": r.authors,
+            "title": r.title,
+            "journal": r.journal,
+            "year": r.year,
+            "doi": r.doi,
+            "pmid": r.pmid,
+        }
         for r in kb.references.values()
     }
     # The article passages each fact restates (issue 11, point 4): shown under a part, in the original Chinese.
@@ -139,7 +147,12 @@ def install_node_modules() -> None:
 
 def _js_string(value: Any) -> str:
     """A JSON literal that is also safe inside a <script> element."""
-    return json.dumps(value, ensure_ascii=False).replace("</", "<\\/").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return (
+        json.dumps(value, ensure_ascii=False)
+        .replace("</", "<\\/")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def bundle() -> str:
@@ -150,8 +163,12 @@ def bundle() -> str:
     version = json.loads((SOCKETIO_CLIENT.parent.parent / "package.json").read_text(encoding="utf-8"))["version"]
     unlisted = sorted(p.name for p in SOURCE_DIR.glob("*.js") if p.name not in SOURCES)
     if unlisted:
-        raise WidgetError(f"{SOURCE_DIR}: {', '.join(unlisted)} not in bot.widget.SOURCES; add each module there, in order.")
-    sources = "\n".join(f"// ---- widget/src/{name}\n" + (SOURCE_DIR / name).read_text(encoding="utf-8") for name in SOURCES)
+        raise WidgetError(
+            f"{SOURCE_DIR}: {', '.join(unlisted)} not in bot.widget.SOURCES; add each module there, in order."
+        )
+    sources = "\n".join(
+        f"// ---- widget/src/{name}\n" + (SOURCE_DIR / name).read_text(encoding="utf-8") for name in SOURCES
+    )
     css = (SOURCE_DIR / "widget.css").read_text(encoding="utf-8")
     return (
         f"/*! exobot chat widget. Built by `python -m bot.widget build` from widget/src and data/; "
@@ -242,8 +259,14 @@ class WidgetHandler(BaseHTTPRequestHandler):
             if script.is_file():
                 self._send(HTTPStatus.OK, script.read_bytes(), "text/javascript; charset=utf-8")
             else:
-                message = f"The widget is not built: {script} is missing. Run `make run` or `python -m bot.widget build`."
-                self._send(HTTPStatus.SERVICE_UNAVAILABLE, f"console.error({json.dumps(message)});".encode(), "text/javascript; charset=utf-8")
+                message = (
+                    f"The widget is not built: {script} is missing. Run `make run` or `python -m bot.widget build`."
+                )
+                self._send(
+                    HTTPStatus.SERVICE_UNAVAILABLE,
+                    f"console.error({json.dumps(message)});".encode(),
+                    "text/javascript; charset=utf-8",
+                )
         elif url.path == "/favicon.ico":
             self._send(HTTPStatus.NO_CONTENT, b"", "image/x-icon")
         elif url.path == "/health":
@@ -258,7 +281,9 @@ class WidgetHandler(BaseHTTPRequestHandler):
         sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
 
-def make_server(host: str, port: int, rasa_port: int, rasa_url: Optional[str] = None, dist: Path = DIST_DIR) -> ThreadingHTTPServer:
+def make_server(
+    host: str, port: int, rasa_port: int, rasa_url: Optional[str] = None, dist: Path = DIST_DIR
+) -> ThreadingHTTPServer:
     """A threaded HTTP server for the widget and demo page (call serve_forever() on it)."""
     handler = partial(WidgetHandler, rasa_port=rasa_port, rasa_url=rasa_url, dist=dist)
     return ThreadingHTTPServer((host, port), handler)
@@ -266,7 +291,18 @@ def make_server(host: str, port: int, rasa_port: int, rasa_url: Optional[str] = 
 
 def server_command(host: str, port: int, rasa_port: int) -> List[str]:
     """Command line that runs the widget server in a subprocess (used by bot.serve.BotServers)."""
-    return [sys.executable, "-m", "bot.widget", "serve", "--host", host, "--port", str(port), "--rasa-port", str(rasa_port)]
+    return [
+        sys.executable,
+        "-m",
+        "bot.widget",
+        "serve",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--rasa-port",
+        str(rasa_port),
+    ]
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -278,7 +314,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=5080)
     serve.add_argument("--rasa-port", type=int, default=5005)
-    serve.add_argument("--rasa-url", default=None, help="Rasa server address for the demo page (default: the page's host name and --rasa-port)")
+    serve.add_argument(
+        "--rasa-url",
+        default=None,
+        help="Rasa server address for the demo page (default: the page's host name and --rasa-port)",
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "build":

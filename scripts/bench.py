@@ -50,20 +50,32 @@ def free_port() -> int:
 
 def machine() -> Dict[str, Any]:
     """What this run ran on: CPU, cores, memory, OS, Python, Rasa and the load before the run."""
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    mem_kb = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
-                      if line.startswith("MemTotal")))
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem_kb = int(
+        next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
+    )
     import rasa
 
     return {
-        "cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(mem_kb / 1024 / 1024, 1),
-        "os": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
-        "rasa": rasa.__version__, "load_average_at_start": list(os.getloadavg()),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "rasa": rasa.__version__,
+        "load_average_at_start": list(os.getloadavg()),
     }
 
 
 # -- memory ------------------------------------------------------------------------------------
+
 
 def _tree(root: int) -> List[int]:
     """A process and all its descendants (Sanic workers)."""
@@ -88,8 +100,13 @@ def tree_rss_kb(root: int) -> int:
     total = 0
     for pid in _tree(root):
         try:
-            total += int(next(line.split()[1] for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                              if line.startswith("VmRSS:")))
+            total += int(
+                next(
+                    line.split()[1]
+                    for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                    if line.startswith("VmRSS:")
+                )
+            )
         except (OSError, ValueError, StopIteration):
             continue
     return total
@@ -173,8 +190,12 @@ async def _send(
 def percentiles(latencies: Sequence[float]) -> Dict[str, float]:
     """p50/p95/p99 and mean in milliseconds."""
     cuts = statistics.quantiles(latencies, n=100, method="inclusive")
-    return {"p50_ms": round(cuts[49] * 1000, 1), "p95_ms": round(cuts[94] * 1000, 1),
-            "p99_ms": round(cuts[98] * 1000, 1), "mean_ms": round(statistics.fmean(latencies) * 1000, 1)}
+    return {
+        "p50_ms": round(cuts[49] * 1000, 1),
+        "p95_ms": round(cuts[94] * 1000, 1),
+        "p99_ms": round(cuts[98] * 1000, 1),
+        "mean_ms": round(statistics.fmean(latencies) * 1000, 1),
+    }
 
 
 async def single_sender(url: str, messages: Sequence[str], count: int, ok: Check, tag: str) -> Dict[str, Any]:
@@ -213,8 +234,15 @@ async def concurrent_senders(
         start = time.perf_counter()
         await asyncio.gather(*(conversation(n) for n in range(senders)))
         wall = time.perf_counter() - start
-    return {"senders": senders, "messages": senders * each, "errors": errors, "silent": silent, "wall_s": round(wall, 2),
-            "throughput_msg_s": round(senders * each / wall, 2), **percentiles(latencies)}
+    return {
+        "senders": senders,
+        "messages": senders * each,
+        "errors": errors,
+        "silent": silent,
+        "wall_s": round(wall, 2),
+        "throughput_msg_s": round(senders * each / wall, 2),
+        **percentiles(latencies),
+    }
 
 
 async def first_answer(url: str, text: str, ok: Check, deadline: float) -> None:
@@ -232,13 +260,37 @@ def profile(roots: Dict[str, int], directory: Path) -> List[subprocess.Popen]:
     """py-spy (pip install -e '.[test]') sampling each server until interrupted; SVG flame graphs."""
     directory.mkdir(parents=True, exist_ok=True)
     spy = Path(sys.executable).with_name("py-spy")
-    return [subprocess.Popen([str(spy), "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--rate", "200",
-                              "--output", str(directory / f"{name}.svg")],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for name, pid in roots.items()]
+    return [
+        subprocess.Popen(
+            [
+                str(spy),
+                "record",
+                "--pid",
+                str(pid),
+                "--subprocesses",
+                "--nonblocking",
+                "--rate",
+                "200",
+                "--output",
+                str(directory / f"{name}.svg"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in roots.items()
+    ]
 
 
-def measure(name: str, url: str, start: Callable[[], None], stop: Callable[[], None], roots: Callable[[], Dict[str, int]],
-            messages: Sequence[str], ok: Check, args: argparse.Namespace) -> Dict[str, Any]:
+def measure(
+    name: str,
+    url: str,
+    start: Callable[[], None],
+    stop: Callable[[], None],
+    roots: Callable[[], Dict[str, int]],
+    messages: Sequence[str],
+    ok: Check,
+    args: argparse.Namespace,
+) -> Dict[str, Any]:
     """Start a bot, time its first answer, warm it up, run both loads, stop it; the figures."""
     sampler = RssSampler(roots)
     sampler.start()
@@ -267,12 +319,15 @@ def measure(name: str, url: str, start: Callable[[], None], stop: Callable[[], N
 
 # -- the two bots ------------------------------------------------------------------------------
 
+
 def timed(args: List[str], cwd: Path, what: str) -> float:
     """Run a command, raise with its output when it fails; the seconds it took."""
     start = time.monotonic()
     result = subprocess.run(args, cwd=cwd, env=ENV, capture_output=True, text=True)
     if result.returncode != 0:
-        raise RuntimeError(f"{what} failed (exit {result.returncode}):\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+        raise RuntimeError(
+            f"{what} failed (exit {result.returncode}):\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+        )
     return round(time.monotonic() - start, 1)
 
 
@@ -305,7 +360,12 @@ def bench_stock(work: Path, args: argparse.Namespace) -> Dict[str, Any]:
     def start() -> None:
         holder["p"] = subprocess.Popen(
             [RASA, "run", "--model", str(models[-1]), "--port", str(port), "--interface", "127.0.0.1"],
-            cwd=project, env=ENV, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=project,
+            env=ENV,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def stop() -> None:
         process = holder.get("p")
@@ -320,11 +380,22 @@ def bench_stock(work: Path, args: argparse.Namespace) -> Dict[str, Any]:
     def roots() -> Dict[str, int]:
         return {"rasa": holder["p"].pid} if "p" in holder else {}
 
-    result = measure("stock", f"http://127.0.0.1:{port}/webhooks/rest/webhook", start, stop, roots,
-                     stock_messages(project), stock_ok, args)
-    return {"train_s": train_s, **result,
-            "setup": "rasa init: default pipeline and policies (DIET, ResponseSelector, TED, UnexpecTED), "
-                     "responses from the domain (no action server), in-memory tracker store"}
+    result = measure(
+        "stock",
+        f"http://127.0.0.1:{port}/webhooks/rest/webhook",
+        start,
+        stop,
+        roots,
+        stock_messages(project),
+        stock_ok,
+        args,
+    )
+    return {
+        "train_s": train_s,
+        **result,
+        "setup": "rasa init: default pipeline and policies (DIET, ResponseSelector, TED, UnexpecTED), "
+        "responses from the domain (no action server), in-memory tracker store",
+    }
 
 
 def bench_ours(work: Path, args: argparse.Namespace) -> Dict[str, Any]:
@@ -332,10 +403,18 @@ def bench_ours(work: Path, args: argparse.Namespace) -> Dict[str, Any]:
     model, train_s = Path(args.model) if args.model else None, None
     if model is None:
         print("ours: rasa train...", flush=True)
-        train_s = timed([RASA, "train", "--fixed-model-name", "bench", "--out", str(work / "models")], ROOT, "rasa train")
+        train_s = timed(
+            [RASA, "train", "--fixed-model-name", "bench", "--out", str(work / "models")], ROOT, "rasa train"
+        )
         model = work / "models" / "bench.tar.gz"
-    settings = ServerSettings(model=model, rasa_port=free_port(), action_port=free_port(), widget_port=free_port(),
-                              log_dir=work / "ours-logs", env={"TRACKER_SQLITE_PATH": str(work / "ours-tracker.db")})
+    settings = ServerSettings(
+        model=model,
+        rasa_port=free_port(),
+        action_port=free_port(),
+        widget_port=free_port(),
+        log_dir=work / "ours-logs",
+        env={"TRACKER_SQLITE_PATH": str(work / "ours-tracker.db")},
+    )
     servers = BotServers(settings)
 
     def start() -> None:
@@ -346,8 +425,9 @@ def bench_ours(work: Path, args: argparse.Namespace) -> Dict[str, Any]:
         names = ("actions", "rasa")
         return {names[i]: p.pid for i, p in enumerate(list(servers.processes)[:2])}
 
-    result = measure("ours", f"{settings.rasa_url}/webhooks/rest/webhook", start, servers.stop, roots,
-                     our_messages(), ours_ok, args)
+    result = measure(
+        "ours", f"{settings.rasa_url}/webhooks/rest/webhook", start, servers.stop, roots, our_messages(), ours_ok, args
+    )
     return {"train_s": train_s, **result, "setup": "this project as `make run` starts it (bot.serve)"}
 
 
@@ -420,9 +500,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--json", type=Path, default=ROOT / "results" / "bench.json")
     parser.add_argument("--profile", type=Path, help="also write py-spy flame graphs of the concurrent run here")
     args = parser.parse_args(argv)
-    results: Dict[str, Any] = {"machine": machine(), "settings": {
-        "single_sender_messages": args.messages, "messages_per_conversation": CONVERSATION,
-        "concurrent_senders": args.senders, "messages_per_concurrent_sender": args.per_sender}}
+    results: Dict[str, Any] = {
+        "machine": machine(),
+        "settings": {
+            "single_sender_messages": args.messages,
+            "messages_per_conversation": CONVERSATION,
+            "concurrent_senders": args.senders,
+            "messages_per_concurrent_sender": args.per_sender,
+        },
+    }
     with tempfile.TemporaryDirectory(prefix="exobot-bench-") as tmp:
         work = Path(tmp)
         try:

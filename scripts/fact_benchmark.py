@@ -24,9 +24,19 @@ sys.path.insert(0, str(ROOT))
 VARIANTS = {
     "keywords only (before)": None,
     "SVM, pipeline features": {"features": "pipeline", "model": "svm", "keyword_features": 0.0},
-    "SVM, pipeline features + keyword rules (chosen)": {"features": "pipeline", "model": "svm", "keyword_features": 0.3},
+    "SVM, pipeline features + keyword rules (chosen)": {
+        "features": "pipeline",
+        "model": "svm",
+        "keyword_features": 0.3,
+    },
     "SVM, own character n-grams + keyword rules": {"features": "char_ngrams", "model": "svm", "keyword_features": 0.3},
-    "logistic regression, pipeline features + keyword rules": {"features": "pipeline", "model": "logistic", "C": 10.0, "max_iter": 300, "keyword_features": 0.3},
+    "logistic regression, pipeline features + keyword rules": {
+        "features": "pipeline",
+        "model": "logistic",
+        "C": 10.0,
+        "max_iter": 300,
+        "keyword_features": 0.3,
+    },
 }
 
 
@@ -72,7 +82,9 @@ def main() -> None:
     featurizers = [
         CountVectorsFeaturizer.create(
             {**CountVectorsFeaturizer.get_default_config(), **{k: v for k, v in c.items() if k != "name"}},
-            storage, Resource(f"cv{i}"), context,
+            storage,
+            Resource(f"cv{i}"),
+            context,
         )
         for i, c in enumerate(vectorizers)
     ]
@@ -104,20 +116,30 @@ def main() -> None:
                 tops.append(best.fact.id if best and best.score >= retriever.specific_score else NONE_LABEL)
             seconds = 0.0
         else:
-            classifier = FactClassifier.create({**FactClassifier.get_default_config(), **settings}, storage, Resource(name), context)
+            classifier = FactClassifier.create(
+                {**FactClassifier.get_default_config(), **settings}, storage, Resource(name), context
+            )
             classifier.train(training)
             seconds = time.perf_counter() - started
             tops = [ranking[0]["fact"] for ranking in classifier.rank(messages)]
         facts = [(t, top) for t, top in zip(turns, tops) if t.expect in ("answer", "claim")]
         nones = [(t, top) for t, top in zip(turns, tops) if t.expect in ("out_of_scope", "greeting")]
         right = sum(top in acceptable(t) for t, top in facts)
-        rows.append({
-            "variant": name, "train_s": round(seconds, 1),
-            "fact_accuracy": round(right / len(facts), 3), "facts": len(facts),
-            "no_fact_recall": round(sum(top == NONE_LABEL for _, top in nones) / len(nones), 3), "no_fact": len(nones),
-        })
-        print(f"{name:58s} train {rows[-1]['train_s']:5.1f}s  fact {rows[-1]['fact_accuracy']:.3f} ({len(facts)})  "
-              f"no fact {rows[-1]['no_fact_recall']:.3f} ({len(nones)})", flush=True)
+        rows.append(
+            {
+                "variant": name,
+                "train_s": round(seconds, 1),
+                "fact_accuracy": round(right / len(facts), 3),
+                "facts": len(facts),
+                "no_fact_recall": round(sum(top == NONE_LABEL for _, top in nones) / len(nones), 3),
+                "no_fact": len(nones),
+            }
+        )
+        print(
+            f"{name:58s} train {rows[-1]['train_s']:5.1f}s  fact {rows[-1]['fact_accuracy']:.3f} ({len(facts)})  "
+            f"no fact {rows[-1]['no_fact_recall']:.3f} ({len(nones)})",
+            flush=True,
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(rows, indent=2), encoding="utf-8")
 

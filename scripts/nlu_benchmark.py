@@ -24,8 +24,14 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 RASA = str(Path(sys.executable).with_name("rasa"))
 HELD_OUT = {"zh-Hans": "heldout_zh_hans.yml", "zh-Hant": "heldout_zh_hant.yml", "en": "heldout_en.yml"}
-ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3", "RASA_MAX_CACHE_SIZE": "0",
-       "PYTHONWARNINGS": "ignore", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
+ENV = {
+    **os.environ,
+    "RASA_TELEMETRY_ENABLED": "false",
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "RASA_MAX_CACHE_SIZE": "0",
+    "PYTHONWARNINGS": "ignore",
+    "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+}
 FALLBACK = {"name": "FallbackClassifier", "threshold": 0.35, "ambiguity_threshold": 0.05}
 
 VARIANTS = {
@@ -33,8 +39,15 @@ VARIANTS = {
     "logreg_c3": [{"name": "LogisticRegressionClassifier", "max_iter": 300, "C": 3}],
     "svm": [{"name": "SklearnIntentClassifier"}],
     "diet": [{"name": "DIETClassifier", "epochs": 60, "entity_recognition": False, "constrain_similarities": True}],
-    "diet_ff": [{"name": "DIETClassifier", "epochs": 60, "entity_recognition": False, "constrain_similarities": True,
-                 "number_of_transformer_layers": 0}],
+    "diet_ff": [
+        {
+            "name": "DIETClassifier",
+            "epochs": 60,
+            "entity_recognition": False,
+            "constrain_similarities": True,
+            "number_of_transformer_layers": 0,
+        }
+    ],
 }
 
 
@@ -52,9 +65,23 @@ def measure(variant: str, classifiers: list, workdir: Path) -> dict:
     config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     started = time.perf_counter()
     subprocess.run(
-        [RASA, "train", "nlu", "--config", str(config_path), "--nlu", str(ROOT / "data" / "nlu"),
-         "--out", str(workdir), "--fixed-model-name", variant],
-        cwd=ROOT, env=ENV, check=True, capture_output=True,
+        [
+            RASA,
+            "train",
+            "nlu",
+            "--config",
+            str(config_path),
+            "--nlu",
+            str(ROOT / "data" / "nlu"),
+            "--out",
+            str(workdir),
+            "--fixed-model-name",
+            variant,
+        ],
+        cwd=ROOT,
+        env=ENV,
+        check=True,
+        capture_output=True,
     )
     train_seconds = time.perf_counter() - started
     model = workdir / f"{variant}.tar.gz"
@@ -62,8 +89,21 @@ def measure(variant: str, classifiers: list, workdir: Path) -> dict:
     for script, name in HELD_OUT.items():
         out = workdir / f"{variant}-{script}"
         subprocess.run(
-            [RASA, "test", "nlu", "--model", str(model), "--nlu", str(ROOT / "tests" / "nlu" / name), "--out", str(out)],
-            cwd=ROOT, env=ENV, check=True, capture_output=True,
+            [
+                RASA,
+                "test",
+                "nlu",
+                "--model",
+                str(model),
+                "--nlu",
+                str(ROOT / "tests" / "nlu" / name),
+                "--out",
+                str(out),
+            ],
+            cwd=ROOT,
+            env=ENV,
+            check=True,
+            capture_output=True,
         )
         accuracy[script] = json.loads((out / "intent_report.json").read_text())["accuracy"]
     return {"variant": variant, "train_s": round(train_seconds, 1), "accuracy": accuracy, **parse_latency(model)}
@@ -108,8 +148,10 @@ def main() -> int:
     print(f"\n{'variant':<10} {'train s':>8} {'zh-Hans':>8} {'zh-Hant':>8} {'en':>8} {'p50 ms':>8} {'p95 ms':>8}")
     for r in rows:
         a = r["accuracy"]
-        print(f"{r['variant']:<10} {r['train_s']:>8} {a['zh-Hans']:>8.3f} {a['zh-Hant']:>8.3f} {a['en']:>8.3f} "
-              f"{r['parse_ms_p50']:>8} {r['parse_ms_p95']:>8}")
+        print(
+            f"{r['variant']:<10} {r['train_s']:>8} {a['zh-Hans']:>8.3f} {a['zh-Hant']:>8.3f} {a['en']:>8.3f} "
+            f"{r['parse_ms_p50']:>8} {r['parse_ms_p95']:>8}"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(rows, indent=2), encoding="utf-8")
     return 0

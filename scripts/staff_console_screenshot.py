@@ -36,8 +36,9 @@ def shoot(base: str, token: str, out: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=["--headless", "--no-sandbox", "--disable-gpu"])
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
         page = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN").new_page()
         page.goto(f"{base}/staff/")
         page.locator("#token").fill(token)
@@ -65,10 +66,16 @@ def main() -> int:
         folder = Path(tmp)
         folder.chmod(0o700)
         settings = ServerSettings(
-            model=args.model, rasa_port=free_port(), action_port=free_port(), widget_port=free_port(),
+            model=args.model,
+            rasa_port=free_port(),
+            action_port=free_port(),
+            widget_port=free_port(),
             log_dir=folder / "logs",
-            env={"TRACKER_SQLITE_PATH": str(folder / "tracker.db"), "STAFF_TOKEN": token,
-                 "STAFF_REVIEW_FILE": str(folder / "cases.csv")},
+            env={
+                "TRACKER_SQLITE_PATH": str(folder / "tracker.db"),
+                "STAFF_TOKEN": token,
+                "STAFF_REVIEW_FILE": str(folder / "cases.csv"),
+            },
         )
         with BotServers(settings) as servers:
             shoot(servers.settings.rasa_url, token, args.out)

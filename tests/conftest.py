@@ -25,14 +25,16 @@ TEST_ENV = {**os.environ, **QUIET_ENV, "RASA_MAX_CACHE_SIZE": "0"}
 
 
 # Fixtures that train a model, start servers or a browser; tests without them make `make test-unit`.
-SLOW_FIXTURES = {"trained_model", "servers", "browser", "bot_factory", "fake_telegram", "fake_line",
-                 "fake_whatsapp"}
+SLOW_FIXTURES = {"trained_model", "servers", "browser", "bot_factory", "fake_telegram", "fake_line", "fake_whatsapp"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Declare the `servers` marker (given automatically, see pytest_collection_modifyitems)."""
-    config.addinivalue_line("markers", "servers: needs a trained model, running servers, a browser or "
-                            "subprocesses; `make test-unit` (-m 'not servers') leaves these out")
+    config.addinivalue_line(
+        "markers",
+        "servers: needs a trained model, running servers, a browser or "
+        "subprocesses; `make test-unit` (-m 'not servers') leaves these out",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
@@ -66,7 +68,10 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = subprocess.run(
         # Validation has its own test (tests/test_data_validation.py).
         [RASA, "train", "--skip-validation", "--fixed-model-name", "test", "--out", str(out)],
-        cwd=ROOT, env=TEST_ENV, capture_output=True, text=True,
+        cwd=ROOT,
+        env=TEST_ENV,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, f"rasa train failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return out / "test.tar.gz"
@@ -132,10 +137,16 @@ def servers(
         action_port=free_port(),
         widget_port=free_port(),
         log_dir=tmp_path_factory.mktemp("logs"),
-        env={"TRACKER_SQLITE_PATH": str(tracker_db), "RASA_API_TOKEN": "test-api-token", **channel_env,
-             "STAFF_TOKEN": STAFF_TOKEN, "STAFF_REVIEW_FILE": str(tmp_path_factory.mktemp("review") / "cases.csv"),
-             # Support hours around the clock, so that a hand-off test says "a person will reply here".
-             "SUPPORT_DAYS": "mon-sun", "SUPPORT_HOURS": "00:00-24:00"},
+        env={
+            "TRACKER_SQLITE_PATH": str(tracker_db),
+            "RASA_API_TOKEN": "test-api-token",
+            **channel_env,
+            "STAFF_TOKEN": STAFF_TOKEN,
+            "STAFF_REVIEW_FILE": str(tmp_path_factory.mktemp("review") / "cases.csv"),
+            # Support hours around the clock, so that a hand-off test says "a person will reply here".
+            "SUPPORT_DAYS": "mon-sun",
+            "SUPPORT_HOURS": "00:00-24:00",
+        },
     )
     with BotServers(settings) as running:
         yield running
@@ -149,7 +160,8 @@ def ask(servers: BotServers) -> Callable[[str, str], List[Dict[str, Any]]]:
     def send(sender: str, message: str) -> List[Dict[str, Any]]:
         body = json.dumps({"sender": sender, "message": message}).encode()
         request = urllib.request.Request(
-            f"{servers.settings.rasa_url}/webhooks/rest/webhook", data=body,
+            f"{servers.settings.rasa_url}/webhooks/rest/webhook",
+            data=body,
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=60) as response:
@@ -169,8 +181,14 @@ def split_reply(messages: List[Dict[str, Any]]) -> tuple[str, Dict[str, Any]]:
 # Debian's chromium (scripts/install-system-deps), never a downloaded browser build.
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -203,8 +221,12 @@ def bot_factory(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -
     def start(env: Dict[str, str] | None = None, action_server: bool = True, **overrides: Any) -> BotServers:
         directory = tmp_path_factory.mktemp("bot")
         fields: Dict[str, Any] = dict(
-            model=trained_model, rasa_port=free_port(), action_port=free_port(), widget_port=free_port(),
-            log_dir=directory / "logs", env={"TRACKER_SQLITE_PATH": str(directory / "tracker.db"), **(env or {})},
+            model=trained_model,
+            rasa_port=free_port(),
+            action_port=free_port(),
+            widget_port=free_port(),
+            log_dir=directory / "logs",
+            env={"TRACKER_SQLITE_PATH": str(directory / "tracker.db"), **(env or {})},
         )
         settings = ServerSettings(**{**fields, **overrides})
         servers = BotServers(settings)
@@ -230,8 +252,9 @@ def stored_events(db: Path, sender: str, channel: str = "rest") -> List[Dict[str
     from bot.conversations import conversation_id
 
     with sqlite3.connect(db) as connection:
-        rows = connection.execute("SELECT type_name, data FROM events WHERE sender_id = ? ORDER BY id",
-                                  (conversation_id(channel, sender),)).fetchall()
+        rows = connection.execute(
+            "SELECT type_name, data FROM events WHERE sender_id = ? ORDER BY id", (conversation_id(channel, sender),)
+        ).fetchall()
     return [{**json.loads(data), "event": kind} for kind, data in rows]
 
 

@@ -22,12 +22,12 @@ def assert_parts_rendered(text: str, payload: Dict[str, Any], texts: Texts) -> N
         position = start + len(part["text"])
     for i, part in enumerate(parts):
         end = starts[i + 1] if i + 1 < len(parts) else len(text)
-        after = text[starts[i] + len(part["text"]):end]
-        assert texts.get("format.evidence_line", lang, label=part["evidence"]["label"]) in after, (
-            f"part {i + 1} ({part['fact']}) is not followed by its own grade"
-        )
+        after = text[starts[i] + len(part["text"]) : end]
+        assert (
+            texts.get("format.evidence_line", lang, label=part["evidence"]["label"]) in after
+        ), f"part {i + 1} ({part['fact']}) is not followed by its own grade"
         for n in part["refs"]:
-            assert f"[{n}] {shorts[n]}" in text[starts[i]:end], f"part {i + 1} does not show its source [{n}]"
+            assert f"[{n}] {shorts[n]}" in text[starts[i] : end], f"part {i + 1} does not show its source [{n}]"
         if part["evidence"]["level"] == "article_assessment":
             assert not part["refs"] and payload["source"]["title"] in after
     assert sorted({n for p in parts for n in p["refs"]}) == [c["ref"] for c in payload["citations"]]

@@ -39,7 +39,7 @@ class FakeJsonAPI:
             def _serve(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 auth = self.headers.get("Authorization") or ""
-                token = auth[len("Bearer "):] if auth.startswith("Bearer ") else None
+                token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else None
                 try:
                     body: Any = json.loads(raw or b"null")
                 except ValueError:
@@ -107,8 +107,10 @@ class FakeJsonAPI:
                     return found
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"{self.name}: only {len(found)} matching calls within {timeout} s, "
-                                         f"expected {count}; last calls: {self.calls[-3:]}")
+                    raise AssertionError(
+                        f"{self.name}: only {len(found)} matching calls within {timeout} s, "
+                        f"expected {count}; last calls: {self.calls[-3:]}"
+                    )
                 self._lock.wait(left)
 
 

@@ -89,22 +89,29 @@ class FakeLineAPI(FakeJsonAPI):
         if method != "POST" or path != REPLY_PATH:
             return 404, {"message": "Not found"}
         if token != self.token:
-            return 401, {"message": "Authentication failed. Confirm that the access token in the authorization "
-                                    "header is valid."}
+            return 401, {
+                "message": "Authentication failed. Confirm that the access token in the authorization "
+                "header is valid."
+            }
         reply = body.get("replyToken") if isinstance(body, dict) else None
         if reply not in self._chats or reply in self._used:
             return 400, {"message": "Invalid reply token"}
         messages = body.get("messages")
         if not isinstance(messages, list) or not 1 <= len(messages) <= MESSAGES_PER_REPLY:
-            return 400, {"message": "The request body has 1 error(s)", "details": [
-                {"message": f"Size must be between 1 and {MESSAGES_PER_REPLY}", "property": "messages"}]}
+            return 400, {
+                "message": "The request body has 1 error(s)",
+                "details": [{"message": f"Size must be between 1 and {MESSAGES_PER_REPLY}", "property": "messages"}],
+            }
         problems = [p for i, m in enumerate(messages) for p in message_problems(m, f"messages[{i}]")]
         if problems:
-            return 400, {"message": f"The request body has {len(problems)} error(s)",
-                         "details": [{"message": m, "property": p} for m, p in problems]}
+            return 400, {
+                "message": f"The request body has {len(problems)} error(s)",
+                "details": [{"message": m, "property": p} for m, p in problems],
+            }
         self._used.add(reply)
-        return 200, {"sentMessages": [{"id": str(next(self._ids)), "quoteToken": secrets.token_hex(8)}
-                                      for _ in messages]}
+        return 200, {
+            "sentMessages": [{"id": str(next(self._ids)), "quoteToken": secrets.token_hex(8)} for _ in messages]
+        }
 
     def chat_of(self, call: Call) -> Optional[str]:
         """The chat a reply call answered (from its reply token)."""

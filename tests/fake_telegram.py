@@ -38,8 +38,9 @@ def _decode(content_type: str, body: bytes) -> Dict[str, Any]:
         message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
             f"Content-Type: {content_type}\r\n\r\n".encode() + body
         )
-        params = {part.get_param("name", header="content-disposition"): part.get_content()
-                  for part in message.iter_parts()}
+        params = {
+            part.get_param("name", header="content-disposition"): part.get_content() for part in message.iter_parts()
+        }
     else:
         params = {k: v[-1] for k, v in urllib.parse.parse_qs(body.decode("utf-8"), keep_blank_values=True).items()}
     for key in ("reply_markup", "entities"):  # sent as JSON strings inside forms
@@ -104,7 +105,8 @@ class FakeBotAPI:
         if call.method.lower() == "sendmessage":
             chat = call.params.get("chat_id")
             return {
-                "message_id": next(self._ids), "date": int(time.time()),
+                "message_id": next(self._ids),
+                "date": int(time.time()),
                 "chat": {"id": int(chat) if str(chat).lstrip("-").isdigit() else chat, "type": "private"},
                 "text": call.params.get("text", ""),
             }
@@ -130,8 +132,12 @@ class FakeBotAPI:
     def sent(self, method: str = "sendMessage", chat_id: Any = None) -> List[Call]:
         """Calls of `method` so far (to one chat when `chat_id` is given)."""
         with self._lock:
-            return [c for c in self.calls if c.method.lower() == method.lower()
-                    and (chat_id is None or str(c.params.get("chat_id")) == str(chat_id))]
+            return [
+                c
+                for c in self.calls
+                if c.method.lower() == method.lower()
+                and (chat_id is None or str(c.params.get("chat_id")) == str(chat_id))
+            ]
 
     def wait_sent(self, chat_id: Any, count: int, method: str = "sendMessage", timeout: float = 30.0) -> List[Call]:
         """The calls of `method` to `chat_id`, once there are at least `count` of them (waits up to `timeout`)."""
@@ -143,6 +149,8 @@ class FakeBotAPI:
                     return found
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"only {len(found)} {method} to {chat_id} within {timeout} s, "
-                                         f"expected {count}; last calls: {self.calls[-3:]}")
+                    raise AssertionError(
+                        f"only {len(found)} {method} to {chat_id} within {timeout} s, "
+                        f"expected {count}; last calls: {self.calls[-3:]}"
+                    )
                 self._lock.wait(left)

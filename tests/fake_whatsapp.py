@@ -95,8 +95,11 @@ class FakeWhatsAppAPI(FakeJsonAPI):
         if problems:
             return _error(400, 100, "(#100) Invalid parameter: " + "; ".join(problems))
         to = body["to"]
-        return 200, {"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": to}],
-                     "messages": [{"id": f"wamid.FAKE{next(self._ids):012d}"}]}
+        return 200, {
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": to, "wa_id": to}],
+            "messages": [{"id": f"wamid.FAKE{next(self._ids):012d}"}],
+        }
 
     def sent(self, to: str) -> List[Call]:
         """The accepted messages to `to` so far."""

@@ -31,7 +31,10 @@ def full() -> Services:
 
 
 def tracker(
-    text: str, intent: Optional[str], slots: Optional[Dict[str, Any]] = None, confidence: float = 0.9,
+    text: str,
+    intent: Optional[str],
+    slots: Optional[Dict[str, Any]] = None,
+    confidence: float = 0.9,
     ranking: Optional[Dict[str, float]] = None,
 ) -> Tracker:
     latest = parse(text, intent, confidence, ranking)
@@ -77,7 +80,11 @@ def test_the_most_specific_fact_wins_on_the_real_knowledge_base(full):
 
 
 def test_follow_up_safety_question_uses_the_previous_topic(full):
-    previous = {"last_question": "外泌体点滴能抗衰老吗", "last_facts": ["advice.systemic_products"], "last_refs": [1, 2]}
+    previous = {
+        "last_question": "外泌体点滴能抗衰老吗",
+        "last_facts": ["advice.systemic_products"],
+        "last_refs": [1, 2],
+    }
     reply, _ = run(ActionAnswer(full), tracker("那安全吗？", "ask_knowledge", previous))
     assert reply["payload"]["facts"][0] == "safety.injection"
 
@@ -126,8 +133,14 @@ def test_fallback_answers_a_clear_keyword_and_otherwise_says_so(small):
 
 @pytest.mark.parametrize(
     "text, problem",
-    [("", "empty"), ("   ", "empty"), ("<img src=x onerror=alert(1)>", "markup"), ("😀😀😀", "emoji_only"),
-     ("x" * 5000, "too_long"), ("\x00\x01binary", "unreadable")],
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("<img src=x onerror=alert(1)>", "markup"),
+        ("😀😀😀", "emoji_only"),
+        ("x" * 5000, "too_long"),
+        ("\x00\x01binary", "unreadable"),
+    ],
 )
 def test_bad_input_gets_a_polite_input_error_without_echo(small, text, problem):
     reply, _ = run(ActionAnswer(small), tracker(text, "ask_knowledge"))
@@ -222,11 +235,18 @@ def test_unsure_decline_of_a_clear_topic_is_answered(full):
 
 
 def test_medical_intent_without_anything_personal_is_answered_generally(full):
-    reply, _ = run(ActionMedicalAdvice(full), tracker(
-        "Should I try exosomes for anti-ageing at this point?", "ask_medical_advice", ranking={"verdict.overall": 0.6}
-    ))
+    reply, _ = run(
+        ActionMedicalAdvice(full),
+        tracker(
+            "Should I try exosomes for anti-ageing at this point?",
+            "ask_medical_advice",
+            ranking={"verdict.overall": 0.6},
+        ),
+    )
     assert reply["payload"]["type"] == "advice" and reply["payload"]["facts"] == ["verdict.overall"]
-    reply, _ = run(ActionMedicalAdvice(full), tracker("I'm pregnant, should I try exosomes for anti-ageing?", "ask_medical_advice"))
+    reply, _ = run(
+        ActionMedicalAdvice(full), tracker("I'm pregnant, should I try exosomes for anti-ageing?", "ask_medical_advice")
+    )
     assert reply["payload"]["type"] == "out_of_scope"
     reply, _ = run(ActionMedicalAdvice(full), tracker("外泌体点滴一次打多少毫升？", "ask_medical_advice"))
     assert reply["payload"]["type"] == "out_of_scope", "dosing is always declined"
@@ -260,13 +280,40 @@ def test_pregnancy_breastfeeding_children_and_medication_are_declined_in_every_s
         assert doctor in reply["text"]
 
 
-@pytest.mark.parametrize("action, intent, text, kind, why", [
-    (ActionAnswer, "ask_knowledge", "my 16 yr old has acne scars, can she get exosome microneedling?", "out_of_scope", "a minor"),
-    (ActionAnswer, "ask_knowledge", "我女儿八岁 皮肤过敏 可以用外泌体面膜吗", "out_of_scope", "a child's age"),
-    (ActionAnswer, "ask_knowledge", "我有高血压，在吃降压药，可不可以做外泌体导入？", "out_of_scope", "own illness and medication"),
-    (ActionAnswer, "ask_knowledge", "I'm on steroids for lupus, is an exosome facial ok for her at her age", "out_of_scope", "medication"),
-    (ActionAnswer, "ask_knowledge", "朋友做完外泌体面膜说脸年轻了五岁，真有研究支持吗？", "answer", "'five years younger' is no age"),
-])
+@pytest.mark.parametrize(
+    "action, intent, text, kind, why",
+    [
+        (
+            ActionAnswer,
+            "ask_knowledge",
+            "my 16 yr old has acne scars, can she get exosome microneedling?",
+            "out_of_scope",
+            "a minor",
+        ),
+        (ActionAnswer, "ask_knowledge", "我女儿八岁 皮肤过敏 可以用外泌体面膜吗", "out_of_scope", "a child's age"),
+        (
+            ActionAnswer,
+            "ask_knowledge",
+            "我有高血压，在吃降压药，可不可以做外泌体导入？",
+            "out_of_scope",
+            "own illness and medication",
+        ),
+        (
+            ActionAnswer,
+            "ask_knowledge",
+            "I'm on steroids for lupus, is an exosome facial ok for her at her age",
+            "out_of_scope",
+            "medication",
+        ),
+        (
+            ActionAnswer,
+            "ask_knowledge",
+            "朋友做完外泌体面膜说脸年轻了五岁，真有研究支持吗？",
+            "answer",
+            "'five years younger' is no age",
+        ),
+    ],
+)
 def test_personal_situations_are_declined_and_look_alikes_answered(full, action, intent, text, kind, why):
     reply, _ = run(action(full), tracker(text, intent, ranking={"skin.overview": 0.5}))
     assert reply["payload"]["type"] in ((kind,) if kind == "out_of_scope" else ("answer", "advice")), why
@@ -274,13 +321,16 @@ def test_personal_situations_are_declined_and_look_alikes_answered(full, action,
         assert reply["payload"]["intent"] == "ask_medical_advice", why
 
 
-@pytest.mark.parametrize("action, intent, text", [
-    (ActionAnswer, "ask_knowledge", "how much is an exosome facial in Toronto?"),
-    (ActionAnswer, "ask_knowledge", "stem cell injections for knees, not exosomes, any good?"),
-    (ActionAnswer, "ask_knowledge", "PRP打膝盖有没有效？"),
-    (ActionMedicalAdvice, "ask_medical_advice", "can you recommend a legit clinic for exosome facials near me"),
-    (ActionMedicalAdvice, "ask_medical_advice", "are exosome liquid biopsy tests accurate for cancer detection?"),
-])
+@pytest.mark.parametrize(
+    "action, intent, text",
+    [
+        (ActionAnswer, "ask_knowledge", "how much is an exosome facial in Toronto?"),
+        (ActionAnswer, "ask_knowledge", "stem cell injections for knees, not exosomes, any good?"),
+        (ActionAnswer, "ask_knowledge", "PRP打膝盖有没有效？"),
+        (ActionMedicalAdvice, "ask_medical_advice", "can you recommend a legit clinic for exosome facials near me"),
+        (ActionMedicalAdvice, "ask_medical_advice", "are exosome liquid biopsy tests accurate for cancer detection?"),
+    ],
+)
 def test_prices_bookings_and_other_treatments_are_not_covered(full, action, intent, text):
     reply, _ = run(action(full), tracker(text, intent, ranking={"organs.bone_joint": 0.5, "skin.overview": 0.5}))
     assert reply["payload"]["type"] == "out_of_scope" and reply["payload"]["intent"] != "ask_medical_advice"
@@ -289,8 +339,10 @@ def test_prices_bookings_and_other_treatments_are_not_covered(full, action, inte
 
 def test_a_short_follow_up_that_looks_like_a_hand_off_request_is_answered(full):
     previous = {"last_question": "外泌体对帕金森病有用吗", "last_facts": ["animal.parkinsons"], "last_refs": [11]}
-    reply, events = run(ActionHandoff(full), tracker("in humans too?", "request_human", previous,
-                                                     ranking={"overview.human_vs_animal": 0.6}))
+    reply, events = run(
+        ActionHandoff(full),
+        tracker("in humans too?", "request_human", previous, ranking={"overview.human_vs_animal": 0.6}),
+    )
     assert reply["payload"]["type"] in ("answer", "advice") and "handoff" not in slots(events)
     reply, events = run(ActionHandoff(full), tracker("can I talk to a real person?", "request_human"))
     assert reply["payload"]["type"] == "handoff" and slots(events)["handoff"] == "waiting"

@@ -46,7 +46,9 @@ def score(items: List[Dict[str, Any]]) -> tuple[Dict[str, float], list, list]:
     """Recall per code, the claims missed and the false flags (a near miss flagged, or a wrong code)."""
     missed, false = [], []
     for item in items:
-        codes = {f["code"] for f in parse(item["text"], None).get("flags") or []} - {"unsupported_systemic_injection_claim"}
+        codes = {f["code"] for f in parse(item["text"], None).get("flags") or []} - {
+            "unsupported_systemic_injection_claim"
+        }
         if item["code"] and item["code"] not in codes:
             missed.append((item["code"], item["text"]))
         if not item["code"] and codes:
@@ -78,13 +80,17 @@ def test_held_out_claims(items: List[Dict[str, Any]]) -> None:
     assert len(false) <= HELD_OUT_MAX_FALSE, false
 
 
-@pytest.mark.parametrize("message, lang, code, fact", [
-    ("广告说外泌体能根治帕金森，是真的吗？", "zh-Hans", FLAG_DISEASE_CURE, "animal.parkinsons"),
-    ("診所話佢哋嘅外泌體精華「臨床實證、零副作用」，信唔信得過？", "zh-Hant", FLAG_OVERSTATED_PROOF, "skin.limits"),
-    ("The spa says their exosome serum is FDA approved. Is that right?", "en", FLAG_APPROVAL, "gaps.regulation"),
-])
-def test_a_flagged_claim_is_answered_with_its_warning_and_the_evidence(ask: Any, message: str, lang: str,
-                                                                      code: str, fact: str) -> None:
+@pytest.mark.parametrize(
+    "message, lang, code, fact",
+    [
+        ("广告说外泌体能根治帕金森，是真的吗？", "zh-Hans", FLAG_DISEASE_CURE, "animal.parkinsons"),
+        ("診所話佢哋嘅外泌體精華「臨床實證、零副作用」，信唔信得過？", "zh-Hant", FLAG_OVERSTATED_PROOF, "skin.limits"),
+        ("The spa says their exosome serum is FDA approved. Is that right?", "en", FLAG_APPROVAL, "gaps.regulation"),
+    ],
+)
+def test_a_flagged_claim_is_answered_with_its_warning_and_the_evidence(
+    ask: Any, message: str, lang: str, code: str, fact: str
+) -> None:
     text, payload = split_reply(ask(f"code-{uuid.uuid4().hex[:8]}", message))
     assert payload["type"] == "claim_check" and payload["lang"] == lang
     assert [f["code"] for f in payload["flags"]] == [code]

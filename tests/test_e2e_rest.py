@@ -81,10 +81,13 @@ def test_systemic_claim_flagged_over_rest_in_three_scripts(ask):
         assert text.startswith("⚠️") and {c["ref"] for c in payload["citations"]} == {6, 7}
 
 
-@pytest.mark.parametrize("message", [
-    "Are exosome facials safe? And do exosomes help with Parkinson's disease?",
-    "外泌体面膜安全吗？外泌体对帕金森病有帮助吗？",
-])
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Are exosome facials safe? And do exosomes help with Parkinson's disease?",
+        "外泌体面膜安全吗？外泌体对帕金森病有帮助吗？",
+    ],
+)
 def test_two_questions_get_two_graded_parts_over_rest(ask, message):
     """Issue 11: a composite answer has one part per fact, each with its own grade and [n] in the text."""
     from bot.kb import default_knowledge_base
@@ -122,8 +125,14 @@ def test_reference_lookups_over_rest(ask):
     assert [c["ref"] for c in payload["citations"]] == [7] and payload["lang"] == "zh-Hant"
 
 
-@pytest.mark.parametrize("message, kind", [("你好", "greeting"), ("Can I talk to a real person?", "handoff"),
-                                           ("What's the best retinol serum?", "out_of_scope")])
+@pytest.mark.parametrize(
+    "message, kind",
+    [
+        ("你好", "greeting"),
+        ("Can I talk to a real person?", "handoff"),
+        ("What's the best retinol serum?", "out_of_scope"),
+    ],
+)
 def test_non_answers_over_rest(ask, message, kind):
     text, payload = split_reply(ask(f"na-{uuid.uuid4().hex[:8]}", message))
     check_contract(text, payload)
@@ -132,8 +141,16 @@ def test_non_answers_over_rest(ask, message, kind):
 
 @pytest.mark.parametrize(
     "message",
-    ["", "    ", "x" * 20000, "\x00\x01\x02\x7f", "😀😀🙏", "<script>alert('x')</script>",
-     "<img src=x onerror=alert(1)>", "\ud7ff" * 3 + "\u0000"],
+    [
+        "",
+        "    ",
+        "x" * 20000,
+        "\x00\x01\x02\x7f",
+        "😀😀🙏",
+        "<script>alert('x')</script>",
+        "<img src=x onerror=alert(1)>",
+        "\ud7ff" * 3 + "\u0000",
+    ],
 )
 def test_bad_input_never_crashes_and_never_echoes_markup(ask, message):
     messages = ask(f"bad-{uuid.uuid4().hex[:8]}", message)

@@ -30,8 +30,14 @@ from tests.test_wechat import WeChatServer, new_user
 
 ACTION_TIMEOUT = 3  # seconds, for the hung-action-server case (the default is 10)
 API_TOKEN = "fault-api-token"
-QUESTIONS = ["外泌体是什么？", "What are exosomes?", "外泌體安全嗎？", "Is exosome skincare proven?",
-             "外泌体面霜有用吗？", "Do exosome injections reverse ageing?"]
+QUESTIONS = [
+    "外泌体是什么？",
+    "What are exosomes?",
+    "外泌體安全嗎？",
+    "Is exosome skincare proven?",
+    "外泌体面霜有用吗？",
+    "Do exosome injections reverse ageing?",
+]
 TEXTS = default_texts()
 
 
@@ -88,8 +94,16 @@ class Load:
             async with session.post(self.url, json={"sender": sender, "message": message}) as response:
                 body = await response.json(content_type=None)
                 status = response.status
-            self.replies[sender].append({"message": message, "phase": phase, "end_phase": self.phase,
-                                         "status": status, "body": body, "seconds": time.monotonic() - started})
+            self.replies[sender].append(
+                {
+                    "message": message,
+                    "phase": phase,
+                    "end_phase": self.phase,
+                    "status": status,
+                    "body": body,
+                    "seconds": time.monotonic() - started,
+                }
+            )
             n += 1
 
     def count(self, phase: str) -> int:
@@ -220,5 +234,6 @@ def test_restarted_rasa_server_continues_the_conversation_from_the_tracker_store
     _, follow_up = split_reply(ask(bot, sender, "那安全吗？")[0])
     assert follow_up["facts"][0] == "safety.injection" and follow_up["lang"] == "zh-Hans"
     _, sources = split_reply(ask(bot, sender, "出处是哪里？")[0])
-    assert sources["type"] == "reference" and [c["ref"] for c in sources["citations"]] == \
-        [c["ref"] for c in follow_up["citations"]]
+    assert sources["type"] == "reference" and [c["ref"] for c in sources["citations"]] == [
+        c["ref"] for c in follow_up["citations"]
+    ]

@@ -16,11 +16,17 @@ from bot.feedback import Feedback, read_feedback, record_feedback
 from bot.paths import ROOT
 
 
-@pytest.mark.parametrize("data, problem", [
-    (None, "object"), ([], "object"), ({"rating": "meh", "answer": "x"}, "'rating'"),
-    ({"rating": "helpful"}, "'answer'"), ({"rating": "helpful", "answer": "  "}, "'answer'"),
-    ({"rating": "helpful", "answer": "x", "reason": 3}, "'reason'"),
-])
+@pytest.mark.parametrize(
+    "data, problem",
+    [
+        (None, "object"),
+        ([], "object"),
+        ({"rating": "meh", "answer": "x"}, "'rating'"),
+        ({"rating": "helpful"}, "'answer'"),
+        ({"rating": "helpful", "answer": "  "}, "'answer'"),
+        ({"rating": "helpful", "answer": "x", "reason": 3}, "'reason'"),
+    ],
+)
 def test_bad_feedback_is_refused_with_the_reason(data: Any, problem: str) -> None:
     feedback, why = read_feedback(data)
     assert feedback is None and problem in why
@@ -53,11 +59,13 @@ def test_a_rating_names_the_latest_answer_with_that_text_and_changes_nothing_els
 
     assert asyncio.run(record_feedback(agent, "web:s1", Feedback("helpful", "same text"), "web")) is None
     assert asyncio.run(record_feedback(agent, "web:s1", Feedback("helpful", "never said"), "web")) == (
-        "no answer with this text in the conversation")
+        "no answer with this text in the conversation"
+    )
     assert asyncio.run(record_feedback(agent, "web:nobody", Feedback("helpful", "x"), "web")) == "no such conversation"
     stored = asyncio.run(store.retrieve("web:s1"))
     rating = stored.get_slot("feedback")
     assert rating["answer_timestamp"] == 12.5 and rating["answer_facts"] == ["safety.topical"]
     assert {k: v for k, v in stored.current_slot_values().items() if k != "feedback"} == {
-        k: v for k, v in slots_before.items() if k != "feedback"}
+        k: v for k, v in slots_before.items() if k != "feedback"
+    }
     assert stored.latest_message.text == "q3"  # a rating is not a message

@@ -17,7 +17,14 @@ from bot.paths import ROOT
 from bot.serve import StartupError, check_stores
 from tests.conftest import RASA, TEST_ENV, free_port
 
-MESSAGING = ("WECHAT_TOKEN", "WECHAT_APP_ID", "WECHAT_AES_KEY", "TELEGRAM_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_URL")
+MESSAGING = (
+    "WECHAT_TOKEN",
+    "WECHAT_APP_ID",
+    "WECHAT_AES_KEY",
+    "TELEGRAM_TOKEN",
+    "TELEGRAM_WEBHOOK_SECRET",
+    "TELEGRAM_API_URL",
+)
 
 
 def http(url: str, data: bytes | None = None) -> Tuple[int, str]:
@@ -36,9 +43,24 @@ def test_plain_rasa_run_starts_with_no_messaging_settings(trained_model: Path, t
     port = free_port()
     log = (tmp_path / "rasa.log").open("w")
     process = subprocess.Popen(
-        [RASA, "run", "--model", str(trained_model), "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
-         "--port", str(port), "--interface", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            RASA,
+            "run",
+            "--model",
+            str(trained_model),
+            "--credentials",
+            "credentials.yml",
+            "--endpoints",
+            "endpoints.yml",
+            "--port",
+            str(port),
+            "--interface",
+            "127.0.0.1",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -66,9 +88,24 @@ def test_plain_rasa_run_starts_with_no_messaging_settings(trained_model: Path, t
 def test_the_launcher_stops_when_the_tracker_store_cannot_be_reached(trained_model: Path, tmp_path: Path) -> None:
     env = {**TEST_ENV, "TRACKER_DB_URL": "postgresql://rasa:secret@127.0.0.1:1/nothing"}
     run = subprocess.run(
-        [sys.executable, "-m", "bot.serve", "--model", str(trained_model), "--rasa-port", str(free_port()),
-         "--action-port", str(free_port()), "--widget-port", str(free_port())],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
+        [
+            sys.executable,
+            "-m",
+            "bot.serve",
+            "--model",
+            str(trained_model),
+            "--rasa-port",
+            str(free_port()),
+            "--action-port",
+            str(free_port()),
+            "--widget-port",
+            str(free_port()),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-2000:]
     assert "TRACKER_DB_URL" in run.stderr and "The bot is running" not in run.stdout
@@ -83,7 +120,8 @@ def test_store_checks_name_the_setting(tmp_path: Path) -> None:
 
 
 def test_the_tracker_store_takes_its_database_from_endpoints_yml_before_the_environment(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`url: ${TRACKER_DB_URL}` (Rasa substitutes it) or Rasa's own keys in endpoints.yml name the database;
     without them the environment does, as before."""
     import yaml
@@ -96,8 +134,10 @@ def test_the_tracker_store_takes_its_database_from_endpoints_yml_before_the_envi
     monkeypatch.setenv("MY_TRACKER_URL", f"sqlite:///{tmp_path / 'from-endpoints.db'}")
     cases = {
         "url": ({"type": "bot.stores.ConfiguredSQLTrackerStore", "url": "${MY_TRACKER_URL}"}, "from-endpoints.db"),
-        "rasa keys": ({"type": "bot.stores.ConfiguredSQLTrackerStore", "dialect": "sqlite",
-                       "db": str(tmp_path / "rasa-keys.db")}, "rasa-keys.db"),
+        "rasa keys": (
+            {"type": "bot.stores.ConfiguredSQLTrackerStore", "dialect": "sqlite", "db": str(tmp_path / "rasa-keys.db")},
+            "rasa-keys.db",
+        ),
         "environment": ({"type": "bot.stores.ConfiguredSQLTrackerStore"}, "from-env.db"),
     }
     for name, (store, expected) in cases.items():
@@ -113,9 +153,25 @@ def test_conversation_tests_pass_through_rasa_test(trained_model: Path, tmp_path
     """Issue 17: `rasa test core` runs the conversation tests of tests/test_stories.yml (intents by the NLU,
     next actions by the policy) and none fails."""
     result = subprocess.run(
-        [RASA, "test", "core", "--model", str(trained_model), "--stories", "tests/test_stories.yml",
-         "--out", str(tmp_path / "results"), "--fail-on-prediction-errors", "--endpoints", str(tmp_path / "none.yml")],
-        cwd=ROOT, env=TEST_ENV, capture_output=True, text=True, timeout=600,
+        [
+            RASA,
+            "test",
+            "core",
+            "--model",
+            str(trained_model),
+            "--stories",
+            "tests/test_stories.yml",
+            "--out",
+            str(tmp_path / "results"),
+            "--fail-on-prediction-errors",
+            "--endpoints",
+            str(tmp_path / "none.yml"),
+        ],
+        cwd=ROOT,
+        env=TEST_ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     failed = tmp_path / "results" / "failed_test_stories.yml"
     details = failed.read_text(encoding="utf-8") if failed.exists() else ""

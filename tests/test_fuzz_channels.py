@@ -46,17 +46,26 @@ from tests.test_hardening import alive, post
 from tests.test_security import request
 from tests.test_wechat import ACCOUNT, WeChatServer, decrypt_frame, new_msg_id, new_user, sha1_signature
 
-FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                                       HealthCheck.data_too_large, HealthCheck.large_base_example])
+FUZZ = settings(
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
+)
 
 # Any code point: controls, NUL, lone surrogates (JSON writes them escaped, as a client would), unassigned.
 ANY_CHAR = st.characters(exclude_categories=[])
 ANY_TEXT = st.text(ANY_CHAR, max_size=40)
 HUGE_TEXT = st.tuples(st.text(ANY_CHAR, min_size=1, max_size=6), st.integers(300, 3000)).map(lambda t: t[0] * t[1])
 # Rasa's intent syntax, with whitespace around it (Rasa strips it before it looks for "/").
-SLASH = st.tuples(st.text(" \t\n\u2028\u3000", max_size=3),
-                  st.sampled_from(["/restart", "/session_start", '/ask_reference{"reference": "6"}', "/greet", "/"]),
-                  st.text(" \t\n", max_size=2)).map("".join)
+SLASH = st.tuples(
+    st.text(" \t\n\u2028\u3000", max_size=3),
+    st.sampled_from(["/restart", "/session_start", '/ask_reference{"reference": "6"}', "/greet", "/"]),
+    st.text(" \t\n", max_size=2),
+).map("".join)
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | ANY_TEXT,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(ANY_TEXT, children, max_size=4),
@@ -91,8 +100,9 @@ def unique(sender: Any) -> Any:
 def conversation(db: Path, conversation_id_: str) -> List[Dict[str, Any]]:
     """A conversation's stored events, oldest first (`event` is the type)."""
     with sqlite3.connect(db) as connection:
-        rows = connection.execute("SELECT type_name, data FROM events WHERE sender_id = ? ORDER BY id",
-                                  (conversation_id_,)).fetchall()
+        rows = connection.execute(
+            "SELECT type_name, data FROM events WHERE sender_id = ? ORDER BY id", (conversation_id_,)
+        ).fetchall()
     return [{**json.loads(data), "event": kind} for kind, data in rows]
 
 
@@ -108,7 +118,7 @@ def assert_stored(db: Path, conversation_id_: str, before: int, text: str, reply
     while True:  # the tracker is saved right after the reply goes out
         events = conversation(db, conversation_id_)
         last_user = max((i for i, e in enumerate(events) if e["event"] == "user"), default=-1)
-        bots = [e for e in events[last_user + 1:] if e["event"] == "bot"]
+        bots = [e for e in events[last_user + 1 :] if e["event"] == "bot"]
         if (users(events) > before and bots) or time.monotonic() > deadline:
             break
         time.sleep(0.05)
@@ -116,7 +126,7 @@ def assert_stored(db: Path, conversation_id_: str, before: int, text: str, reply
     message = events[last_user]
     assert message["text"] == text, (message["text"], text)
     assert "norm_text" in (message.get("parse_data") or {}), f"not parsed by the NLU: {message.get('parse_data')}"
-    assert not any(e["event"] in ("restart", "session_started") for e in events[last_user + 1:]), events[last_user:]
+    assert not any(e["event"] in ("restart", "session_started") for e in events[last_user + 1 :]), events[last_user:]
     assert bots, "the accepted message has no stored reply"
     if reply is not None:
         assert reply.startswith(bots[0]["text"][:40]), (reply[:200], bots[0]["text"][:200])
@@ -130,6 +140,7 @@ def health(servers: BotServers) -> None:
 
 
 # -- REST ---------------------------------------------------------------------------------------
+
 
 @st.composite
 def rest_bodies(draw: Any) -> bytes:
@@ -146,16 +157,25 @@ def rest_bodies(draw: Any) -> bytes:
     if kind == "deep_metadata":
         body["metadata"] = {"a": json.loads(nested(draw(st.integers(1, 900))))}
     else:
-        body.update(draw(st.dictionaries(st.one_of(st.sampled_from(["metadata", "input_channel", "message_id"]),
-                                                   ANY_TEXT), JSON_VALUES, max_size=2)))
+        body.update(
+            draw(
+                st.dictionaries(
+                    st.one_of(st.sampled_from(["metadata", "input_channel", "message_id"]), ANY_TEXT),
+                    JSON_VALUES,
+                    max_size=2,
+                )
+            )
+        )
     return json.dumps(body).encode()
 
 
 @settings(FUZZ, max_examples=200)
 @given(raw=rest_bodies(), stream=st.booleans())
 @example(raw=b"[" * 30000 + b"]" * 30000, stream=False)  # found: RecursionError in json.loads -> 500
-@example(raw=json.dumps({"sender": "deep-metadata", "message": "hi",
-                         "metadata": {"a": json.loads(nested(500))}}).encode(), stream=False)  # found: Rasa's deepcopy of the metadata fails the turn: the apology, nothing stored
+@example(
+    raw=json.dumps({"sender": "deep-metadata", "message": "hi", "metadata": {"a": json.loads(nested(500))}}).encode(),
+    stream=False,
+)  # found: Rasa's deepcopy of the metadata fails the turn: the apology, nothing stored
 @example(raw=json.dumps({"sender": "lead-space", "message": " /restart"}).encode(), stream=False)  # found: restarted
 @example(raw=json.dumps({"sender": "lead-tab", "message": "\t/session_start"}).encode(), stream=True)  # found: no reply
 def test_rest_accepts_exactly_what_the_door_allows_and_stores_it(
@@ -167,8 +187,12 @@ def test_rest_accepts_exactly_what_the_door_allows_and_stores_it(
         body = None
     # The door (bot/channels/door.py, bot/channels/rest.py): an object with a usable sender, a text message,
     # JSON nested at most MAX_JSON_DEPTH deep, in a body under the size limit.
-    valid = (isinstance(body, dict) and sender_problem(body.get("sender")) is None
-             and isinstance(body.get("message"), str) and json_depth(body) <= MAX_JSON_DEPTH)
+    valid = (
+        isinstance(body, dict)
+        and sender_problem(body.get("sender")) is None
+        and isinstance(body.get("message"), str)
+        and json_depth(body) <= MAX_JSON_DEPTH
+    )
     too_big = len(raw) > DEFAULT_REQUEST_MAX_SIZE
     before = users(conversation(tracker_db, conversation_id("rest", body["sender"]))) if valid and not too_big else 0
     status, answer = post(servers, raw, query="?stream=true" if stream else "")
@@ -192,8 +216,9 @@ def test_rest_accepts_exactly_what_the_door_allows_and_stores_it(
     texts = [m["text"] for m in messages if "text" in m]
     assert texts and any("custom" in m for m in messages), messages
     assert not any(m["custom"].get("unavailable") for m in messages if "custom" in m), messages  # no apology
-    assert_stored(tracker_db, conversation_id("rest", body["sender"]), before, typed_text(body["message"]).strip(),
-                  texts[0])
+    assert_stored(
+        tracker_db, conversation_id("rest", body["sender"]), before, typed_text(body["message"]).strip(), texts[0]
+    )
 
 
 def test_rest_fuzzing_left_the_bot_answering(servers: BotServers) -> None:
@@ -201,6 +226,7 @@ def test_rest_fuzzing_left_the_bot_answering(servers: BotServers) -> None:
 
 
 # -- socket.io ----------------------------------------------------------------------------------
+
 
 async def _socketio_turns(url: str, events: List[Tuple[str, Any]], timeout: float = 20.0) -> List[Tuple[str, Any]]:
     """Emit each event on a fresh connection and wait for its answer (`session_confirm`, or `bot_uttered`
@@ -215,6 +241,7 @@ async def _socketio_turns(url: str, events: List[Tuple[str, Any]], timeout: floa
         async def handler(data: Any = None) -> None:
             received.append((name, data))
             arrived.set()
+
         return handler
 
     for name in ("session_confirm", "bot_uttered", "error"):
@@ -249,19 +276,30 @@ SESSION_DATA = st.one_of(
 
 
 @settings(FUZZ, max_examples=80)
-@given(request_data=SESSION_DATA, session=SENDERS,
-       message=st.one_of(ANY_TEXT, SLASH, HUGE_TEXT, SOME_JSON, st.binary(max_size=10)),
-       extra=st.dictionaries(st.sampled_from(["customData", "metadata", "x"]), JSON_VALUES, max_size=2),
-       shape=st.sampled_from(["dict", "dict", "dict", "no_message", "not_a_dict"]))
+@given(
+    request_data=SESSION_DATA,
+    session=SENDERS,
+    message=st.one_of(ANY_TEXT, SLASH, HUGE_TEXT, SOME_JSON, st.binary(max_size=10)),
+    extra=st.dictionaries(st.sampled_from(["customData", "metadata", "x"]), JSON_VALUES, max_size=2),
+    shape=st.sampled_from(["dict", "dict", "dict", "no_message", "not_a_dict"]),
+)
 @example(request_data={"session_id": "x"}, session="lead-space", message=" /restart", extra={}, shape="dict")
 def test_socketio_accepts_exactly_what_the_door_allows_and_stores_it(
-    servers: BotServers, tracker_db: Path, request_data: Any, session: Any, message: Any, extra: Dict[str, Any],
+    servers: BotServers,
+    tracker_db: Path,
+    request_data: Any,
+    session: Any,
+    message: Any,
+    extra: Dict[str, Any],
     shape: str,
 ) -> None:
     url = servers.settings.rasa_url
     # 1. Any session_request is confirmed with a usable id: the one asked for when it is usable.
-    confirmed = [d for n, d in asyncio.run(_socketio_turns(url, [("session_request", request_data)], timeout=10))
-                 if n == "session_confirm"]
+    confirmed = [
+        d
+        for n, d in asyncio.run(_socketio_turns(url, [("session_request", request_data)], timeout=10))
+        if n == "session_confirm"
+    ]
     assert confirmed and isinstance(confirmed[0], str) and sender_problem(confirmed[0]) is None, confirmed
     if isinstance(request_data, dict) and sender_problem(request_data.get("session_id")) is None:
         assert confirmed[0] == request_data["session_id"]
@@ -280,8 +318,9 @@ def test_socketio_accepts_exactly_what_the_door_allows_and_stores_it(
     # A long-polling POST over the Rasa server's body limit is refused with 413 before socket.io reads it
     # (as on REST), so such a message gets no answer at all.
     too_big = len(json.dumps(data, default=repr)) > DEFAULT_REQUEST_MAX_SIZE - 1000
-    received = asyncio.run(_socketio_turns(url, [*join, ("user_uttered", data)],
-                                           timeout=3 if too_big else 20 if valid else 5))
+    received = asyncio.run(
+        _socketio_turns(url, [*join, ("user_uttered", data)], timeout=3 if too_big else 20 if valid else 5)
+    )
     health(servers)
     answers = [d for n, d in received if n == "bot_uttered"]
     errors = [d for n, d in received if n == "error"]
@@ -295,8 +334,9 @@ def test_socketio_accepts_exactly_what_the_door_allows_and_stores_it(
         return
     assert answers and not errors, received
     assert not answers[0].get("custom", {}).get("unavailable"), answers  # a real answer, not the apology
-    assert_stored(tracker_db, conversation_id_, before, typed_text(data.get("message", "")).strip(),
-                  answers[0].get("text"))
+    assert_stored(
+        tracker_db, conversation_id_, before, typed_text(data.get("message", "")).strip(), answers[0].get("text")
+    )
 
 
 # Found by the fuzz tests: the handlers took a required `data` argument, so an event without data raised
@@ -315,10 +355,21 @@ def test_socketio_fuzzing_left_the_bot_answering(servers: BotServers) -> None:
 # -- WeChat -------------------------------------------------------------------------------------
 
 XML_CHAR = st.characters(exclude_categories=["Cs"], exclude_characters="\x00").filter(
-    lambda c: c in "\t\n\r" or 0x20 <= ord(c) <= 0xD7FF or 0xE000 <= ord(c) <= 0xFFFD or ord(c) >= 0x10000)
+    lambda c: c in "\t\n\r" or 0x20 <= ord(c) <= 0xD7FF or 0xE000 <= ord(c) <= 0xFFFD or ord(c) >= 0x10000
+)
 XML_TEXT = st.text(XML_CHAR, max_size=40)
-TAGS = ["ToUserName", "FromUserName", "CreateTime", "MsgType", "Content", "MsgId", "Event", "Recognition",
-        "MediaId", "Encrypt"]
+TAGS = [
+    "ToUserName",
+    "FromUserName",
+    "CreateTime",
+    "MsgType",
+    "Content",
+    "MsgId",
+    "Event",
+    "Recognition",
+    "MediaId",
+    "Encrypt",
+]
 
 
 def xml_value(value: str, cdata: bool) -> str:
@@ -330,12 +381,22 @@ def xml_value(value: str, cdata: bool) -> str:
 def message_xml(draw: Any) -> Tuple[str, Dict[str, Any]]:
     """A text (or voice, or event) message with arbitrary but well-formed values; (xml, fields as sent)."""
     kind = draw(st.one_of(st.sampled_from(["text", "text", "text", "voice", "event", "image"]), XML_TEXT))
-    user = draw(st.one_of(st.builds(new_user), st.builds(new_user),
-                          USABLE_TEXT.map(lambda t: f"o{uuid.uuid4().hex[:6]}{t}"),
-                          XML_TEXT.map(lambda t: f"o{uuid.uuid4().hex[:6]}{t}"),
-                          st.integers(MAX_SENDER_CHARS - 2, MAX_SENDER_CHARS + 2).map(lambda n: "o" * n)))
-    fields: Dict[str, str] = {"ToUserName": ACCOUNT, "FromUserName": user, "CreateTime": str(int(time.time())),
-                              "MsgType": kind, "MsgId": str(new_msg_id())}
+    user = draw(
+        st.one_of(
+            st.builds(new_user),
+            st.builds(new_user),
+            USABLE_TEXT.map(lambda t: f"o{uuid.uuid4().hex[:6]}{t}"),
+            XML_TEXT.map(lambda t: f"o{uuid.uuid4().hex[:6]}{t}"),
+            st.integers(MAX_SENDER_CHARS - 2, MAX_SENDER_CHARS + 2).map(lambda n: "o" * n),
+        )
+    )
+    fields: Dict[str, str] = {
+        "ToUserName": ACCOUNT,
+        "FromUserName": user,
+        "CreateTime": str(int(time.time())),
+        "MsgType": kind,
+        "MsgId": str(new_msg_id()),
+    }
     words = draw(st.one_of(XML_TEXT, SLASH, st.tuples(XML_TEXT, st.integers(50, 400)).map(lambda t: t[0] * t[1])))
     if kind == "voice":
         fields["Recognition"] = words
@@ -364,23 +425,34 @@ def other_body(draw: Any) -> bytes:
         return ("<xml>" + "<a>" * depth + "x" + "</a>" * depth + "</xml>").encode()
     if kind == "entity":
         ref = draw(st.sampled_from(["&#0;", "&#xD800;", "&#x1;", "&#65;", "&lt;", "&unknown;", "&#99999999;"]))
-        return f"<xml><ToUserName>{ACCOUNT}</ToUserName><FromUserName>o{ref}</FromUserName><MsgType>text</MsgType>" \
-               f"<Content>a{ref}b</Content><MsgId>{new_msg_id()}</MsgId></xml>".encode()
+        return (
+            f"<xml><ToUserName>{ACCOUNT}</ToUserName><FromUserName>o{ref}</FromUserName><MsgType>text</MsgType>"
+            f"<Content>a{ref}b</Content><MsgId>{new_msg_id()}</MsgId></xml>".encode()
+        )
     if kind == "huge":
         return b"<xml><Content>" + b"x" * draw(st.integers(60_000, 70_000)) + b"</Content></xml>"
     children = draw(st.lists(st.tuples(st.sampled_from(TAGS), XML_TEXT, st.integers(0, 3)), max_size=8))
-    inner = "".join("<%s>" % tag + "<b>" * depth + escape(text) + "</b>" * depth + "</%s>" % tag
-                    for tag, text, depth in children)
+    inner = "".join(
+        "<%s>" % tag + "<b>" * depth + escape(text) + "</b>" * depth + "</%s>" % tag for tag, text, depth in children
+    )
     return f"<xml>{inner}</xml>".encode()
 
 
 @st.composite
 def query_args(draw: Any) -> Dict[str, str]:
     """Query parameters that are not a valid signature: missing, forged, or with an odd timestamp."""
-    timestamp = draw(st.one_of(st.integers(-10**12, 10**13).map(str), st.text(ANY_CHAR, max_size=8),
-                               st.sampled_from(["²", "١٢٣", "9" * 5000, "now"])))  # "now": the current time
-    args = {"signature": draw(st.one_of(st.text(max_size=40), st.just(sha1_signature("exobot-test-token", "1", "1")))),
-            "timestamp": timestamp, "nonce": draw(st.text(ANY_CHAR, max_size=10))}
+    timestamp = draw(
+        st.one_of(
+            st.integers(-(10**12), 10**13).map(str),
+            st.text(ANY_CHAR, max_size=8),
+            st.sampled_from(["²", "١٢٣", "9" * 5000, "now"]),
+        )
+    )  # "now": the current time
+    args = {
+        "signature": draw(st.one_of(st.text(max_size=40), st.just(sha1_signature("exobot-test-token", "1", "1")))),
+        "timestamp": timestamp,
+        "nonce": draw(st.text(ANY_CHAR, max_size=10)),
+    }
     return {k: v for k, v in args.items() if draw(st.booleans())}
 
 
@@ -397,8 +469,13 @@ def encrypt_bytes(body: bytes, key: bytes, app_id: str) -> str:
 
 def _wechat_post(wechat: WeChatServer, query: Dict[str, str], body: bytes) -> Tuple[int, str]:
     safe_query = urllib.parse.urlencode({k: v.encode("utf-8", "surrogatepass") for k, v in query.items()})
-    status, _, answer = request(wechat.url.split("/webhooks")[0], "POST", f"/webhooks/wechat/webhook?{safe_query}",
-                                body, {"Content-Type": "text/xml"})
+    status, _, answer = request(
+        wechat.url.split("/webhooks")[0],
+        "POST",
+        f"/webhooks/wechat/webhook?{safe_query}",
+        body,
+        {"Content-Type": "text/xml"},
+    )
     return status, answer.decode("utf-8", "replace")
 
 
@@ -409,34 +486,66 @@ def wechat(servers: BotServers, channel_env: Dict[str, str]) -> WeChatServer:
 
 
 @settings(FUZZ, max_examples=200)
-@given(message=st.one_of(message_xml(), message_xml(), other_body().map(lambda b: (b, None))),
-       signed=st.sampled_from([True, True, True, False]),
-       safe=st.booleans(), bad_query=query_args())
-@example(message=(b"<xml/>", None), signed=False, safe=False,
-         bad_query={"signature": "x", "timestamp": "²", "nonce": "1"})  # found: "²".isdigit() but int() raised, 500
-@example(message=(b"<xml/>", None), signed=False, safe=False,
-         bad_query={"signature": "x", "timestamp": "9" * 5000, "nonce": "1"})  # found: int() raised, 500
-@example(message=(b"", None), signed=False, safe=False,
-         bad_query={"signature": "\x80", "timestamp": "now", "nonce": "0"})  # found: compare_digest raised, 500
-@example(message=(f"<xml><ToUserName>{ACCOUNT}</ToUserName><FromUserName>o\u2028x</FromUserName><MsgType>text"
-                  "</MsgType><Content>hi</Content><MsgId>1</MsgId></xml>", None), signed=True, safe=False,
-         bad_query={})  # found: a FromUserName the door refuses elsewhere was accepted and stored
-@example(message=(f"<xml><ToUserName>{ACCOUNT}</ToUserName><FromUserName>o-lt-{uuid.uuid4().hex[:8]}</FromUserName>"
-                  f"<MsgType>text</MsgType><Content><![CDATA[{'<' * 250} ?]]></Content><MsgId>2</MsgId></xml>",
-                  {"MsgType": "text"}), signed=True, safe=False, bad_query={})  # found: 400, typed "<" counted as tags
+@given(
+    message=st.one_of(message_xml(), message_xml(), other_body().map(lambda b: (b, None))),
+    signed=st.sampled_from([True, True, True, False]),
+    safe=st.booleans(),
+    bad_query=query_args(),
+)
+@example(
+    message=(b"<xml/>", None), signed=False, safe=False, bad_query={"signature": "x", "timestamp": "²", "nonce": "1"}
+)  # found: "²".isdigit() but int() raised, 500
+@example(
+    message=(b"<xml/>", None),
+    signed=False,
+    safe=False,
+    bad_query={"signature": "x", "timestamp": "9" * 5000, "nonce": "1"},
+)  # found: int() raised, 500
+@example(
+    message=(b"", None), signed=False, safe=False, bad_query={"signature": "\x80", "timestamp": "now", "nonce": "0"}
+)  # found: compare_digest raised, 500
+@example(
+    message=(
+        f"<xml><ToUserName>{ACCOUNT}</ToUserName><FromUserName>o\u2028x</FromUserName><MsgType>text"
+        "</MsgType><Content>hi</Content><MsgId>1</MsgId></xml>",
+        None,
+    ),
+    signed=True,
+    safe=False,
+    bad_query={},
+)  # found: a FromUserName the door refuses elsewhere was accepted and stored
+@example(
+    message=(
+        f"<xml><ToUserName>{ACCOUNT}</ToUserName><FromUserName>o-lt-{uuid.uuid4().hex[:8]}</FromUserName>"
+        f"<MsgType>text</MsgType><Content><![CDATA[{'<' * 250} ?]]></Content><MsgId>2</MsgId></xml>",
+        {"MsgType": "text"},
+    ),
+    signed=True,
+    safe=False,
+    bad_query={},
+)  # found: 400, typed "<" counted as tags
 def test_wechat_answers_only_signed_well_formed_messages_and_stores_them(
-    servers: BotServers, tracker_db: Path, wechat: WeChatServer, message: Tuple[Any, Optional[Dict[str, Any]]],
-    signed: bool, safe: bool, bad_query: Dict[str, str],
+    servers: BotServers,
+    tracker_db: Path,
+    wechat: WeChatServer,
+    message: Tuple[Any, Optional[Dict[str, Any]]],
+    signed: bool,
+    safe: bool,
+    bad_query: Dict[str, str],
 ) -> None:
     body, fields = message
     raw = body.encode("utf-8") if isinstance(body, str) else body
     query = wechat.query() if signed else {k: str(int(time.time())) if v == "now" else v for k, v in bad_query.items()}
     if signed and safe:
         encrypted = encrypt_bytes(raw, wechat.key, wechat.app_id)
-        query = {**query, "encrypt_type": "aes",
-                 "msg_signature": sha1_signature(wechat.token, query["timestamp"], query["nonce"], encrypted)}
-        raw = (f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
-               f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>").encode()
+        query = {
+            **query,
+            "encrypt_type": "aes",
+            "msg_signature": sha1_signature(wechat.token, query["timestamp"], query["nonce"], encrypted),
+        }
+        raw = (
+            f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>" f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+        ).encode()
     sent = xmltodict.parse(body)["xml"] if fields is not None else {}  # what the channel reads
     kind = str(sent.get("MsgType") or "").lower()
     recognised = sent.get("Recognition")

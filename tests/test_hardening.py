@@ -30,8 +30,9 @@ from tests.test_security import request
 
 def post(servers: BotServers, body: bytes, query: str = "") -> Tuple[int, Any]:
     """POST a raw body to the REST webhook: (status, parsed JSON or text)."""
-    status, _, raw = request(servers.settings.rasa_url, "POST", f"/webhooks/rest/webhook{query}", body,
-                             {"Content-Type": "application/json"})
+    status, _, raw = request(
+        servers.settings.rasa_url, "POST", f"/webhooks/rest/webhook{query}", body, {"Content-Type": "application/json"}
+    )
     try:
         return status, json.loads(raw)
     except ValueError:
@@ -93,8 +94,11 @@ def test_typed_intent_syntax_is_just_text(ask: Any, tracker_db: Path) -> None:
 
 def test_stream_mode_answers_within_the_action_timeout(servers: BotServers) -> None:
     started = time.monotonic()
-    status, raw = post(servers, json.dumps({"sender": f"stream-{uuid.uuid4().hex}", "message": "外泌体安全吗？"}).encode(),
-                       query="?stream=true")
+    status, raw = post(
+        servers,
+        json.dumps({"sender": f"stream-{uuid.uuid4().hex}", "message": "外泌体安全吗？"}).encode(),
+        query="?stream=true",
+    )
     assert status == 200 and time.monotonic() - started < 15
     lines = [json.loads(line) for line in str(raw).splitlines() if line.strip()] if isinstance(raw, str) else raw
     assert any("custom" in m for m in (lines if isinstance(lines, list) else [lines]))
@@ -131,10 +135,18 @@ def test_socketio_refuses_unusable_session_ids_and_stays_up(servers: BotServers,
     received = _socketio(url, [("user_uttered", {"message": {"not": "text"}, "session_id": uuid.uuid4().hex})])
     assert any(n == "error" for n, _ in received)
     session = uuid.uuid4().hex
-    received = _socketio(url, [("session_request", {"session_id": session}), ("user_uttered", {"message": "外泌体是什么？", "session_id": session})])
+    received = _socketio(
+        url,
+        [
+            ("session_request", {"session_id": session}),
+            ("user_uttered", {"message": "外泌体是什么？", "session_id": session}),
+        ],
+    )
     assert any(n == "bot_uttered" and d.get("custom", {}).get("type") == "answer" for n, d in received), received
     # Contract 1.1: the widget's conversation is `web:<session>`, answered in the session's own room.
-    assert [e["text"] for e in stored_events(tracker_db, session, "socketio") if e["event"] == "user"] == ["外泌体是什么？"]
+    assert [e["text"] for e in stored_events(tracker_db, session, "socketio") if e["event"] == "user"] == [
+        "外泌体是什么？"
+    ]
     assert stored_events(tracker_db, session, "rest") == []
 
 
@@ -189,8 +201,13 @@ def test_the_action_server_listens_on_loopback_and_needs_a_token_elsewhere(tmp_p
     port, token = free_port(), "secret-" + uuid.uuid4().hex
     env = {**TEST_ENV, "ACTION_SERVER_TOKEN": token, "ACTION_REQUEST_MAX_SIZE": "2048"}
     log = (tmp_path / "actions.log").open("w")
-    process = subprocess.Popen([sys.executable, "-m", "bot.action_server", "--port", str(port)], cwd=ROOT, env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.action_server", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(120):
@@ -201,7 +218,10 @@ def test_the_action_server_listens_on_loopback_and_needs_a_token_elsewhere(tmp_p
                 time.sleep(0.5)
         assert request(base, "GET", "/actions")[0] == 401
         assert request(base, "GET", f"/actions?token={token}")[0] == 200
-        assert request(base, "POST", f"/webhook?token={token}", b"x" * 4096, {"Content-Type": "application/json"})[0] == 413
+        assert (
+            request(base, "POST", f"/webhook?token={token}", b"x" * 4096, {"Content-Type": "application/json"})[0]
+            == 413
+        )
         listening = subprocess.run(["ss", "-ltn"], capture_output=True, text=True).stdout
         assert f"127.0.0.1:{port}" in listening and f"0.0.0.0:{port}" not in listening
     finally:
@@ -216,7 +236,9 @@ JSON_VALUES = st.recursive(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(
     body=st.one_of(
         JSON_VALUES,

@@ -102,8 +102,11 @@ def test_held_out_end_to_end(servers, ask, conversations, output_dir: Path):
     )
     categories = summary["categories"]
     scores = {"overall": summary["overall"]["score"], **{n: categories[n]["score"] for n in ("typo", "mixed_or_odd")}}
-    print("issue 10 targets: " + ", ".join(f"{n} {scores[n]:.3f} / {TARGETS[n]}" for n in TARGETS)
-          + f", flag recall {summary['flag_recall']} / 1.0, false flags {summary['false_flags']} / 0")
+    print(
+        "issue 10 targets: "
+        + ", ".join(f"{n} {scores[n]:.3f} / {TARGETS[n]}" for n in TARGETS)
+        + f", flag recall {summary['flag_recall']} / 1.0, false flags {summary['false_flags']} / 0"
+    )
     assert summary["flag_recall"] >= MIN_FLAG_RECALL, "claims missed:\n" + failures
     assert summary["false_flags"] <= MAX_FALSE_FLAGS, "false flags:\n" + failures
     for name, floor in FLOORS.items():

@@ -15,17 +15,48 @@ from bot.lang import to_traditional
 from bot.paths import FACTS_DIR
 
 REQUIRED_FACTS = [
-    "basics.definition", "basics.double_role", "basics.source_cell", "overview.evidence",
-    "mechanism.mirna", "mechanism.mitochondria", "mechanism.pcna_telomeres", "mechanism.sirt1",
-    "mechanism.anti_inflammatory", "mechanism.skin",
-    "animal.young_plasma", "animal.mir302b", "animal.pcna", "animal.brain_sirt1", "animal.stroke_bbb",
-    "animal.parkinsons", "animal.limits",
-    "skin.systematic_reviews", "skin.trial_microneedling", "skin.trial_platelet", "skin.trial_vs_prp",
-    "organs.bone_joint", "organs.fracture", "organs.wound", "organs.alzheimers", "organs.cardiovascular",
-    "delivery.microneedle", "delivery.carriers", "delivery.iv_route",
-    "safety.topical", "safety.long_term", "safety.double_role", "safety.commercial_products",
-    "gaps.standardisation", "gaps.human_rcts", "gaps.follow_up", "gaps.source_cell", "gaps.regulation",
-    "verdict.overall", "advice.skin", "advice.systemic_products", "advice.conditioned_media",
+    "basics.definition",
+    "basics.double_role",
+    "basics.source_cell",
+    "overview.evidence",
+    "mechanism.mirna",
+    "mechanism.mitochondria",
+    "mechanism.pcna_telomeres",
+    "mechanism.sirt1",
+    "mechanism.anti_inflammatory",
+    "mechanism.skin",
+    "animal.young_plasma",
+    "animal.mir302b",
+    "animal.pcna",
+    "animal.brain_sirt1",
+    "animal.stroke_bbb",
+    "animal.parkinsons",
+    "animal.limits",
+    "skin.systematic_reviews",
+    "skin.trial_microneedling",
+    "skin.trial_platelet",
+    "skin.trial_vs_prp",
+    "organs.bone_joint",
+    "organs.fracture",
+    "organs.wound",
+    "organs.alzheimers",
+    "organs.cardiovascular",
+    "delivery.microneedle",
+    "delivery.carriers",
+    "delivery.iv_route",
+    "safety.topical",
+    "safety.long_term",
+    "safety.double_role",
+    "safety.commercial_products",
+    "gaps.standardisation",
+    "gaps.human_rcts",
+    "gaps.follow_up",
+    "gaps.source_cell",
+    "gaps.regulation",
+    "verdict.overall",
+    "advice.skin",
+    "advice.systemic_products",
+    "advice.conditioned_media",
     "claims.systemic_injection",
 ]
 
@@ -56,7 +87,11 @@ def test_animal_facts_say_so(kb):
     for fact in kb.facts.values():
         if fact.level == "animal" and fact.id.startswith("animal."):
             assert "小鼠" in fact.text["zh"] or "动物" in fact.text["zh"], fact.id
-            assert "mice" in fact.text["en"].lower() or "mouse" in fact.text["en"].lower() or "animal" in fact.text["en"].lower(), fact.id
+            assert (
+                "mice" in fact.text["en"].lower()
+                or "mouse" in fact.text["en"].lower()
+                or "animal" in fact.text["en"].lower()
+            ), fact.id
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -104,6 +139,7 @@ def test_follow_up_uses_the_previous_question(retriever):
 
 
 # -- validation errors ------------------------------------------------------------------------
+
 
 def _broken_copy(tmp_path: Path, edit) -> Path:
     target = tmp_path / "facts"

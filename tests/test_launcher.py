@@ -27,9 +27,24 @@ def test_make_run_launcher_starts_answers_and_stops_on_ctrl_c(trained_model: Pat
     env = {**TEST_ENV, "TRACKER_SQLITE_PATH": str(tmp_path / "tracker.db")}
     env.pop("STAFF_TOKEN", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot.serve", "--model", str(trained_model), "--rasa-port", str(ports["rasa"]),
-         "--action-port", str(ports["action"]), "--widget-port", str(ports["widget"])],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "bot.serve",
+            "--model",
+            str(trained_model),
+            "--rasa-port",
+            str(ports["rasa"]),
+            "--action-port",
+            str(ports["action"]),
+            "--widget-port",
+            str(ports["widget"]),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     output = []
     try:
@@ -54,8 +69,10 @@ def test_make_run_launcher_starts_answers_and_stops_on_ctrl_c(trained_model: Pat
         # Issue 14: without STAFF_TOKEN the launcher generates one and prints it once; it opens /staff.
         token = re.search(r"/staff/\s+\(token (\S+), generated", printed)
         assert token, printed
-        staff = urllib.request.Request(f"http://127.0.0.1:{ports['rasa']}/staff/api/conversations",
-                                       headers={"Authorization": f"Bearer {token.group(1)}"})
+        staff = urllib.request.Request(
+            f"http://127.0.0.1:{ports['rasa']}/staff/api/conversations",
+            headers={"Authorization": f"Bearer {token.group(1)}"},
+        )
         with urllib.request.urlopen(staff, timeout=60) as response:
             assert response.status == 200
         process.send_signal(signal.SIGINT)

@@ -53,15 +53,29 @@ class LineServer:
 
     def event(self, user: str, kind: str, **fields: Any) -> Dict[str, Any]:
         """A webhook event of `kind` from a one-to-one chat with `user`, with a fresh reply token."""
-        return {"type": kind, "mode": "active", "timestamp": int(time.time() * 1000),
-                "source": {"type": "user", "userId": user},
-                "webhookEventId": "01" + "".join(random.choices(string.digits + string.ascii_uppercase, k=24)),
-                "deliveryContext": {"isRedelivery": False}, "replyToken": self.api.reply_token(user), **fields}
+        return {
+            "type": kind,
+            "mode": "active",
+            "timestamp": int(time.time() * 1000),
+            "source": {"type": "user", "userId": user},
+            "webhookEventId": "01" + "".join(random.choices(string.digits + string.ascii_uppercase, k=24)),
+            "deliveryContext": {"isRedelivery": False},
+            "replyToken": self.api.reply_token(user),
+            **fields,
+        }
 
     def text(self, user: str, text: str) -> Dict[str, Any]:
         """A text message event."""
-        return self.event(user, "message", message={
-            "id": str(random.randint(10**17, 10**18)), "type": "text", "quoteToken": secrets.token_hex(8), "text": text})
+        return self.event(
+            user,
+            "message",
+            message={
+                "id": str(random.randint(10**17, 10**18)),
+                "type": "text",
+                "quoteToken": secrets.token_hex(8),
+                "text": text,
+            },
+        )
 
     def answer(self, user: str, after: int) -> Dict[str, Any]:
         """The one message object of the reply to `user` that follows the `after` already captured."""
@@ -118,7 +132,9 @@ def test_an_answer_is_one_reply_with_grade_citations_and_quick_replies(
     assert 2 < len(actions) <= 13
     ratings, offered = actions[:2], actions[2:]
     assert [(a["type"], a["data"]) for a in ratings] == [("postback", "fb:helpful"), ("postback", "fb:not_helpful")]
-    assert [a["label"] for a in ratings] == [texts.get(f"channels.feedback_{r}", lang) for r in ("helpful", "not_helpful")]
+    assert [a["label"] for a in ratings] == [
+        texts.get(f"channels.feedback_{r}", lang) for r in ("helpful", "not_helpful")
+    ]
     suggestions = bot["custom"]["suggestions"]
     assert [a["text"] for a in offered] == [s["payload"] for s in suggestions]  # the whole question is sent
     for action, suggestion in zip(offered, suggestions):
@@ -158,8 +174,17 @@ def test_follow_gets_the_welcome_and_stickers_and_images_the_text_only_note(line
     assert line.post([line.event(user, "follow", follow={"isUnblocked": False})]) == 200
     welcome = line.answer(user, 0)["text"]
     assert texts.get("channels.welcome", "zh-Hans") in welcome and texts.get("channels.welcome", "en") in welcome
-    sticker = line.event(user, "message", message={"id": "4651", "type": "sticker", "packageId": "446",
-                                                   "stickerId": "1988", "stickerResourceType": "STATIC"})
+    sticker = line.event(
+        user,
+        "message",
+        message={
+            "id": "4651",
+            "type": "sticker",
+            "packageId": "446",
+            "stickerId": "1988",
+            "stickerResourceType": "STATIC",
+        },
+    )
     image = line.event(user, "message", message={"id": "4652", "type": "image", "contentProvider": {"type": "line"}})
     for index, event in enumerate((sticker, image), 1):
         assert line.post([event]) == 200
@@ -227,7 +252,9 @@ def test_a_feedback_button_stores_a_rating_tied_to_the_answer(
     assert_none_refused(line.api, user)
 
 
-def test_without_its_settings_the_channel_is_off_and_half_settings_are_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_its_settings_the_channel_is_off_and_half_settings_are_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from rasa.shared.exceptions import RasaException
 
     from bot.channels.door import OffChannel

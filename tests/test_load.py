@@ -94,16 +94,22 @@ def soak_bot(bot_factory: Any) -> BotServers:
 def test_fifty_conversations_of_forty_messages_lose_nothing(soak_bot: BotServers, output_dir: Path) -> None:
     pool = questions()
     tag = uuid.uuid4().hex[:6]
-    plan = {f"soak-{tag}-{n:02d}": [pool[(n * 7 + i) % len(pool)] for i in range(MESSAGES)] for n in range(CONVERSATIONS)}
+    plan = {
+        f"soak-{tag}-{n:02d}": [pool[(n * 7 + i) % len(pool)] for i in range(MESSAGES)] for n in range(CONVERSATIONS)
+    }
     started = time.perf_counter()
     results = asyncio.run(run_all(f"{soak_bot.settings.rasa_url}/webhooks/rest/webhook", plan))
     wall = time.perf_counter() - started
 
     latencies = sorted(r[3] for turns in results.values() for r in turns)
     figures = {
-        "conversations": CONVERSATIONS, "messages_each": MESSAGES, "messages": len(latencies), "wall_s": round(wall, 1),
+        "conversations": CONVERSATIONS,
+        "messages_each": MESSAGES,
+        "messages": len(latencies),
+        "wall_s": round(wall, 1),
         "throughput_msg_s": round(len(latencies) / wall, 1),
-        "p50_ms": round(statistics.median(latencies) * 1000), "p95_ms": round(latencies[int(0.95 * len(latencies))] * 1000),
+        "p50_ms": round(statistics.median(latencies) * 1000),
+        "p95_ms": round(latencies[int(0.95 * len(latencies))] * 1000),
         "max_ms": round(latencies[-1] * 1000),
     }
     (output_dir / "load.json").write_text(json.dumps(figures, indent=2), encoding="utf-8")
@@ -120,7 +126,9 @@ def test_fifty_conversations_of_forty_messages_lose_nothing(soak_bot: BotServers
         users = [e["text"] for e in events if e["event"] == "user"]
         bots = [(e["text"], e["data"]["custom"]) for e in events if e["event"] == "bot"]
         assert users == plan[sender], f"{sender}: stored user messages differ from those sent"
-        sent = [([m["text"] for m in body if m.get("text")][0], [m["custom"] for m in body if m.get("custom")][0])
-                for _, _, body, _ in turns]
+        sent = [
+            ([m["text"] for m in body if m.get("text")][0], [m["custom"] for m in body if m.get("custom")][0])
+            for _, _, body, _ in turns
+        ]
         assert bots == sent, f"{sender}: stored replies differ from those received"
         assert [e["event"] for e in events].count("action") >= 2 * MESSAGES  # the answer and action_listen

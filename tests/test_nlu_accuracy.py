@@ -25,12 +25,17 @@ def nlu_results(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -
         out = tmp_path_factory.mktemp(f"nlu-{script}")
         run = subprocess.run(
             [RASA, "test", "nlu", "--model", str(trained_model), "--nlu", str(TESTS / "nlu" / name), "--out", str(out)],
-            cwd=ROOT, env=TEST_ENV, capture_output=True, text=True,
+            cwd=ROOT,
+            env=TEST_ENV,
+            capture_output=True,
+            text=True,
         )
         assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
         results[script] = {
             "report": json.loads((out / "intent_report.json").read_text()),
-            "errors": json.loads((out / "intent_errors.json").read_text()) if (out / "intent_errors.json").exists() else [],
+            "errors": json.loads((out / "intent_errors.json").read_text())
+            if (out / "intent_errors.json").exists()
+            else [],
         }
     return results
 
@@ -77,7 +82,8 @@ def test_claim_detector_on_the_live_model(servers):
     for item in CLAIMS:
         request = urllib.request.Request(
             f"{servers.settings.rasa_url}/model/parse?token={token}",
-            data=json.dumps({"text": item["text"]}).encode(), headers={"Content-Type": "application/json"},
+            data=json.dumps({"text": item["text"]}).encode(),
+            headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             parsed = json.loads(response.read())

@@ -64,7 +64,7 @@ def test_tokenizer_tokens_and_offsets(normalizer, tokenizer, script):
     norm = message.get("norm_text")
     assert tokens and all(t.text.strip() for t in tokens), "no whitespace or empty tokens"
     for token in tokens:
-        assert norm[token.start:token.end] == token.text
+        assert norm[token.start : token.end] == token.text
     words = [t.text for t in tokens]
     if script == "en":
         assert words[:4] == ["do", "umbilical", "cord", "msc"]
@@ -79,7 +79,7 @@ def test_tokenizer_mixed_sentence_offsets(normalizer, tokenizer):
     message = _prepared(normalizer, text)
     tokenizer.process([message])
     tokens = message.get(TOKENS_NAMES[TEXT])
-    assert [text[t.start:t.end] for t in tokens if t.text in ("serum", "exosome")] == ["serum", "exosome"]
+    assert [text[t.start : t.end] for t in tokens if t.text in ("serum", "exosome")] == ["serum", "exosome"]
     assert message.get("lang") == "zh-Hant"
 
 
@@ -89,7 +89,7 @@ def test_entity_extractor(normalizer, script):
     text = SENTENCES[script]
     message = _prepared(normalizer, text)
     extractor.process([message])
-    found = {(e["entity"], e["value"]): text[e["start"]:e["end"]] for e in message.get("entities")}
+    found = {(e["entity"], e["value"]): text[e["start"] : e["end"]] for e in message.get("entities")}
     assert ("cell_source", "umbilical_cord") in found
     assert ("cell_source", "msc") in found
     assert ("route", "injection") in found
@@ -124,7 +124,7 @@ def test_claim_detector_flags_all_three_scripts(normalizer, script):
     detector.process([message])
     flags = message.get("flags")
     assert [f["code"] for f in flags] == ["unsupported_systemic_injection_claim"]
-    assert flags[0]["text"] == text[flags[0]["start"]:flags[0]["end"]]
+    assert flags[0]["text"] == text[flags[0]["start"] : flags[0]["end"]]
 
 
 @pytest.mark.parametrize(
@@ -210,7 +210,9 @@ def _training_data(normalizer, tokenizer, examples):
     context = ExecutionContext(GraphSchema({}), "test")
     featurizer = CountVectorsFeaturizer.create(
         {**CountVectorsFeaturizer.get_default_config(), "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 3},
-        storage, Resource("cv"), context,
+        storage,
+        Resource("cv"),
+        context,
     )
     featurizer.train(training)
     featurizer.process_training_data(training)
@@ -283,15 +285,23 @@ def test_sampled_diet_trains_on_a_sample_of_each_facts_paraphrases(normalizer, t
     ]
 
 
-@pytest.mark.parametrize("text, intent", [("外泌体面膜安全吗", "ask_knowledge"), ("what's the weather like", "out_of_scope")])
+@pytest.mark.parametrize(
+    "text, intent", [("外泌体面膜安全吗", "ask_knowledge"), ("what's the weather like", "out_of_scope")]
+)
 def test_sampled_diet_classifies_intents(normalizer, tokenizer, text, intent):
     from rasa.engine.storage.resource import Resource
 
     from bot.nlu.intents import SampledDIETClassifier
 
     training, featurizer, storage, context = _training_data(normalizer, tokenizer, FACT_EXAMPLES)
-    config = {**SampledDIETClassifier.get_default_config(), "epochs": 40, "fact_examples": 3,
-              "number_of_transformer_layers": 0, "entity_recognition": False, "random_seed": 1}
+    config = {
+        **SampledDIETClassifier.get_default_config(),
+        "epochs": 40,
+        "fact_examples": 3,
+        "number_of_transformer_layers": 0,
+        "entity_recognition": False,
+        "random_seed": 1,
+    }
     classifier = SampledDIETClassifier.create(config, storage, Resource("diet"), context)
     classifier.train(training)
     message = _prepared(normalizer, text)

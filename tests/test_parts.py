@@ -51,10 +51,14 @@ def test_non_answers_have_no_parts(services: Services) -> None:
     assert payload["parts"] == [] and payload["intro"] is None
 
 
-def run(action: Any, text: str, intent: str, segments: List[Dict[str, Any]], ranking: Dict[str, float]) -> Dict[str, Any]:
+def run(
+    action: Any, text: str, intent: str, segments: List[Dict[str, Any]], ranking: Dict[str, float]
+) -> Dict[str, Any]:
     latest = parse(text, intent, 0.9, ranking)
     latest["fact_segments"] = segments
-    t = Tracker("tester", {}, latest, [{"event": "user", "text": text, "parse_data": latest}], False, None, {}, "action_listen")
+    t = Tracker(
+        "tester", {}, latest, [{"event": "user", "text": text, "parse_data": latest}], False, None, {}, "action_listen"
+    )
     dispatcher = CollectingDispatcher()
     asyncio.run(action.run(dispatcher, t, {}))
     (message,) = dispatcher.messages
@@ -72,7 +76,9 @@ def segments_of(text: str, first: str, first_conf: float, second: str, second_co
 def test_two_clear_questions_are_answered_in_two_graded_parts(services: Services) -> None:
     text = "Are exosome facials safe? And did young plasma exosomes make old mice live longer?"
     segments = segments_of(text, "safety.topical", 0.8, "animal.young_plasma", 0.85)
-    reply = run(ActionAnswer(services), text, "ask_knowledge", segments, {"safety.topical": 0.7, "animal.young_plasma": 0.6})
+    reply = run(
+        ActionAnswer(services), text, "ask_knowledge", segments, {"safety.topical": 0.7, "animal.young_plasma": 0.6}
+    )
     payload = reply["payload"]
     assert sorted(payload["facts"]) == ["animal.young_plasma", "safety.topical"] and len(payload["parts"]) == 2
     assert_each_part_graded(services, reply["text"], payload)

@@ -63,9 +63,13 @@ def failing_bot(bot_factory: Any, channel_env: Dict[str, str], tmp_path_factory:
 
 def rest(bot: BotServers, sender: str, text: str) -> List[Dict[str, Any]]:
     """One REST turn (status 200 asserted)."""
-    status, _, body = request(bot.settings.rasa_url, "POST", "/webhooks/rest/webhook",
-                              json.dumps({"sender": sender, "message": text}).encode(),
-                              {"Content-Type": "application/json"})
+    status, _, body = request(
+        bot.settings.rasa_url,
+        "POST",
+        "/webhooks/rest/webhook",
+        json.dumps({"sender": sender, "message": text}).encode(),
+        {"Content-Type": "application/json"},
+    )
     assert status == 200, (status, body[:300])
     return json.loads(body)
 
@@ -85,21 +89,30 @@ def test_a_failing_action_leaves_no_user_text_and_no_sender_id_in_the_logs(
     failing_bot: BotServers, channel_env: Dict[str, str]
 ) -> None:
     tag = uuid.uuid4().hex[:10]
-    texts = {"rest": f"PRIVATE-{tag}-rest 我的湿疹能用外泌体治好吗", "wechat": f"PRIVATE-{tag}-wechat 外泌体面霜安全吗",
-             "socketio": f"PRIVATE-{tag}-web Do exosome drips reverse ageing"}
+    texts = {
+        "rest": f"PRIVATE-{tag}-rest 我的湿疹能用外泌体治好吗",
+        "wechat": f"PRIVATE-{tag}-wechat 外泌体面霜安全吗",
+        "socketio": f"PRIVATE-{tag}-web Do exosome drips reverse ageing",
+    }
     senders = {"rest": f"privacy-{tag}-alice", "wechat": new_user(), "socketio": f"privacy-{tag}-session"}
 
     _, payload = split_reply(rest(failing_bot, senders["rest"], texts["rest"]))
     assert payload.get("unavailable"), payload  # the action failed, the user got the apology
     wechat = WeChatServer(failing_bot.settings.rasa_url, channel_env)
     # WeChat adds the follower's OpenID to the query string of every message.
-    reply = wechat.post(text_message(senders["wechat"], texts["wechat"], new_msg_id()),
-                        query=wechat.query(openid=senders["wechat"]))
+    reply = wechat.post(
+        text_message(senders["wechat"], texts["wechat"], new_msg_id()), query=wechat.query(openid=senders["wechat"])
+    )
     assert reply.status == 200 and reply.fields, reply
-    received = asyncio.run(_socketio_turns(failing_bot.settings.rasa_url, [
-        ("session_request", {"session_id": senders["socketio"]}),
-        ("user_uttered", {"message": texts["socketio"], "session_id": senders["socketio"]}),
-    ]))
+    received = asyncio.run(
+        _socketio_turns(
+            failing_bot.settings.rasa_url,
+            [
+                ("session_request", {"session_id": senders["socketio"]}),
+                ("user_uttered", {"message": texts["socketio"], "session_id": senders["socketio"]}),
+            ],
+        )
+    )
     assert any(n == "bot_uttered" and d.get("custom", {}).get("unavailable") for n, d in received), received
     time.sleep(0.5)  # the last log lines
 
@@ -141,8 +154,9 @@ def test_the_tracker_store_and_the_logs_are_private(
     assert mode(db.parent.parent) == 0o700
 
 
-def test_private_folders_are_created_0700_and_var_is_tightened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                               caplog: pytest.LogCaptureFixture) -> None:
+def test_private_folders_are_created_0700_and_var_is_tightened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     import bot.paths
 
     var = tmp_path / "var"
@@ -217,14 +231,23 @@ def test_no_secret_is_on_a_command_line(failing_bot: BotServers, servers: BotSer
     base, token = failing_bot.settings.rasa_url, SECRETS["RASA_API_TOKEN"]
     assert request(base, "GET", "/status")[0] == 401
     assert request(base, "GET", f"/status?token={token}")[0] == 200
-    admin = jwt.encode({"user": {"username": "staff", "role": "admin"}, "exp": int(time.time()) + 600},
-                       SECRETS["RASA_JWT_SECRET"], algorithm="HS256")
+    admin = jwt.encode(
+        {"user": {"username": "staff", "role": "admin"}, "exp": int(time.time()) + 600},
+        SECRETS["RASA_JWT_SECRET"],
+        algorithm="HS256",
+    )
     assert request(base, "GET", "/status", headers={"Authorization": f"Bearer {admin}"})[0] == 200
 
 
 def test_the_rasa_entry_point_refuses_secrets_on_its_command_line() -> None:
-    run = subprocess.run([sys.executable, "-m", "bot.runtime", "run", "--auth-token", "visible"], cwd=ROOT,
-                         env=TEST_ENV, capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-m", "bot.runtime", "run", "--auth-token", "visible"],
+        cwd=ROOT,
+        env=TEST_ENV,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 2 and "RASA_API_TOKEN" in run.stderr
 
 
@@ -232,21 +255,27 @@ def test_log_records_above_debug_are_redacted() -> None:
     """Rasa's own lines that carry a sender id or a text, and what a stock action server sends back."""
     redactor = LogRedactor()
     redactor.add_secrets({"RASA_API_TOKEN": "token-1234567", "REDIS_URL": "redis://:pass-1234@h:6379/0"})
-    redactor.remember(texts=["我的湿疹能治好吗"], senders=["wechat:o6_abcdefgh", "o6_abcdefgh"],
-                      conversation="wechat:o6_abcdefgh")
-    assert redactor.redact("Circuit breaker tripped. Stopped predicting more actions for sender "
-                           "'wechat:o6_abcdefgh'.").endswith(f"sender '{log_id('wechat:o6_abcdefgh')}'.")
+    redactor.remember(
+        texts=["我的湿疹能治好吗"], senders=["wechat:o6_abcdefgh", "o6_abcdefgh"], conversation="wechat:o6_abcdefgh"
+    )
+    assert redactor.redact(
+        "Circuit breaker tripped. Stopped predicting more actions for sender " "'wechat:o6_abcdefgh'."
+    ).endswith(f"sender '{log_id('wechat:o6_abcdefgh')}'.")
     line = json.dumps({"event": "rest.message.received.failure", "text": "我的湿疹能治好吗", "sender": "o6_abcdefgh"})
     assert "湿疹" not in redactor.redact(line) and "\\u" not in redactor.redact(line)
     assert "o6_abcdefgh" not in redactor.redact(line)
     body = "ClientResponseError: 500, Internal Server Error, body='b\\'{\"request_body\": {\"tracker\": 1}}\\''"
     assert redactor.redact(body).endswith("body=[not logged]")
-    assert redactor.redact("uri: 'http://h/webhooks/wechat/webhook?signature=abc&openid=o6_zz'") == \
-        "uri: 'http://h/webhooks/wechat/webhook?signature=…&openid=…'"
+    assert (
+        redactor.redact("uri: 'http://h/webhooks/wechat/webhook?signature=abc&openid=o6_zz'")
+        == "uri: 'http://h/webhooks/wechat/webhook?signature=…&openid=…'"
+    )
     assert redactor.redact("token-1234567 pass-1234") == "[secret] [secret]"
     assert redactor.redact("a conversation rest:someone-else") == f"a conversation {log_id('rest:someone-else')}"
-    assert redactor.redact("LockError: Could not issue a lock ticket for conversation 'telegram:4242' in Redis") == \
-        f"LockError: Could not issue a lock ticket for conversation '{log_id('telegram:4242')}' in Redis"
+    assert (
+        redactor.redact("LockError: Could not issue a lock ticket for conversation 'telegram:4242' in Redis")
+        == f"LockError: Could not issue a lock ticket for conversation '{log_id('telegram:4242')}' in Redis"
+    )
     # Short texts are masked as words in their own turn only: "hi" goes, "this" stays.
     redactor.remember(texts=["hi"])
     assert redactor.redact("hi: this") == "[text]: this"
@@ -255,8 +284,9 @@ def test_log_records_above_debug_are_redacted() -> None:
     try:
         raise ValueError("cannot parse 'a secret question 42'")
     except ValueError:
-        record = logging.LogRecord("rasa", logging.ERROR, __file__, 1, "failed on %r", ("a secret question 42",),
-                                   sys.exc_info())
+        record = logging.LogRecord(
+            "rasa", logging.ERROR, __file__, 1, "failed on %r", ("a secret question 42",), sys.exc_info()
+        )
     runtime.redact_record(record)
     text = logging.Formatter().format(record)
     assert "a secret question 42" not in text and "ValueError: cannot parse '[text]'" in text

@@ -27,6 +27,7 @@ def article() -> Article:
 
 # -- the real facts ---------------------------------------------------------------------------
 
+
 def test_every_real_fact_passes_the_provenance_checks(article):
     kb = default_knowledge_base()
     assert len(kb.facts) == 56
@@ -49,7 +50,10 @@ def test_the_issue_table_stays_fixed():
     assert 9 not in kb.fact("organs.alzheimers").refs and "小鼠" not in kb.fact("organs.alzheimers").text["zh"]
     assert not {18, 19} & set(kb.fact("basics.definition").refs + kb.fact("safety.injection").refs)
     assert {8, 9, 10, 11, 12, 13} <= set(kb.fact("overview.human_vs_animal").refs)
-    assert "假说" in kb.fact("animal.young_plasma").text["zh"] and "hypothesis" in kb.fact("animal.young_plasma").text["en"]
+    assert (
+        "假说" in kb.fact("animal.young_plasma").text["zh"]
+        and "hypothesis" in kb.fact("animal.young_plasma").text["en"]
+    )
     conditioned = kb.fact("advice.conditioned_media")
     assert "商家" not in conditioned.text["zh"] and "seller" not in conditioned.text["en"]
     topical = kb.fact("safety.topical")
@@ -57,6 +61,7 @@ def test_the_issue_table_stays_fixed():
 
 
 # -- the rules on the article -------------------------------------------------------------------
+
 
 def test_headings_are_the_articles_titles_without_icons(article):
     assert {"什么是外泌体?", "核心概念", "动物实验局限性", "证据等级小结(皮肤年轻化)", "长寿派评价"} <= article.titles
@@ -68,8 +73,16 @@ def test_headings_are_the_articles_titles_without_icons(article):
 
 @pytest.mark.parametrize(
     "text, numbers",
-    [("[6]", {6}), ("[1][2]", {1, 2}), ("[6,7]", {6, 7}), ("[6、7]", {6, 7}), ("[6-8]", {6, 7, 8}),
-     ("[6]–[8]", {6, 7, 8}), ("[1, 3-4]", {1, 3, 4}), ("no marker", set())],
+    [
+        ("[6]", {6}),
+        ("[1][2]", {1, 2}),
+        ("[6,7]", {6, 7}),
+        ("[6、7]", {6, 7}),
+        ("[6-8]", {6, 7, 8}),
+        ("[6]–[8]", {6, 7, 8}),
+        ("[1, 3-4]", {1, 3, 4}),
+        ("no marker", set()),
+    ],
 )
 def test_citation_markers_in_every_written_form(text, numbers):
     assert citation_numbers(text) == numbers
@@ -129,7 +142,11 @@ def _passage(**changes) -> list[dict]:
     "changes, field, words",
     [
         ({"source": _passage(quote=PARKINSONS.replace("运动功能", "认知功能"))}, "source[0].quote", "is not in"),
-        ({"source": _passage(quote="小鼠实验显示，MSC 外泌体可改善衰老小鼠的认知损害")}, "source[0].quote", "is not in"),
+        (
+            {"source": _passage(quote="小鼠实验显示，MSC 外泌体可改善衰老小鼠的认知损害")},
+            "source[0].quote",
+            "is not in",
+        ),
         ({"refs": [10, 11], "source": _passage(refs=[10, 11])}, "source[0].refs", "attaches no marker [10]"),
         ({"level": "human_trial"}, "level", "stronger than the strongest design"),
         ({"level": "review"}, "level", "none of refs [11] is a review"),
@@ -162,6 +179,7 @@ def test_a_missing_source_field_fails(tmp_path):
 
 
 # -- a newer article ------------------------------------------------------------------------------
+
 
 def _changed_article(tmp_path: Path, old: str, new: str) -> Path:
     text = SOURCE_ARTICLE.read_text(encoding="utf-8")
@@ -203,13 +221,19 @@ def test_the_cli_reports_a_moved_citation(tmp_path, capsys):
 def test_the_cli_runs_as_a_module_from_any_directory(tmp_path):
     article = _changed_article(tmp_path, "上述动物实验结果不等同于人体证据", "上述动物实验结果不能直接等同于人体证据")
     result = subprocess.run(
-        [sys.executable, "-m", "bot.kb", "--article", str(article)], cwd=tmp_path, capture_output=True, text=True,
+        [sys.executable, "-m", "bot.kb", "--article", str(article)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 1, result.stderr
     assert "animal.limits" in result.stdout and "claims.systemic_injection" in result.stdout
     missing = subprocess.run(
-        [sys.executable, "-m", "bot.kb", "--article", str(tmp_path / "nowhere.txt")], cwd=tmp_path,
-        capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        [sys.executable, "-m", "bot.kb", "--article", str(tmp_path / "nowhere.txt")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
     assert missing.returncode == 1 and "no such article file" in missing.stderr

@@ -42,12 +42,14 @@ def test_the_installed_rasa_is_the_release_the_adjustments_were_written_for() ->
     assert rasa.__version__ == runtime.RASA_WRITTEN_FOR, (
         f"Rasa {rasa.__version__} is installed; bot.runtime and bot.stores were written for "
         f"{runtime.RASA_WRITTEN_FOR}. Check this file's comparisons against the new release, then update "
-        "RASA_WRITTEN_FOR.")
+        "RASA_WRITTEN_FOR."
+    )
     assert runtime.rasa_version_matches()
 
 
 def test_another_rasa_release_turns_the_speed_adjustments_off_with_a_warning(
-        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setattr(rasa, "__version__", "3.7.0")
     monkeypatch.setattr(runtime, "_version_warned", [])
     with caplog.at_level(logging.WARNING, logger="bot.runtime"):
@@ -59,8 +61,10 @@ def test_another_rasa_release_turns_the_speed_adjustments_off_with_a_warning(
 
 RESPONSES: List[Dict[str, Any]] = [
     {"events": [], "responses": []},
-    {"events": [{"event": "slot", "name": "lang", "value": "en", "timestamp": None}],
-     "responses": [{"text": "hi", "custom": {"type": "answer"}}]},
+    {
+        "events": [{"event": "slot", "name": "lang", "value": "en", "timestamp": None}],
+        "responses": [{"text": "hi", "custom": {"type": "answer"}}],
+    },
     {"events": [{"event": "action", "name": "action_listen"}], "responses": []},
     {},
     {"events": "not a list"},
@@ -112,8 +116,11 @@ def conversation(sender: str, sessions: int, turns: int, start: float) -> List[E
     events: List[Event] = []
     clock = start
     for session in range(sessions):
-        events += [ActionExecuted("action_session_start", timestamp=clock), SessionStarted(timestamp=clock + 0.1),
-                   ActionExecuted("action_listen", timestamp=clock + 0.2)]
+        events += [
+            ActionExecuted("action_session_start", timestamp=clock),
+            SessionStarted(timestamp=clock + 0.1),
+            ActionExecuted("action_listen", timestamp=clock + 0.2),
+        ]
         for turn in range(turns):
             clock += 1
             text = f"{sender} s{session} t{turn} 外泌体"
@@ -132,9 +139,18 @@ def stored_rows(store: SQLTrackerStore, sender: str) -> List[Any]:
     """The stored rows of one conversation, without their ids, in order."""
     table = store.SQLEvent.__table__
     with store.engine.connect() as connection:
-        rows = connection.execute(sa.select(table.c.sender_id, table.c.type_name, table.c.timestamp,
-                                            table.c.intent_name, table.c.action_name, table.c.data)
-                                  .where(table.c.sender_id == sender).order_by(table.c.id)).all()
+        rows = connection.execute(
+            sa.select(
+                table.c.sender_id,
+                table.c.type_name,
+                table.c.timestamp,
+                table.c.intent_name,
+                table.c.action_name,
+                table.c.data,
+            )
+            .where(table.c.sender_id == sender)
+            .order_by(table.c.id)
+        ).all()
     return [tuple(row[:5]) + (json.loads(row[5]),) for row in rows]
 
 
@@ -182,7 +198,8 @@ def test_our_tracker_store_stores_and_loads_what_rasas_does(tmp_path: Path, monk
 
 
 def test_with_another_rasa_release_the_store_runs_rasas_own_queries(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TRACKER_SQLITE_PATH", str(tmp_path / "t.db"))
     monkeypatch.setattr(runtime, "rasa_version_matches", lambda: False)
     store = ConfiguredSQLTrackerStore(domain=DOMAIN)

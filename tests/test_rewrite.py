@@ -34,7 +34,12 @@ def test_english_typos_are_corrected(rewriter, text, expected):
 
 
 def test_real_words_and_names_are_left_alone(rewriter):
-    for text in ("is it safe to do a facial", "chen x nature aging", "long term safety of serums", "mir-302b and sirt1"):
+    for text in (
+        "is it safe to do a facial",
+        "chen x nature aging",
+        "long term safety of serums",
+        "mir-302b and sirt1",
+    ):
         assert rewrite(rewriter, text).text == normalize(text)
 
 

@@ -60,8 +60,24 @@ def postgres_url() -> Iterator[str]:
         shutil.chown(directory, "postgres", "postgres")
     data, port = directory / "data", free_port()
     run(as_db_owner([str(binaries / "initdb"), "-D", str(data), "-U", DB_USER, "--auth=trust", "-E", "UTF8"]), "initdb")
-    run(as_db_owner([str(binaries / "pg_ctl"), "-D", str(data), "-l", str(directory / "server.log"), "-w", "-t", "60",
-                     "-o", f"-p {port} -c listen_addresses=127.0.0.1 -k {directory}", "start"]), "pg_ctl start")
+    run(
+        as_db_owner(
+            [
+                str(binaries / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(directory / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-p {port} -c listen_addresses=127.0.0.1 -k {directory}",
+                "start",
+            ]
+        ),
+        "pg_ctl start",
+    )
     try:
         connection = psycopg2.connect(host="127.0.0.1", port=port, user=DB_USER, dbname="postgres")
         connection.autocommit = True
@@ -69,8 +85,11 @@ def postgres_url() -> Iterator[str]:
         connection.close()
         yield f"postgresql://{DB_USER}@127.0.0.1:{port}/rasa"
     finally:
-        subprocess.run(as_db_owner([str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            as_db_owner([str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+            capture_output=True,
+            timeout=60,
+        )
         shutil.rmtree(directory, ignore_errors=True)
 
 
@@ -83,8 +102,11 @@ def redis_url() -> Iterator[str]:
     if server is None:
         pytest.fail("redis-server is not installed: run scripts/install-system-deps (as root) or `make test`.")
     port = free_port()
-    process = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         client, deadline = redis.Redis(host="127.0.0.1", port=port), time.monotonic() + 30
         while True:
@@ -112,8 +134,9 @@ def replicas(bot_factory: Any, postgres_url: str, redis_url: str) -> Tuple[BotSe
 def ask(replica: BotServers, sender: str, message: str) -> Tuple[str, Dict[str, Any]]:
     """One REST message to one replica; the reply's text and payload."""
     body = json.dumps({"sender": sender, "message": message}).encode()
-    request = urllib.request.Request(f"{replica.settings.rasa_url}/webhooks/rest/webhook", data=body,
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{replica.settings.rasa_url}/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=60) as response:
         text, payload = split_reply(json.loads(response.read()))
     assert not payload.get("unavailable"), f"{message!r}: the bot apologised"
@@ -142,8 +165,18 @@ def turns(events: List[Dict[str, Any]]) -> List[Tuple[str, List[str]]]:
     return found
 
 
-CONVERSATION = ["外泌体点滴能抗衰老吗？", "那安全吗？", "出处是哪里？", "What are exosomes?", "Is it safe?",
-                "外泌體護膚有證據嗎？", "第6篇文献是什么？", "外泌体能治帕金森吗？", "你好", "How were the studies done?"]
+CONVERSATION = [
+    "外泌体点滴能抗衰老吗？",
+    "那安全吗？",
+    "出处是哪里？",
+    "What are exosomes?",
+    "Is it safe?",
+    "外泌體護膚有證據嗎？",
+    "第6篇文献是什么？",
+    "外泌体能治帕金森吗？",
+    "你好",
+    "How were the studies done?",
+]
 
 
 def test_messages_alternating_between_replicas_are_ordered_consistent_and_complete(
@@ -167,8 +200,9 @@ def test_messages_alternating_between_replicas_are_ordered_consistent_and_comple
         # The store holds every turn once, in the order sent, with the reply the user got.
         assert turns(stored(postgres_url, sender)) == [(m, [text]) for m, text, _ in replies]
     stats = redis.Redis.from_url(redis_url).info("commandstats")
-    assert stats.get("cmdstat_set", {}).get("calls", 0) >= len(senders) * len(CONVERSATION), \
-        "the replicas did not use the Redis lock store"
+    assert stats.get("cmdstat_set", {}).get("calls", 0) >= len(senders) * len(
+        CONVERSATION
+    ), "the replicas did not use the Redis lock store"
 
 
 def test_simultaneous_messages_of_one_conversation_on_both_replicas_are_serialised(
@@ -176,8 +210,11 @@ def test_simultaneous_messages_of_one_conversation_on_both_replicas_are_serialis
 ) -> None:
     sender = f"burst-{uuid.uuid4().hex[:6]}"
     # With Rasa's own RedisLockStore (not atomic), most runs lose a turn somewhere.
-    pairs = [(f"{a} ({n})", f"{b}（{n}）") for n in range(5) for a, b in (
-        ("What are exosomes?", "外泌体是什么？"), ("Is exosome skincare proven?", "外泌体面霜有用吗？"))]
+    pairs = [
+        (f"{a} ({n})", f"{b}（{n}）")
+        for n in range(5)
+        for a, b in (("What are exosomes?", "外泌体是什么？"), ("Is exosome skincare proven?", "外泌体面霜有用吗？"))
+    ]
     answered: Dict[str, str] = {}
     start = threading.Barrier(2)
 
@@ -201,8 +238,13 @@ def test_lock_store_settings_come_from_redis_url() -> None:
 
     assert lock_store_settings({}) is None
     assert lock_store_settings({"REDIS_URL": "redis://:pw@10.0.0.5:6380/2"}) == {
-        "type": "bot.locks.AtomicRedisLockStore", "url": "10.0.0.5", "port": 6380, "db": 2,
-        "key_prefix": "exobot", "password": "pw"}
+        "type": "bot.locks.AtomicRedisLockStore",
+        "url": "10.0.0.5",
+        "port": 6380,
+        "db": 2,
+        "key_prefix": "exobot",
+        "password": "pw",
+    }
     with pytest.raises(StartupError, match="REDIS_URL"):
         lock_store_settings({"REDIS_URL": "http://10.0.0.5"})
 

@@ -33,8 +33,9 @@ def jwt_bot(bot_factory: Any) -> BotServers:
     return bot_factory(env={"RASA_JWT_SECRET": JWT_SECRET}, action_server=False)
 
 
-def request(base: str, method: str, path: str, body: Optional[bytes] = None,
-            headers: Optional[Dict[str, str]] = None) -> Tuple[int, Dict[str, str], bytes]:
+def request(
+    base: str, method: str, path: str, body: Optional[bytes] = None, headers: Optional[Dict[str, str]] = None
+) -> Tuple[int, Dict[str, str], bytes]:
     """(status, headers, body) of one HTTP request; a server that hangs up after answering is fine."""
     parts = urlsplit(base)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
@@ -45,7 +46,7 @@ def request(base: str, method: str, path: str, body: Optional[bytes] = None,
         connection.endheaders()
         try:
             for start in range(0, len(body or b""), 65536):
-                connection.send(body[start:start + 65536])  # type: ignore[index]
+                connection.send(body[start : start + 65536])  # type: ignore[index]
         except (BrokenPipeError, ConnectionResetError):
             pass  # the server refused the body early; its answer is still there to read
         response = connection.getresponse()
@@ -61,17 +62,22 @@ def message(sender: str, text: str) -> bytes:
 
 # -- HTTP API -----------------------------------------------------------------------------------
 
+
 def test_api_arguments_follow_the_environment() -> None:
     assert api_arguments({}) == []
     assert api_arguments({"RASA_API_TOKEN": "t"}) == ["--enable-api", "--auth-token", "t"]
     assert api_arguments({"RASA_JWT_SECRET": "s"}) == ["--enable-api", "--jwt-secret", "s", "--jwt-method", "HS256"]
 
 
-@pytest.mark.parametrize("method, path", [("GET", "/status"), ("GET", "/version"), ("POST", "/model/parse"),
-                                          ("GET", "/conversations/someone/tracker")])
+@pytest.mark.parametrize(
+    "method, path",
+    [("GET", "/status"), ("GET", "/version"), ("POST", "/model/parse"), ("GET", "/conversations/someone/tracker")],
+)
 def test_the_http_api_is_off_by_default(plain_bot: BotServers, method: str, path: str) -> None:
     status, _, _ = request(plain_bot.settings.rasa_url, method, path, b'{"text": "hi"}' if method == "POST" else None)
-    assert status == 404, f"{method} {path} answered {status} on a bot started without RASA_API_TOKEN or RASA_JWT_SECRET"
+    assert (
+        status == 404
+    ), f"{method} {path} answered {status} on a bot started without RASA_API_TOKEN or RASA_JWT_SECRET"
     assert request(plain_bot.settings.rasa_url, "GET", "/webhooks/rest/")[0] == 200  # the channels are there
 
 
@@ -99,6 +105,7 @@ def test_the_http_api_accepts_a_signed_jwt_only(jwt_bot: BotServers) -> None:
 
 # -- CORS ---------------------------------------------------------------------------------------
 
+
 def test_default_cors_origins_are_the_widget_page() -> None:
     assert ServerSettings(widget_port=5080).cors_origins == ["http://127.0.0.1:5080", "http://localhost:5080"]
     two = ServerSettings(cors="https://a.example, https://b.example")
@@ -119,16 +126,27 @@ def test_cors_allows_only_the_configured_origins(plain_bot: BotServers, path: st
         assert "access-control-allow-origin" not in headers, f"{origin} allowed: {headers}"
     if path.startswith("/webhooks"):
         sender = f"cors-{uuid.uuid4().hex[:6]}"
-        status, headers, body = request(base, "POST", path, message(sender, "What are exosomes?"),
-                                        {"Origin": "https://evil.example", "Content-Type": "application/json"})
+        status, headers, body = request(
+            base,
+            "POST",
+            path,
+            message(sender, "What are exosomes?"),
+            {"Origin": "https://evil.example", "Content-Type": "application/json"},
+        )
         assert status == 200 and "access-control-allow-origin" not in headers  # a browser hides this answer
-        status, headers, body = request(base, "POST", path, message(sender, "What are exosomes?"),
-                                        {"Origin": allowed[1], "Content-Type": "application/json"})
+        status, headers, body = request(
+            base,
+            "POST",
+            path,
+            message(sender, "What are exosomes?"),
+            {"Origin": allowed[1], "Content-Type": "application/json"},
+        )
         assert headers.get("access-control-allow-origin") == allowed[1]
         split_reply(json.loads(body))
 
 
 # -- request size -------------------------------------------------------------------------------
+
 
 def test_an_oversized_body_is_refused_before_it_reaches_the_bot(plain_bot: BotServers) -> None:
     base = plain_bot.settings.rasa_url

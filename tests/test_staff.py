@@ -22,8 +22,14 @@ from tests.test_telegram import TelegramServer, new_chat
 BOT = str(ROOT / ".venv" / "bin" / "bot")
 
 
-def call(base: str, method: str, path: str, body: Any = None, token: Optional[str] = STAFF_TOKEN,
-         cookie: Optional[str] = None) -> Tuple[int, Dict[str, str], bytes]:
+def call(
+    base: str,
+    method: str,
+    path: str,
+    body: Any = None,
+    token: Optional[str] = STAFF_TOKEN,
+    cookie: Optional[str] = None,
+) -> Tuple[int, Dict[str, str], bytes]:
     """(status, headers, body) of one request to the Rasa server."""
     headers = {"Content-Type": "application/json"}
     if token is not None:
@@ -51,8 +57,15 @@ def api(base: str, method: str, path: str, body: Any = None) -> Dict[str, Any]:
     return json.loads(data)
 
 
-@pytest.mark.parametrize("method, path", [("GET", "/staff/"), ("GET", "/staff/api/conversations"),
-                                          ("POST", "/staff/api/test"), ("POST", "/staff/api/conversations/web:x/reply")])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/staff/"),
+        ("GET", "/staff/api/conversations"),
+        ("POST", "/staff/api/test"),
+        ("POST", "/staff/api/conversations/web:x/reply"),
+    ],
+)
 def test_every_staff_path_needs_the_token(servers: Any, method: str, path: str) -> None:
     base = servers.settings.rasa_url
     body = {"text": "hi"} if method == "POST" else None
@@ -65,8 +78,12 @@ def test_sign_in_sets_an_http_only_strict_cookie(servers: Any) -> None:
     base = servers.settings.rasa_url
     status, _, page = call(base, "GET", "/staff/", token=None)
     assert status == 401 and b'name="token"' in page, "the sign-in form, with 401"
-    request = urllib.request.Request(f"{base}/staff/login", data=f"token={STAFF_TOKEN}".encode(), method="POST",
-                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    request = urllib.request.Request(
+        f"{base}/staff/login",
+        data=f"token={STAFF_TOKEN}".encode(),
+        method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     status, headers, _ = call(base, "POST", "/staff/login", {"token": "nope"}, token=None)
     assert status == 401 and "set-cookie" not in {k.lower() for k in headers}
 
@@ -107,15 +124,25 @@ def test_the_test_panel_shows_each_channel_and_why_and_saves_a_review_case(serve
     flagged = api(base, "POST", "/staff/api/test", {"text": "广告说外泌体点滴能让全身年轻十岁"})
     assert [f["code"] for f in flagged["why"]["flags"]] == ["unsupported_systemic_injection_claim"]
 
-    case = {"question": "外泌体对帕金森病有用吗？", "expect_topic": payload["topic"],
-            "expect_refs": [c["ref"] for c in payload["citations"]], "expect_flag": False, "expect_lang": "zh-Hans"}
+    case = {
+        "question": "外泌体对帕金森病有用吗？",
+        "expect_topic": payload["topic"],
+        "expect_refs": [c["ref"] for c in payload["citations"]],
+        "expect_flag": False,
+        "expect_lang": "zh-Hans",
+    }
     saved = api(base, "POST", "/staff/api/review-cases", case)
     review_file = Path(saved["file"])
     rows = list(csv.DictReader(review_file.open(encoding="utf-8")))
     assert rows[-1]["question"] == case["question"] and rows[-1]["expect_flag"] == "no"
     out = tmp_path / "review"
-    run = subprocess.run([BOT, "review", str(review_file), "--url", base, "--out", str(out), "--quiet"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [BOT, "review", str(review_file), "--url", base, "--out", str(out), "--quiet"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     # Test-panel conversations are not consumer conversations.
     listed = api(base, "GET", "/staff/api/conversations")["conversations"]
@@ -167,7 +194,9 @@ def test_hand_off_round_trip_in_the_widget(servers: Any, tracker_db: Path) -> No
         assert [c for c in waiting if c["id"] == conversation][0]["channel"] == "web"
 
         before = len(user.received)
-        sent = api(base, "POST", f"/staff/api/conversations/{conversation}/reply", {"text": "Hi, I'm Mei from support."})
+        sent = api(
+            base, "POST", f"/staff/api/conversations/{conversation}/reply", {"text": "Hi, I'm Mei from support."}
+        )
         assert sent["delivered"] is True and sent["status"] == "staff"
         staff = user.next(before)
         assert "Hi, I'm Mei from support." in staff["text"] and staff["custom"]["type"] == "handoff"
@@ -175,8 +204,11 @@ def test_hand_off_round_trip_in_the_widget(servers: Any, tracker_db: Path) -> No
         quiet = user.say("Do exosomes help with Parkinson's disease?")
         assert not quiet.get("text") and not quiet["custom"]["facts"], "the bot stays quiet while a person holds it"
         detail = api(base, "GET", f"/staff/api/conversations/{conversation}")
-        assert detail["status"] == "staff" and [m["text"] for m in detail["messages"] if m["from"] == "user"][-1] == \
-            "Do exosomes help with Parkinson's disease?"
+        assert (
+            detail["status"] == "staff"
+            and [m["text"] for m in detail["messages"] if m["from"] == "user"][-1]
+            == "Do exosomes help with Parkinson's disease?"
+        )
 
         before = len(user.received)
         released = api(base, "POST", f"/staff/api/conversations/{conversation}/release")
@@ -200,7 +232,9 @@ def test_hand_off_round_trip_on_telegram(servers: Any, fake_telegram: Any, chann
     first = telegram.answer(chat, 0)
     assert first.params["text"]
     conversation = f"telegram:{chat}"
-    assert conversation in [c["id"] for c in api(base, "GET", "/staff/api/conversations?status=waiting")["conversations"]]
+    assert conversation in [
+        c["id"] for c in api(base, "GET", "/staff/api/conversations?status=waiting")["conversations"]
+    ]
     sent = api(base, "POST", f"/staff/api/conversations/{conversation}/reply", {"text": "您好，我是客服小美。"})
     assert sent["delivered"] is True
     assert "您好，我是客服小美。" in telegram.answer(chat, 1).params["text"]
@@ -224,4 +258,8 @@ def test_a_rest_conversation_cannot_be_reached_later_and_says_so(servers: Any, a
     rows = api(base, "GET", "/staff/api/conversations?channel=rest&q=" + sender)["conversations"]
     assert [r["id"] for r in rows] == [f"rest:{sender}"] and rows[0]["status"] == "staff"
     status, headers, data = call(base, "GET", f"/staff/api/conversations?format=csv&q={sender}")
-    assert status == 200 and {k.lower(): v for k, v in headers.items()}["content-type"].startswith("text/csv") and f"rest:{sender}" in data.decode()
+    assert (
+        status == 200
+        and {k.lower(): v for k, v in headers.items()}["content-type"].startswith("text/csv")
+        and f"rest:{sender}" in data.decode()
+    )

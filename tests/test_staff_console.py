@@ -58,9 +58,18 @@ def staff_file(servers: Any) -> Path:
 def save_parkinsons_case(base: str) -> Path:
     """Append a case that passes to the review file (from the bot's own reply); the file."""
     payload = api(base, "POST", "/staff/api/test", {"text": PARKINSONS})["payload"]
-    saved = api(base, "POST", "/staff/api/review-cases", {
-        "question": PARKINSONS, "expect_topic": payload["topic"], "expect_refs": [c["ref"] for c in payload["citations"]],
-        "expect_flag": False, "expect_lang": payload["lang"]})
+    saved = api(
+        base,
+        "POST",
+        "/staff/api/review-cases",
+        {
+            "question": PARKINSONS,
+            "expect_topic": payload["topic"],
+            "expect_refs": [c["ref"] for c in payload["citations"]],
+            "expect_flag": False,
+            "expect_lang": payload["lang"],
+        },
+    )
     return Path(saved["file"])
 
 
@@ -82,18 +91,38 @@ def start_run(base: str, file: Any) -> tuple[int, Dict[str, Any]]:
 # ---- review runs: the API ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method, path", [("GET", "/staff/api/review-runs"), ("POST", "/staff/api/review-runs"),
-                                          ("GET", "/staff/api/review-runs/20260101-000000-abcd/report"),
-                                          ("POST", "/staff/api/review-runs/20260101-000000-abcd/compare")])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/staff/api/review-runs"),
+        ("POST", "/staff/api/review-runs"),
+        ("GET", "/staff/api/review-runs/20260101-000000-abcd/report"),
+        ("POST", "/staff/api/review-runs/20260101-000000-abcd/compare"),
+    ],
+)
 def test_review_runs_need_the_token(servers: Any, method: str, path: str) -> None:
     base = servers.settings.rasa_url
     for token in (None, "wrong-token"):
-        status, _, _ = call(base, method, path, {"file": "sample_questions.csv"} if method == "POST" else None, token=token)
+        status, _, _ = call(
+            base, method, path, {"file": "sample_questions.csv"} if method == "POST" else None, token=token
+        )
         assert status == 401, (path, token, status)
 
 
-@pytest.mark.parametrize("file", ["../../etc/passwd", "/etc/hosts", "README.md", "data/texts.yml",
-                                  "tests/heldout/../../data/review/../texts.yml", "data/review/none.csv", "", None, 7])
+@pytest.mark.parametrize(
+    "file",
+    [
+        "../../etc/passwd",
+        "/etc/hosts",
+        "README.md",
+        "data/texts.yml",
+        "tests/heldout/../../data/review/../texts.yml",
+        "data/review/none.csv",
+        "",
+        None,
+        7,
+    ],
+)
 def test_a_review_run_refuses_files_outside_the_review_folder(servers: Any, file: Any) -> None:
     status, answer = start_run(servers.settings.rasa_url, file)
     assert status == 400, answer
@@ -130,7 +159,12 @@ def test_a_review_run_started_from_the_console_reports_its_progress_result_and_c
     assert status == 200 and headers["content-type"].startswith("text/html") and PARKINSONS in page.decode()
     assert "default-src 'none'" in headers["content-security-policy"], "a report runs no script"
     # The runs are kept on disk with what `bot review` wrote.
-    assert {p.name for p in (RUNS_DIR / first["id"]).iterdir()} >= {"report.html", "review.json", "review.csv", "run.json"}
+    assert {p.name for p in (RUNS_DIR / first["id"]).iterdir()} >= {
+        "report.html",
+        "review.json",
+        "review.csv",
+        "run.json",
+    }
 
     status, second = start_run(base, review_file.name)  # the bare file name works too
     assert status == 202, second
@@ -144,14 +178,18 @@ def test_a_review_run_started_from_the_console_reports_its_progress_result_and_c
     status, _, page = call(base, "GET", compared["report"])
     assert status == 200 and b"<html" in page.lower()
     assert api(base, "GET", f"/staff/api/review-runs/{second['id']}")["comparisons"] == [
-        {"with": first["id"], "report": compared["report"]}]
+        {"with": first["id"], "report": compared["report"]}
+    ]
 
     # Only that run's own report files are served.
     for name in ("run.json", "progress.log", f"../{first['id']}/report.html", "/etc/passwd", "../../../README.md"):
         status, _, _ = call(base, "GET", f"/staff/api/review-runs/{second['id']}/report?file={name}")
         assert status == 400, name
-    for path in ("/staff/api/review-runs/20200101-000000-abcd/report", "/staff/api/review-runs/..%2F..%2Fvar/report",
-                 "/staff/api/review-runs/nothing"):
+    for path in (
+        "/staff/api/review-runs/20200101-000000-abcd/report",
+        "/staff/api/review-runs/..%2F..%2Fvar/report",
+        "/staff/api/review-runs/nothing",
+    ):
         status, _, _ = call(base, "GET", path)
         assert status == 404, path
     status, _, data = call(base, "POST", f"/staff/api/review-runs/{second['id']}/compare", {"with": second["id"]})
@@ -161,8 +199,10 @@ def test_a_review_run_started_from_the_console_reports_its_progress_result_and_c
 def test_a_run_with_a_failed_expectation_fails_and_keeps_its_report(servers: Any, tmp_path: Path) -> None:
     """ReviewRuns itself, on a file of its own (the session's review file must keep passing)."""
     cases = tmp_path / "cases.csv"
-    cases.write_text("question,expect_topic,expect_refs,expect_flag,expect_lang\n"
-                     f"{PARKINSONS},safety,11,no,zh-Hans\n", encoding="utf-8")
+    cases.write_text(
+        "question,expect_topic,expect_refs,expect_flag,expect_lang\n" f"{PARKINSONS},safety,11,no,zh-Hans\n",
+        encoding="utf-8",
+    )
     runs = ReviewRuns(cases, runs_dir=tmp_path / "runs", review_dir=tmp_path / "none")
     run = runs.start(str(cases), servers.settings.rasa_url)
     deadline = time.monotonic() + RUN_TIMEOUT
@@ -194,12 +234,21 @@ def test_a_run_that_cannot_reach_the_bot_fails_and_says_why(tmp_path: Path) -> N
 
 def test_every_console_string_comes_from_the_texts_file_in_both_languages() -> None:
     static = ROOT / "bot" / "staff" / "static"
-    page, script = (static / "console.html").read_text(encoding="utf-8"), (static / "console.js").read_text(encoding="utf-8")
+    page, script = (
+        (static / "console.html").read_text(encoding="utf-8"),
+        (static / "console.js").read_text(encoding="utf-8"),
+    )
     used = set(re.findall(r'data-t(?:-label)?="(\w+)"', page)) | set(re.findall(r'\bt\("(\w+)"', script))
-    used |= {f"{prefix}_{name}" for prefix, names in (
-        ("channel", ("web", "rest", "wechat", "telegram", "line", "whatsapp")), ("status", ("waiting", "staff", "bot")),
-        ("run", ("running", "passed", "failed")), ("sig", ("flagged", "unanswered", "low_confidence", "not_helpful")),
-    ) for name in names}
+    used |= {
+        f"{prefix}_{name}"
+        for prefix, names in (
+            ("channel", ("web", "rest", "wechat", "telegram", "line", "whatsapp")),
+            ("status", ("waiting", "staff", "bot")),
+            ("run", ("running", "passed", "failed")),
+            ("sig", ("flagged", "unanswered", "low_confidence", "not_helpful")),
+        )
+        for name in names
+    }
     used |= set(re.findall(r':\s*"(\w+)"', re.search(r"var LANG_KEYS[^;]+;", script).group(0)))
     used = {key for key in used if not key.endswith("_")}  # t("channel_" + name) and the like: listed above
     assert len(used) > 100
@@ -310,8 +359,13 @@ def test_the_test_panel_shows_the_reply_per_channel_and_why_and_saves_a_review_c
     page.wait_for_function("t => document.getElementById('case-status').textContent.includes(t)", arg=review_file.name)
     assert page.locator("#case-status").inner_text() == S["zh-Hans"]["case_saved"].format(file=review_file)
     row = list(csv.DictReader(review_file.open(encoding="utf-8")))[-1]
-    assert row == {"question": question, "expect_topic": payload["topic"], "expect_refs": "11", "expect_flag": "no",
-                   "expect_lang": "zh-Hans"}
+    assert row == {
+        "question": question,
+        "expect_topic": payload["topic"],
+        "expect_refs": "11",
+        "expect_flag": "no",
+        "expect_lang": "zh-Hans",
+    }
 
 
 def test_the_hand_off_from_the_console(servers: Any, new_page: Any, output_dir: Path) -> None:
@@ -342,20 +396,26 @@ def test_the_hand_off_from_the_console(servers: Any, new_page: Any, output_dir: 
         before = len(user.received)
         detail.locator("textarea").fill("您好，我是客服小美。")
         detail.locator("textarea").press("Control+Enter")
-        page.wait_for_function("t => document.getElementById('handoff-reply-status').textContent === t",
-                               arg=S["zh-Hans"]["reply_delivered"])
+        page.wait_for_function(
+            "t => document.getElementById('handoff-reply-status').textContent === t",
+            arg=S["zh-Hans"]["reply_delivered"],
+        )
         assert "您好，我是客服小美。" in user.next(before)["text"]
         assert api(base, "GET", f"/staff/api/conversations/{conversation}")["status"] == "staff"
         # The open conversation refreshes: the user's next message appears without a reload.
         user.say("Do exosomes help with Parkinson's disease?")
-        detail.locator(".turn-user", has_text="Do exosomes help with Parkinson's disease?").wait_for(timeout=UI_TIMEOUT_MS)
+        detail.locator(".turn-user", has_text="Do exosomes help with Parkinson's disease?").wait_for(
+            timeout=UI_TIMEOUT_MS
+        )
         page.locator(f'#staff-list .item-open[data-id="{conversation}"]').wait_for(timeout=UI_TIMEOUT_MS)
         page.screenshot(path=str(output_dir / "staff-handoff.png"), full_page=True)
 
         before = len(user.received)
         detail.locator('[data-role="release"]').click()
-        page.wait_for_function("t => document.getElementById('handoff-reply-status').textContent === t",
-                               arg=S["zh-Hans"]["released_delivered"])
+        page.wait_for_function(
+            "t => document.getElementById('handoff-reply-status').textContent === t",
+            arg=S["zh-Hans"]["released_delivered"],
+        )
         assert user.next(before)["text"]
         assert api(base, "GET", f"/staff/api/conversations/{conversation}")["status"] == "bot"
     finally:
@@ -382,8 +442,15 @@ def test_conversations_filter_open_and_export(servers: Any, new_page: Any, outpu
     try:
         answer = user.say("广告说外泌体点滴能让全身年轻十岁")
         assert answer["custom"]["flags"]
-        user.client.emit("feedback", {"session_id": user.session, "rating": "not_helpful", "answer": answer["text"],
-                                      "reason": "太笼统 <b>x</b>"})
+        user.client.emit(
+            "feedback",
+            {
+                "session_id": user.session,
+                "rating": "not_helpful",
+                "answer": answer["text"],
+                "reason": "太笼统 <b>x</b>",
+            },
+        )
         time.sleep(1.0)
     finally:
         user.close()
@@ -397,8 +464,9 @@ def test_conversations_filter_open_and_export(servers: Any, new_page: Any, outpu
     page.locator("#f-channel").select_option("web")
     page.locator("#filters button[type=submit]").click()
     # Only the answer to the latest request is shown (each filter change asked again).
-    page.wait_for_function("t => document.getElementById('conv-count').textContent === t",
-                           arg=S["zh-Hans"]["conv_count"].format(n=1))
+    page.wait_for_function(
+        "t => document.getElementById('conv-count').textContent === t", arg=S["zh-Hans"]["conv_count"].format(n=1)
+    )
     assert page.locator("#conv-list .item-open").count() == 1
     item = page.locator("#conv-list .item")
     assert item.locator(".item-open").inner_text() == "广告说外泌体点滴能让全身年轻十岁"
@@ -437,8 +505,9 @@ def test_conversations_filter_open_and_export(servers: Any, new_page: Any, outpu
     assert page.locator("#conv-list .item-open").count() >= 1
     page.locator("#f-q").fill("no conversation says this " + uuid.uuid4().hex)
     page.locator("#f-q").press("Enter")
-    page.wait_for_function("t => document.getElementById('conv-count').textContent === t",
-                           arg=S["zh-Hans"]["no_conversations"])
+    page.wait_for_function(
+        "t => document.getElementById('conv-count').textContent === t", arg=S["zh-Hans"]["no_conversations"]
+    )
 
 
 def test_review_runs_from_the_page(servers: Any, new_page: Any, run_ids: List[str], output_dir: Path) -> None:
@@ -454,8 +523,11 @@ def test_review_runs_from_the_page(servers: Any, new_page: Any, run_ids: List[st
         page.locator("#run-file").select_option(name)
         page.locator("#run-form button[type=submit]").click()
         # Wait for the id of this run, not the previous run's id still shown when the button is pressed.
-        page.wait_for_function("seen => { const m = document.getElementById('run-status').textContent"
-                               ".match(/\\d{8}-\\d{6}-[0-9a-f]{4}/); return m && !seen.includes(m[0]); }", arg=ids)
+        page.wait_for_function(
+            "seen => { const m = document.getElementById('run-status').textContent"
+            ".match(/\\d{8}-\\d{6}-[0-9a-f]{4}/); return m && !seen.includes(m[0]); }",
+            arg=ids,
+        )
         run_id = re.search(r"\d{8}-\d{6}-[0-9a-f]{4}", page.locator("#run-status").inner_text()).group(0)
         assert run_id not in ids
         run_ids.append(run_id)
@@ -471,8 +543,9 @@ def test_review_runs_from_the_page(servers: Any, new_page: Any, run_ids: List[st
         assert link.get_attribute("target") == "_blank" and S["en"]["new_tab"].strip() in link.inner_text()
         report = page.request.get(base + link.get_attribute("href"))
         assert report.status == 200 and PARKINSONS in report.text()
-    page.wait_for_function("t => document.getElementById('announcer').textContent.startsWith(t)",
-                           arg=S["en"]["run_finished"].split("{")[0])
+    page.wait_for_function(
+        "t => document.getElementById('announcer').textContent.startsWith(t)", arg=S["en"]["run_finished"].split("{")[0]
+    )
 
     page.locator("#compare-form").wait_for()
     page.locator("#compare-new").select_option(ids[1])
@@ -517,10 +590,12 @@ def test_the_language_switch_changes_every_string_and_is_remembered(servers: Any
 
 def contrast(a: str, b: str) -> float:
     """WCAG contrast ratio of two CSS rgb()/rgba() colours."""
+
     def luminance(colour: str) -> float:
         r, g, b = (int(x) / 255 for x in re.findall(r"\d+", colour)[:3])
         channel = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
         return 0.2126 * channel[0] + 0.7152 * channel[1] + 0.0722 * channel[2]
+
     high, low = sorted((luminance(a), luminance(b)), reverse=True)
     return (high + 0.05) / (low + 0.05)
 
@@ -566,17 +641,25 @@ def test_keyboard_use_focus_ring_targets_and_landmarks_on_a_phone(servers: Any, 
             .filter(e => e.offsetParent !== null).map(e => parseFloat(getComputedStyle(e).fontSize))""")
         assert not fonts or min(fonts) >= 16, (view, fonts)
     # Results are announced: live regions.
-    assert {page.locator(f"#{i}").get_attribute("role") for i in ("test-status", "conv-count", "case-status", "run-status")} == {"status"}
+    assert {
+        page.locator(f"#{i}").get_attribute("role") for i in ("test-status", "conv-count", "case-status", "run-status")
+    } == {"status"}
 
 
 # ---- axe-core ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("viewport", [pytest.param({"width": 1280, "height": 800}, id="desktop"),
-                                      pytest.param({"width": 390, "height": 844}, id="phone")])
+@pytest.mark.parametrize(
+    "viewport",
+    [
+        pytest.param({"width": 1280, "height": 800}, id="desktop"),
+        pytest.param({"width": 390, "height": 844}, id="phone"),
+    ],
+)
 @pytest.mark.parametrize("lang", [pytest.param("zh-Hans", id="simplified"), pytest.param("en", id="english")])
-def test_axe_finds_no_serious_violations(lang: str, viewport: Dict[str, int], servers: Any, new_page: Any,
-                                         ask: Any, output_dir: Path) -> None:
+def test_axe_finds_no_serious_violations(
+    lang: str, viewport: Dict[str, int], servers: Any, new_page: Any, ask: Any, output_dir: Path
+) -> None:
     base = servers.settings.rasa_url
     sender = f"console-axe-{uuid.uuid4().hex[:6]}"
     ask(sender, "广告说外泌体点滴能让全身年轻十岁")

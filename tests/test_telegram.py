@@ -22,7 +22,6 @@ from tests.conftest import last_bot, stored_events
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
-
 class TelegramServer:
     """Telegram's side: posts updates to the bot's webhook with the secret-token header."""
 
@@ -51,20 +50,37 @@ class TelegramServer:
     def message(self, chat: int, text: Optional[str] = None, **extra: Any) -> Dict[str, Any]:
         """A message update from a private chat (text, or other fields such as `photo`)."""
         person = {"id": chat, "is_bot": False, "first_name": "Test", "language_code": "en"}
-        message = {"message_id": random.randint(1, 10**6), "from": person,
-                   "chat": {"id": chat, "first_name": "Test", "type": "private"}, "date": int(time.time()), **extra}
+        message = {
+            "message_id": random.randint(1, 10**6),
+            "from": person,
+            "chat": {"id": chat, "first_name": "Test", "type": "private"},
+            "date": int(time.time()),
+            **extra,
+        }
         if text is not None:
             message["text"] = text
         return {"update_id": self.next_id(), "message": message}
 
     def press(self, chat: int, sent: Dict[str, Any], data: str) -> Dict[str, Any]:
         """The callback_query update of pressing the button with `data` under a sent message's params."""
-        bot_message = {"message_id": 77, "from": {"id": 123456789, "is_bot": True, "first_name": "Fake"},
-                       "chat": {"id": chat, "type": "private"}, "date": int(time.time()),
-                       "text": sent["text"], "reply_markup": sent["reply_markup"]}
-        return {"update_id": self.next_id(), "callback_query": {
-            "id": str(random.randint(1, 10**12)), "from": {"id": chat, "is_bot": False, "first_name": "Test"},
-            "message": bot_message, "chat_instance": "-4242", "data": data}}
+        bot_message = {
+            "message_id": 77,
+            "from": {"id": 123456789, "is_bot": True, "first_name": "Fake"},
+            "chat": {"id": chat, "type": "private"},
+            "date": int(time.time()),
+            "text": sent["text"],
+            "reply_markup": sent["reply_markup"],
+        }
+        return {
+            "update_id": self.next_id(),
+            "callback_query": {
+                "id": str(random.randint(1, 10**12)),
+                "from": {"id": chat, "is_bot": False, "first_name": "Test"},
+                "message": bot_message,
+                "chat_instance": "-4242",
+                "data": data,
+            },
+        }
 
     def answer(self, chat: int, after: int) -> Any:
         """The sendMessage to `chat` that follows the `after` already captured."""
@@ -92,10 +108,13 @@ def buttons(sent: Any) -> List[Dict[str, str]]:
     return [b for b in all_buttons(sent) if not b["callback_data"].startswith("fb:")]
 
 
-@pytest.mark.parametrize(("question", "grade", "sources"), [
-    ("Do exosomes help with Parkinson's disease?", "Evidence: ", "Sources: ["),
-    ("外泌体对帕金森病有用吗？", "证据等级：", "参考文献：["),
-])
+@pytest.mark.parametrize(
+    ("question", "grade", "sources"),
+    [
+        ("Do exosomes help with Parkinson's disease?", "Evidence: ", "Sources: ["),
+        ("外泌体对帕金森病有用吗？", "证据等级：", "参考文献：["),
+    ],
+)
 def test_an_answer_goes_out_as_text_with_grade_citations_and_buttons(
     telegram: TelegramServer, tracker_db: Path, channel_env: Dict[str, str], question: str, grade: str, sources: str
 ) -> None:
@@ -133,11 +152,15 @@ def test_pressing_a_button_asks_that_suggestion(telegram: TelegramServer, tracke
         sent, offered = answer, last_bot(tracker_db, str(chat), "telegram")["custom"]["suggestions"]
     # A button under a message the bot no longer remembers (say, after a restart) still works.
     other = new_chat()
-    by_index = {"text": sent.params["text"], "reply_markup": {"inline_keyboard": [[
-        {"text": offered[0]["title"], "callback_data": "#1"}]]}}
+    by_index = {
+        "text": sent.params["text"],
+        "reply_markup": {"inline_keyboard": [[{"text": offered[0]["title"], "callback_data": "#1"}]]},
+    }
     assert telegram.post(telegram.press(other, by_index, "#1")) == 200
     telegram.answer(other, 0)
-    assert [e["text"] for e in stored_events(tracker_db, str(other), "telegram") if e["event"] == "user"] == [offered[0]["payload"]]
+    assert [e["text"] for e in stored_events(tracker_db, str(other), "telegram") if e["event"] == "user"] == [
+        offered[0]["payload"]
+    ]
 
 
 def test_a_wrong_or_missing_secret_token_is_refused(telegram: TelegramServer, tracker_db: Path) -> None:
@@ -149,7 +172,9 @@ def test_a_wrong_or_missing_secret_token_is_refused(telegram: TelegramServer, tr
     assert stored_events(tracker_db, str(chat), "telegram") == []
 
 
-def test_start_gets_a_bilingual_welcome_and_a_photo_a_text_only_note(telegram: TelegramServer, tracker_db: Path) -> None:
+def test_start_gets_a_bilingual_welcome_and_a_photo_a_text_only_note(
+    telegram: TelegramServer, tracker_db: Path
+) -> None:
     texts, chat = default_texts(), new_chat()
     telegram.post(telegram.message(chat, "/start"))
     welcome = telegram.answer(chat, 0).params["text"]
@@ -169,13 +194,17 @@ def test_a_resent_update_is_answered_once(telegram: TelegramServer, tracker_db: 
     time.sleep(0.5)
     assert len(telegram.api.sent(chat_id=chat)) == 1
     assert [e["text"] for e in stored_events(tracker_db, str(chat), "telegram") if e["event"] == "user"] == [
-        "Is exosome skincare safe?"]
+        "Is exosome skincare safe?"
+    ]
 
 
-@pytest.mark.parametrize("question, labels", [
-    ("What are exosomes?", ["👍 Helpful", "👎 Not helpful"]),
-    ("外泌体是什么？", ["👍 有帮助", "👎 没帮助"]),
-])
+@pytest.mark.parametrize(
+    "question, labels",
+    [
+        ("What are exosomes?", ["👍 Helpful", "👎 Not helpful"]),
+        ("外泌体是什么？", ["👍 有帮助", "👎 没帮助"]),
+    ],
+)
 def test_feedback_buttons_store_a_rating_tied_to_the_answer(
     telegram: TelegramServer, tracker_db: Path, question: str, labels: List[str]
 ) -> None:

@@ -36,7 +36,11 @@ SAMPLE = ROOT / "data" / "review" / "sample_questions.csv"
 def run_bot(*args: str, env: Dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run the installed `bot` console command."""
     return subprocess.run(
-        [BOT, *args], cwd=ROOT, capture_output=True, text=True, timeout=600,
+        [BOT, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
         env={**os.environ, **QUIET_ENV, "TRACKER_DB_URL": "", **(env or {})},
     )
 
@@ -55,7 +59,9 @@ class ReportParser(HTMLParser):
         a = dict(attrs)
         classes = (a.get("class") or "").split()
         if tag == "tr" and "result" in classes:
-            self.rows.append({**{k[5:]: v for k, v in a.items() if k.startswith("data-")}, "question": "", "checks": []})
+            self.rows.append(
+                {**{k[5:]: v for k, v in a.items() if k.startswith("data-")}, "question": "", "checks": []}
+            )
         elif tag == "rect":
             self.bars.append(a.get("class", ""))
         elif tag == "div" and "question" in classes and self.rows:
@@ -111,10 +117,12 @@ def test_sample_file_covers_every_topic_in_three_scripts() -> None:
             covered.add((q.expect.topic, script))
             topic_refs = {n for f in kb.facts_of_topic(q.expect.topic) for n in f.refs}
             # No refs expected only where the answer is the review's own judgement (no study cited).
-            assert q.expect.refs is not None or any(f.level == "article_assessment" for f in kb.facts_of_topic(q.expect.topic))
-            assert set(q.expect.refs or ()) <= topic_refs, (
-                f"{q.where}: expect_refs {q.expect.refs} are not references of topic {q.expect.topic}"
+            assert q.expect.refs is not None or any(
+                f.level == "article_assessment" for f in kb.facts_of_topic(q.expect.topic)
             )
+            assert (
+                set(q.expect.refs or ()) <= topic_refs
+            ), f"{q.where}: expect_refs {q.expect.refs} are not references of topic {q.expect.topic}"
     missing = {(t, lang) for t in kb.topics for lang in LANGS} - covered
     assert not missing, f"topics not asked in every script: {sorted(missing)}"
     assert any(q.expect.flag is True for q in questions) and any(q.expect.topic == NO_TOPIC for q in questions)
@@ -127,8 +135,11 @@ def test_review_of_sample_file_reports_what_the_bot_answers(sample_review, ask) 
     """All sample expectations pass; JSON, CSV and HTML show the bot's real replies per question."""
     result, out = sample_review
     run = json.loads((out / "review.json").read_text(encoding="utf-8"))
-    failures = [(r["n"], r["question"], r["error"], [c for c in r["checks"] if not c["passed"]])
-                for r in run["results"] if r["status"] != "pass"]
+    failures = [
+        (r["n"], r["question"], r["error"], [c for c in r["checks"] if not c["passed"]])
+        for r in run["results"]
+        if r["status"] != "pass"
+    ]
     assert not failures, f"sample expectations failed:\n{json.dumps(failures, ensure_ascii=False, indent=1)}"
     assert result.returncode == 0, result.stderr
     assert "pass rate   100.0%" in result.stdout and str(out / "report.html") in result.stdout
@@ -141,7 +152,12 @@ def test_review_of_sample_file_reports_what_the_bot_answers(sample_review, ask) 
     for r in results:
         p = r["payload"]
         assert (r["lang"], r["intent"], r["type"], r["topic"], r["facts"]) == (
-            p["lang"], p["intent"], p["type"], p["topic"], p["facts"])
+            p["lang"],
+            p["intent"],
+            p["type"],
+            p["topic"],
+            p["facts"],
+        )
         assert r["refs"] == [c["ref"] for c in p["citations"]] and r["flags"] == [f["code"] for f in p["flags"]]
         assert r["evidence"] == (p["evidence"] or {}).get("level")
         assert 0 <= r["confidence"] <= 1 and r["text"]
@@ -149,7 +165,8 @@ def test_review_of_sample_file_reports_what_the_bot_answers(sample_review, ask) 
     summary = run["summary"]
     assert summary["questions"] == summary["passed"] == len(questions) and summary["pass_rate"] == 1.0
     assert {lang: row["questions"] for lang, row in summary["by_language"].items()} == dict(
-        Counter(q.expect.lang for q in questions))
+        Counter(q.expect.lang for q in questions)
+    )
     assert summary["flagged"] == sum(bool(r["flags"]) for r in results) >= 3
     assert summary["fallbacks"] == sum(r["type"] == "fallback" for r in results)
     assert summary["low_confidence"] == sum(r["intent"] == "nlu_fallback" for r in results)
@@ -160,7 +177,11 @@ def test_review_of_sample_file_reports_what_the_bot_answers(sample_review, ask) 
         record = next(r for r in results if r["lang"] == lang and r["type"] == "answer")
         text, payload = split_reply(ask(f"tools-check-{uuid.uuid4().hex[:8]}", record["question"]))
         assert (record["text"], record["topic"], record["facts"], record["refs"]) == (
-            text, payload["topic"], payload["facts"], [c["ref"] for c in payload["citations"]])
+            text,
+            payload["topic"],
+            payload["facts"],
+            [c["ref"] for c in payload["citations"]],
+        )
 
     with (out / "review.csv").open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.DictReader(f))
@@ -171,7 +192,8 @@ def test_review_of_sample_file_reports_what_the_bot_answers(sample_review, ask) 
     html = parse_html(out / "report.html")
     assert [row["question"] for row in html.rows] == [q.text for q in questions]
     assert [(row["n"], row["status"], row["lang"], row["topic"]) for row in html.rows] == [
-        (str(r["n"]), r["status"], r["lang"], r["topic"] or "") for r in results]
+        (str(r["n"]), r["status"], r["lang"], r["topic"] or "") for r in results
+    ]
     assert all(row["checks"] and all(passed == "yes" for _, passed in row["checks"]) for row in html.rows)
     page = (out / "report.html").read_text(encoding="utf-8")
     assert (card(page, "pass-rate"), card(page, "flagged")) == ("100%", str(summary["flagged"]))
@@ -183,11 +205,24 @@ def test_review_of_sample_file_reports_what_the_bot_answers(sample_review, ask) 
 def test_failed_expectation_sets_exit_status(servers, tmp_path: Path) -> None:
     """A wrong expectation fails the run (exit 1) and is marked in the JSON and the HTML; YAML works too."""
     questions = tmp_path / "questions.yml"
-    questions.write_text(yaml.safe_dump({"questions": [
-        {"question": "What are exosomes?", "expect_topic": "safety", "expect_lang": "en"},
-        {"question": "外泌体本身有什么风险？", "expect_topic": "safety", "expect_refs": "18;19", "expect_flag": "no"},
-        "Hello",
-    ]}, allow_unicode=True), encoding="utf-8")
+    questions.write_text(
+        yaml.safe_dump(
+            {
+                "questions": [
+                    {"question": "What are exosomes?", "expect_topic": "safety", "expect_lang": "en"},
+                    {
+                        "question": "外泌体本身有什么风险？",
+                        "expect_topic": "safety",
+                        "expect_refs": "18;19",
+                        "expect_flag": "no",
+                    },
+                    "Hello",
+                ]
+            },
+            allow_unicode=True,
+        ),
+        encoding="utf-8",
+    )
     out = tmp_path / "report"
     result = run_bot("review", str(questions), "--url", servers.settings.rasa_url, "--out", str(out), "--quiet")
     assert result.returncode == 1, result.stdout + result.stderr
@@ -235,8 +270,12 @@ def test_compare_puts_a_changed_answer_first(sample_review, tmp_path: Path) -> N
 
     result = run_bot("review", str(out / "review.json"), "--compare", str(old_path), "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert run_bot("review", str(out / "review.json"), "--compare", str(old_path), "--out", str(tmp_path),
-                   "--fail-on-change").returncode == 1
+    assert (
+        run_bot(
+            "review", str(out / "review.json"), "--compare", str(old_path), "--out", str(tmp_path), "--fail-on-change"
+        ).returncode
+        == 1
+    )
     comparison = json.loads((tmp_path / "compare.json").read_text(encoding="utf-8"))
     first = comparison["items"][0]
     assert first["question"] == changed["question"] and first["state"] == "changed"
@@ -263,8 +302,17 @@ def test_review_with_compare_finds_a_changed_question(servers, sample_review, tm
         writer = csv.DictWriter(f, fieldnames=rows[0].keys())
         writer.writeheader()
         writer.writerows([rows[0], rows[8], {**rows[9], "question": "外泌體和幹細胞有什麼不同？"}])
-    result = run_bot("review", str(small), "--url", servers.settings.rasa_url, "--out", str(tmp_path / "run"),
-                     "--compare", str(out / "review.json"), "--quiet")
+    result = run_bot(
+        "review",
+        str(small),
+        "--url",
+        servers.settings.rasa_url,
+        "--out",
+        str(tmp_path / "run"),
+        "--compare",
+        str(out / "review.json"),
+        "--quiet",
+    )
     comparison = json.loads((tmp_path / "run" / "compare.json").read_text(encoding="utf-8"))
     summary = comparison["summary"]
     assert (summary["changed"], summary["unchanged"], summary["added"]) == (0, 2, 1), result.stdout
@@ -323,9 +371,12 @@ def test_insights_from_the_tracker_store(conversations, tracker_db: Path, tmp_pa
     flagged = Counter(f["code"] for p in payloads for f in p["flags"])
     assert report["flagged_claims"]["by_code"] == dict(flagged) and sum(flagged.values()) >= 2
     assert {g["question"] for g in report["flagged_claims"]["questions"]} == {
-        m for turns in replies.values() for m, _, p in turns if p["flags"]}
+        m for turns in replies.values() for m, _, p in turns if p["flags"]
+    }
     assert {r["name"]: r["count"] for r in report["languages"]} == dict(Counter(p["lang"] for p in payloads))
-    assert {r["name"]: r["count"] for r in report["topics"]} == dict(Counter(p["topic"] for p in payloads if p["topic"]))
+    assert {r["name"]: r["count"] for r in report["topics"]} == dict(
+        Counter(p["topic"] for p in payloads if p["topic"])
+    )
     assert report["channels"] == [{"name": "rest", "count": len(payloads), "share": 1.0}]
     assert "Questions the bot could not answer" in result.stdout and top["question"] in result.stdout
 
@@ -342,8 +393,16 @@ def test_insights_from_the_tracker_store(conversations, tracker_db: Path, tmp_pa
 def test_export_writes_conversations_as_jsonl(conversations, tracker_db: Path, tmp_path: Path) -> None:
     """One JSON line per conversation with every message; bot messages carry the payload the client got."""
     out = tmp_path / "conversations.jsonl"
-    result = run_bot("export", "--since", conversations["since"], "--until", conversations["until"], "-o", str(out),
-                     env={"TRACKER_SQLITE_PATH": str(tracker_db)})
+    result = run_bot(
+        "export",
+        "--since",
+        conversations["since"],
+        "--until",
+        conversations["until"],
+        "-o",
+        str(out),
+        env={"TRACKER_SQLITE_PATH": str(tracker_db)},
+    )
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     replies = conversations["replies"]
@@ -395,8 +454,9 @@ def postgres_url() -> Any:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def test_insights_read_postgresql_when_configured(conversations, tracker_db: Path, postgres_url: str,
-                                                  tmp_path: Path) -> None:
+def test_insights_read_postgresql_when_configured(
+    conversations, tracker_db: Path, postgres_url: str, tmp_path: Path
+) -> None:
     """With TRACKER_DB_URL the same events, stored in PostgreSQL, give the same report."""
     source = sa.create_engine(f"sqlite:///{tracker_db}")
     events = sa.Table("events", sa.MetaData(), autoload_with=source)

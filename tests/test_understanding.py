@@ -69,7 +69,12 @@ def test_cantonese_and_hong_kong_terms(ask, message, facts):
 
 def test_mixed_chinese_and_english_gets_chinese(ask):
     text, payload = reply(ask, sender("mixed"), "exosome serum 有冇 clinical evidence 㗎？")
-    assert_answer(payload, text, {"skin.overview", "skin.systematic_reviews", "skin.trial_platelet", "safety.commercial_products"}, "zh-Hant")
+    assert_answer(
+        payload,
+        text,
+        {"skin.overview", "skin.systematic_reviews", "skin.trial_platelet", "safety.commercial_products"},
+        "zh-Hant",
+    )
     text, payload = reply(ask, sender("mixed"), "这个 exosome IV 到底 safe 不 safe")
     assert_answer(payload, text, {"safety.injection"}, "zh-Hans")
 
@@ -86,7 +91,8 @@ def test_all_capitals(ask):
 
 def test_voice_typed_without_punctuation(ask):
     text, payload = reply(
-        ask, sender("voice"),
+        ask,
+        sender("voice"),
         "ok so my friend keeps telling me about these exosome things and i wanted to ask how long have they "
         "actually followed people up in the studies like months or years",
     )
@@ -95,7 +101,8 @@ def test_voice_typed_without_punctuation(ask):
 
 def test_long_message_with_one_real_question(ask):
     text, payload = reply(
-        ask, sender("long"),
+        ask,
+        sender("long"),
         "My sister runs a small beauty salon in Leeds. A supplier came by last week with a whole box of "
         "serums and leaflets. She does not want to sell anything dodgy to her clients. How can she tell if "
         "a serum really has exosomes in it?",
@@ -104,11 +111,16 @@ def test_long_message_with_one_real_question(ask):
 
 
 def test_two_questions_answers_one_and_offers_the_other(ask):
-    text, payload = reply(ask, sender("two"), "Is microneedling with exosomes safe? And do exosomes help with Parkinson's?")
+    text, payload = reply(
+        ask, sender("two"), "Is microneedling with exosomes safe? And do exosomes help with Parkinson's?"
+    )
     offered = {f for f in payload["facts"]} | {
         f.id for f in KB.facts.values() for s in payload["suggestions"] if s["title"] == f.question["en"]
     }
-    assert {"safety.topical", "animal.parkinsons"} <= offered | {payload["facts"][0]}, (payload["facts"], payload["suggestions"])
+    assert {"safety.topical", "animal.parkinsons"} <= offered | {payload["facts"][0]}, (
+        payload["facts"],
+        payload["suggestions"],
+    )
 
 
 def test_follow_up_leans_on_the_previous_turn(ask):

@@ -62,7 +62,7 @@ def decrypt_frame(encrypted: str, key: bytes) -> tuple[str, str]:
     assert 1 <= pad <= 32 and frame[-pad:] == bytes([pad]) * pad, "bad PKCS#7 padding"
     frame = frame[:-pad]
     (length,) = struct.unpack(">I", frame[16:20])
-    return frame[20:20 + length].decode("utf-8"), frame[20 + length:].decode("utf-8")
+    return frame[20 : 20 + length].decode("utf-8"), frame[20 + length :].decode("utf-8")
 
 
 def cdata(value: str) -> str:
@@ -116,14 +116,20 @@ class WeChatServer:
     def query(self, **extra: str) -> Dict[str, str]:
         """Signed query parameters (signature, timestamp, nonce) plus `extra`."""
         timestamp, nonce = str(int(time.time())), uuid.uuid4().hex[:10]
-        return {"signature": sha1_signature(self.token, timestamp, nonce), "timestamp": timestamp,
-                "nonce": nonce, **extra}
+        return {
+            "signature": sha1_signature(self.token, timestamp, nonce),
+            "timestamp": timestamp,
+            "nonce": nonce,
+            **extra,
+        }
 
     def http(self, method: str, query: Dict[str, str], body: str | bytes | None = None) -> tuple[int, str, float]:
         """(status, body, seconds) of one raw request."""
         data = body.encode("utf-8") if isinstance(body, str) else body
         request = urllib.request.Request(
-            f"{self.url}?{urllib.parse.urlencode(query)}", method=method, data=data,
+            f"{self.url}?{urllib.parse.urlencode(query)}",
+            method=method,
+            data=data,
             headers={"Content-Type": "text/xml"},
         )
         started = time.monotonic()
@@ -138,8 +144,11 @@ class WeChatServer:
         if safe:
             encrypted = encrypt_frame(xml, self.key, self.app_id)
             query = query or self.query()
-            query = {**query, "encrypt_type": "aes",
-                     "msg_signature": sha1_signature(self.token, query["timestamp"], query["nonce"], encrypted)}
+            query = {
+                **query,
+                "encrypt_type": "aes",
+                "msg_signature": sha1_signature(self.token, query["timestamp"], query["nonce"], encrypted),
+            }
             xml = f"<xml><ToUserName>{cdata(ACCOUNT)}</ToUserName><Encrypt>{cdata(encrypted)}</Encrypt></xml>"
         status, body, elapsed = self.http("POST", query or self.query(), xml)
         reply = Reply(status, body, elapsed)
@@ -158,7 +167,6 @@ class WeChatServer:
     def ask(self, user: str, content: str, safe: bool = False) -> Reply:
         """Send a text message from `user`."""
         return self.post(text_message(user, content, new_msg_id()), safe=safe)
-
 
 
 def user_texts(db: Path, sender: str) -> List[str]:
@@ -188,13 +196,15 @@ def assert_plain_answer(content: str, bot: Dict[str, Any]) -> None:
 
 def test_url_verification_needs_a_valid_signature(wechat: WeChatServer) -> None:
     query = wechat.query(echostr="4410112157386403525")
-    assert wechat.http("GET", query) [:2] == (200, "4410112157386403525")
+    assert wechat.http("GET", query)[:2] == (200, "4410112157386403525")
     forged = {**query, "signature": sha1_signature("wrong-token", query["timestamp"], query["nonce"])}
     assert wechat.http("GET", forged)[0] == 403
     assert wechat.http("GET", {"echostr": "1", "timestamp": "1", "nonce": "2"})[0] == 403
 
 
-def test_plaintext_message_gets_a_passive_reply_with_grade_and_citations(wechat: WeChatServer, tracker_db: Path) -> None:
+def test_plaintext_message_gets_a_passive_reply_with_grade_and_citations(
+    wechat: WeChatServer, tracker_db: Path
+) -> None:
     user = new_user()
     reply = wechat.ask(user, "Do exosomes help with Parkinson's disease?")
     assert reply.status == 200 and reply.elapsed < 4.5, (reply.status, reply.elapsed)
@@ -300,18 +310,24 @@ def test_a_number_reply_picks_that_suggestion(wechat: WeChatServer, tracker_db: 
     assert third.startswith(last_bot(tracker_db, user, "wechat")["text"])
 
 
-def test_subscribe_gets_a_bilingual_welcome_and_other_types_a_text_only_note(wechat: WeChatServer, tracker_db: Path) -> None:
+def test_subscribe_gets_a_bilingual_welcome_and_other_types_a_text_only_note(
+    wechat: WeChatServer, tracker_db: Path
+) -> None:
     texts, user = default_texts(), new_user()
     now = int(time.time())
-    subscribe = (f"<xml><ToUserName>{cdata(ACCOUNT)}</ToUserName><FromUserName>{cdata(user)}</FromUserName>"
-                 f"<CreateTime>{now}</CreateTime><MsgType>{cdata('event')}</MsgType>"
-                 f"<Event>{cdata('subscribe')}</Event></xml>")
+    subscribe = (
+        f"<xml><ToUserName>{cdata(ACCOUNT)}</ToUserName><FromUserName>{cdata(user)}</FromUserName>"
+        f"<CreateTime>{now}</CreateTime><MsgType>{cdata('event')}</MsgType>"
+        f"<Event>{cdata('subscribe')}</Event></xml>"
+    )
     welcome = wechat.post(subscribe, safe=True).content
     assert texts.get("channels.welcome", "zh-Hans") in welcome and texts.get("channels.welcome", "en") in welcome
-    image = (f"<xml><ToUserName>{cdata(ACCOUNT)}</ToUserName><FromUserName>{cdata(user)}</FromUserName>"
-             f"<CreateTime>{now}</CreateTime><MsgType>{cdata('image')}</MsgType>"
-             f"<PicUrl>{cdata('http://mmbiz.qpic.cn/x')}</PicUrl><MediaId>{cdata('media_id')}</MediaId>"
-             f"<MsgId>{new_msg_id()}</MsgId></xml>")
+    image = (
+        f"<xml><ToUserName>{cdata(ACCOUNT)}</ToUserName><FromUserName>{cdata(user)}</FromUserName>"
+        f"<CreateTime>{now}</CreateTime><MsgType>{cdata('image')}</MsgType>"
+        f"<PicUrl>{cdata('http://mmbiz.qpic.cn/x')}</PicUrl><MediaId>{cdata('media_id')}</MediaId>"
+        f"<MsgId>{new_msg_id()}</MsgId></xml>"
+    )
     note = wechat.post(image).content
     assert texts.get("channels.text_only", "zh-Hans") in note and texts.get("channels.text_only", "en") in note
     unsubscribe = subscribe.replace("subscribe", "unsubscribe").replace(str(now), str(now + 1))
@@ -323,15 +339,18 @@ def test_subscribe_gets_a_bilingual_welcome_and_other_types_a_text_only_note(wec
 def test_xml_entities_are_never_expanded(wechat: WeChatServer, tracker_db: Path) -> None:
     user = new_user()
     laughs = "".join(f'<!ENTITY l{i} "{"&l%d;" % (i - 1) * 10}">' for i in range(1, 10))
-    bomb = (f'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY l0 "lol">{laughs}]>'
-            f"<xml><ToUserName>{cdata(ACCOUNT)}</ToUserName><FromUserName>{cdata(user)}</FromUserName>"
-            f"<CreateTime>1</CreateTime><MsgType>{cdata('text')}</MsgType><Content>&l9;</Content>"
-            f"<MsgId>{new_msg_id()}</MsgId></xml>")
+    bomb = (
+        f'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY l0 "lol">{laughs}]>'
+        f"<xml><ToUserName>{cdata(ACCOUNT)}</ToUserName><FromUserName>{cdata(user)}</FromUserName>"
+        f"<CreateTime>1</CreateTime><MsgType>{cdata('text')}</MsgType><Content>&l9;</Content>"
+        f"<MsgId>{new_msg_id()}</MsgId></xml>"
+    )
     external = bomb.split("<!DOCTYPE")[0] + (
         '<!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
         f"<xml><ToUserName>{cdata(ACCOUNT)}</ToUserName><FromUserName>{cdata(user)}</FromUserName>"
         f"<CreateTime>1</CreateTime><MsgType>{cdata('text')}</MsgType><Content>&x;</Content>"
-        f"<MsgId>{new_msg_id()}</MsgId></xml>")
+        f"<MsgId>{new_msg_id()}</MsgId></xml>"
+    )
     for body, safe in ((bomb, False), (external, False), (bomb, True)):
         reply = wechat.post(body, safe=safe)
         assert reply.status == 400 and reply.elapsed < 2, (reply.status, reply.elapsed)
@@ -436,8 +455,12 @@ def late_wechat(bot_factory: Any, servers: Any, channel_env: Dict[str, str]) -> 
     from tests.fake_wechat_api import FakeWeChatAPI
 
     api = FakeWeChatAPI(channel_env["WECHAT_APP_ID"], "exobot-test-app-secret")
-    env = {**channel_env, "WECHAT_APP_SECRET": api.app_secret, "WECHAT_API_URL": api.url,
-           "WECHAT_REPLY_BUDGET": "0.001"}
+    env = {
+        **channel_env,
+        "WECHAT_APP_SECRET": api.app_secret,
+        "WECHAT_API_URL": api.url,
+        "WECHAT_REPLY_BUDGET": "0.001",
+    }
     bot = bot_factory(env=env, action_server=False, action_port=servers.settings.action_port)
     yield WeChatServer(bot.settings.rasa_url, channel_env), api, Path(bot.settings.env["TRACKER_SQLITE_PATH"])
     api.stop()

@@ -62,17 +62,28 @@ class MetaServer:
 
     def notification(self, value: Dict[str, Any], phone: Optional[str] = None) -> Dict[str, Any]:
         """The webhook envelope of one `messages` change to the business number."""
-        value = {"messaging_product": "whatsapp",
-                 "metadata": {"display_phone_number": "15550783881", "phone_number_id": phone or self.phone}, **value}
-        return {"object": "whatsapp_business_account",
-                "entry": [{"id": "102290129340398", "changes": [{"value": value, "field": "messages"}]}]}
+        value = {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": phone or self.phone},
+            **value,
+        }
+        return {
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "102290129340398", "changes": [{"value": value, "field": "messages"}]}],
+        }
 
     def message(self, user: str, kind: str, phone: Optional[str] = None, **fields: Any) -> Dict[str, Any]:
         """A notification of one message of `kind` from `user`."""
-        message = {"from": user, "id": "wamid." + secrets.token_hex(16).upper(),
-                   "timestamp": str(int(time.time())), "type": kind, **fields}
-        return self.notification({"contacts": [{"profile": {"name": "Test"}, "wa_id": user}],
-                                  "messages": [message]}, phone)
+        message = {
+            "from": user,
+            "id": "wamid." + secrets.token_hex(16).upper(),
+            "timestamp": str(int(time.time())),
+            "type": kind,
+            **fields,
+        }
+        return self.notification(
+            {"contacts": [{"profile": {"name": "Test"}, "wa_id": user}], "messages": [message]}, phone
+        )
 
     def text(self, user: str, body: str) -> Dict[str, Any]:
         """A text message notification."""
@@ -81,8 +92,12 @@ class MetaServer:
     def tap(self, user: str, sent: Any, index: int) -> Dict[str, Any]:
         """The notification of tapping reply button `index` of an interactive message the bot sent."""
         reply = sent.body["interactive"]["action"]["buttons"][index]["reply"]
-        return self.message(user, "interactive", context={"from": "15550783881", "id": sent.answer["messages"][0]["id"]},
-                            interactive={"type": "button_reply", "button_reply": {"id": reply["id"], "title": reply["title"]}})
+        return self.message(
+            user,
+            "interactive",
+            context={"from": "15550783881", "id": sent.answer["messages"][0]["id"]},
+            interactive={"type": "button_reply", "button_reply": {"id": reply["id"], "title": reply["title"]}},
+        )
 
     def sent(self, user: str, count: int) -> List[Any]:
         """The first `count` messages the bot sent to `user` (waiting for them); no more arrive after them."""
@@ -145,7 +160,10 @@ def assert_none_refused(api: Any, user: str) -> None:
 
 
 def test_the_subscription_check_echoes_the_challenge_only_for_the_verify_token(meta: MetaServer) -> None:
-    assert meta.verify(hub_mode="subscribe", hub_verify_token=meta.verify_token, hub_challenge="1158201444") == (200, "1158201444")
+    assert meta.verify(hub_mode="subscribe", hub_verify_token=meta.verify_token, hub_challenge="1158201444") == (
+        200,
+        "1158201444",
+    )
     assert meta.verify(hub_mode="subscribe", hub_verify_token="not-it", hub_challenge="1158201444")[0] == 403
     assert meta.verify(hub_mode="unsubscribe", hub_verify_token=meta.verify_token, hub_challenge="1")[0] == 403
     assert meta.verify(hub_mode="subscribe", hub_challenge="1")[0] == 403
@@ -157,7 +175,7 @@ def test_a_forged_or_missing_signature_is_refused_with_no_send(meta: MetaServer,
     body = json.dumps(document, ensure_ascii=False).encode("utf-8")
     assert meta.post(document, signature=meta_signature("not-the-app-secret", body)) == 403
     assert meta.post(document, signature=meta_signature(meta.secret, body + b" ")) == 403  # another body
-    assert meta.post(document, signature=meta_signature(meta.secret, body)[len("sha256="):]) == 403  # no prefix
+    assert meta.post(document, signature=meta_signature(meta.secret, body)[len("sha256=") :]) == 403  # no prefix
     assert meta.post(document, signature=None) == 403
     time.sleep(1.0)
     assert meta.api.sent(user) == [] and stored_events(tracker_db, user, "whatsapp") == []
@@ -183,7 +201,9 @@ def test_an_answer_is_a_text_then_rating_and_suggestion_buttons(
     # The feedback question, in the answer's language, with the two rating buttons.
     assert rating.body["interactive"]["body"]["text"] == texts.get("channels.feedback_prompt", lang)
     assert [b["id"] for b in buttons(rating)] == ["fb:helpful", "fb:not_helpful"]
-    assert [b["title"] for b in buttons(rating)] == [texts.get(f"channels.feedback_{r}", lang) for r in ("helpful", "not_helpful")]
+    assert [b["title"] for b in buttons(rating)] == [
+        texts.get(f"channels.feedback_{r}", lang) for r in ("helpful", "not_helpful")
+    ]
     # The suggestions: listed whole and numbered in the body, one button each (at most three).
     suggestions = bot["custom"]["suggestions"]
     listed = offer.body["interactive"]["body"]["text"].split("\n")
@@ -228,9 +248,14 @@ def test_the_same_message_id_is_answered_once(meta: MetaServer, tracker_db: Path
 
 def test_status_notifications_are_acknowledged_without_a_send(meta: MetaServer) -> None:
     user = new_user()
-    status = {"id": "wamid." + secrets.token_hex(16).upper(), "status": "delivered", "timestamp": str(int(time.time())),
-              "recipient_id": user, "conversation": {"id": secrets.token_hex(16), "origin": {"type": "service"}},
-              "pricing": {"billable": False, "pricing_model": "PMP", "category": "service"}}
+    status = {
+        "id": "wamid." + secrets.token_hex(16).upper(),
+        "status": "delivered",
+        "timestamp": str(int(time.time())),
+        "recipient_id": user,
+        "conversation": {"id": secrets.token_hex(16), "origin": {"type": "service"}},
+        "pricing": {"billable": False, "pricing_model": "PMP", "category": "service"},
+    }
     assert meta.post(meta.notification({"statuses": [status]})) == 200
     time.sleep(1.0)
     assert meta.api.sent(user) == []
@@ -240,7 +265,9 @@ def test_images_and_stickers_get_the_text_only_note_and_reactions_nothing(meta: 
     texts, user = default_texts(), new_user()
     image = {"mime_type": "image/jpeg", "sha256": secrets.token_hex(32), "id": "1383245099434519"}
     meta.post(meta.message(user, "image", image=image))
-    meta.post(meta.message(user, "sticker", sticker={"mime_type": "image/webp", "sha256": "x", "id": "5", "animated": False}))
+    meta.post(
+        meta.message(user, "sticker", sticker={"mime_type": "image/webp", "sha256": "x", "id": "5", "animated": False})
+    )
     meta.post(meta.message(user, "reaction", reaction={"message_id": "wamid.X", "emoji": "👍"}))
     for note in meta.sent(user, 2):
         text = note.body["text"]["body"]

@@ -87,8 +87,17 @@ def shadow_eval(page: Any, script: str) -> Any:
     return page.evaluate(f"() => {{ const root = document.getElementById('exobot-widget').shadowRoot; {script} }}")
 
 
-@pytest.mark.parametrize("lang", [pytest.param("zh-Hans", id="simplified"), pytest.param("zh-Hant", id="traditional"), pytest.param("en", id="english")])
-def test_answer_shows_grade_badge_citation_chips_and_flags(lang: str, demo_url: str, new_page: Any, ask: Any, output_dir: Path) -> None:
+@pytest.mark.parametrize(
+    "lang",
+    [
+        pytest.param("zh-Hans", id="simplified"),
+        pytest.param("zh-Hant", id="traditional"),
+        pytest.param("en", id="english"),
+    ],
+)
+def test_answer_shows_grade_badge_citation_chips_and_flags(
+    lang: str, demo_url: str, new_page: Any, ask: Any, output_dir: Path
+) -> None:
     questions = {
         "zh-Hans": "打外泌体针能让全身返老还童吗？",
         "zh-Hant": "外泌體護膚安全嗎？",
@@ -98,7 +107,9 @@ def test_answer_shows_grade_badge_citation_chips_and_flags(lang: str, demo_url: 
     open_widget(page, demo_url)
     reply = ask_widget(page, questions[lang])
     text, payload = rest_reply(ask, questions[lang])
-    assert payload["lang"] == lang and payload["evidence"] and payload["citations"], f"the oracle answer is no graded answer: {payload}"
+    assert (
+        payload["lang"] == lang and payload["evidence"] and payload["citations"]
+    ), f"the oracle answer is no graded answer: {payload}"
 
     assert reply.get_attribute("lang") == lang
     badge = reply.locator(".exo-badge")
@@ -106,23 +117,29 @@ def test_answer_shows_grade_badge_citation_chips_and_flags(lang: str, demo_url: 
     assert badge.locator(".exo-badge-label").inner_text() == payload["evidence"]["label"]
     assert badge.locator(".exo-badge-key").inner_text().rstrip(":") == STRINGS[lang]["evidence"]
     background = badge.evaluate("b => getComputedStyle(b).backgroundColor")
-    assert background not in ("rgba(0, 0, 0, 0)", "transparent", "rgb(75, 85, 99)"), "the level has no colour of its own"
+    assert background not in (
+        "rgba(0, 0, 0, 0)",
+        "transparent",
+        "rgb(75, 85, 99)",
+    ), "the level has no colour of its own"
 
     chips = reply.locator(".exo-chip")
     assert [chips.nth(i).locator(".exo-chip-n").inner_text() for i in range(chips.count())] == [
         f"[{c['ref']}]" for c in payload["citations"]
     ]
     flags = reply.locator(".exo-flag")
-    assert [flags.nth(i).get_attribute("data-code") for i in range(flags.count())] == [f["code"] for f in payload["flags"]]
+    assert [flags.nth(i).get_attribute("data-code") for i in range(flags.count())] == [
+        f["code"] for f in payload["flags"]
+    ]
     assert reply.locator(".exo-flag-text").all_inner_texts() == [f["message"] for f in payload["flags"]]
     if lang == "zh-Hans":
         assert reply.locator(".exo-flag").count() == 1, "the injection claim raises the ⚠️ banner"
 
     body = reply.locator(".exo-text").inner_text()
     assert body and body in text, "the answer shown is the bot's answer"
-    assert payload["evidence"]["label"] not in body and f"[{payload['citations'][0]['ref']}]" not in body, (
-        "the grade and sources lines are shown as badge and chips, not repeated in the text"
-    )
+    assert (
+        payload["evidence"]["label"] not in body and f"[{payload['citations'][0]['ref']}]" not in body
+    ), "the grade and sources lines are shown as badge and chips, not repeated in the text"
     shot(page, output_dir, f"answer-{lang}")
 
 
@@ -153,7 +170,9 @@ def test_a_composite_answer_shows_one_badge_and_one_set_of_chips_per_part(
     shot(page, output_dir, "composite")
 
 
-def test_citation_chip_opens_full_reference_with_pubmed_and_doi(demo_url: str, new_page: Any, ask: Any, output_dir: Path) -> None:
+def test_citation_chip_opens_full_reference_with_pubmed_and_doi(
+    demo_url: str, new_page: Any, ask: Any, output_dir: Path
+) -> None:
     question = "外泌体护肤在人身上有证据吗？"
     page = new_page()
     open_widget(page, demo_url)
@@ -196,7 +215,11 @@ def test_starter_and_suggestion_buttons_send_their_payload(demo_url: str, new_pa
     second = page.locator(".exo-bot").nth(1)
     second.wait_for(timeout=REPLY_TIMEOUT_MS)
     assert page.locator(".exo-user .exo-text").nth(1).inner_text() == title
-    assert second.get_attribute("data-type") in ("answer", "advice", "claim_check"), "a suggested question is understood"
+    assert second.get_attribute("data-type") in (
+        "answer",
+        "advice",
+        "claim_check",
+    ), "a suggested question is understood"
     assert second.locator(".exo-badge").count() == 1
     shot(page, output_dir, "suggestion")
 
@@ -222,21 +245,27 @@ def test_history_and_session_survive_a_reload(demo_url: str, new_page: Any, outp
     open_widget(page, demo_url)
     ask_widget(page, "What are exosomes?")
     before = page.locator(".exo-msg").all_inner_texts()
-    session = page.evaluate("() => JSON.parse(Object.entries(localStorage).find(([k]) => k.startsWith('exobot:'))[1]).sessionId")
+    session = page.evaluate(
+        "() => JSON.parse(Object.entries(localStorage).find(([k]) => k.startsWith('exobot:'))[1]).sessionId"
+    )
 
     page.reload()
     page.locator(".exo-launcher").click()
     page.locator('.exo-root[data-status="connected"]').wait_for(timeout=REPLY_TIMEOUT_MS)
     assert page.locator(".exo-msg").all_inner_texts() == before
     assert page.locator(".exo-starters").count() == 0, "no starter questions over an existing conversation"
-    after = page.evaluate("() => JSON.parse(Object.entries(localStorage).find(([k]) => k.startsWith('exobot:'))[1]).sessionId")
+    after = page.evaluate(
+        "() => JSON.parse(Object.entries(localStorage).find(([k]) => k.startsWith('exobot:'))[1]).sessionId"
+    )
     assert after == session, "the same Rasa session goes on after the reload"
     reply = ask_widget(page, "Is exosome skincare safe?")
     assert reply.get_attribute("lang") == "en", "replies still arrive in the resumed session"
     shot(page, output_dir, "history-after-reload")
 
 
-def test_staff_view_shows_intent_confidence_topic_facts_and_level(demo_url: str, new_page: Any, ask: Any, output_dir: Path) -> None:
+def test_staff_view_shows_intent_confidence_topic_facts_and_level(
+    demo_url: str, new_page: Any, ask: Any, output_dir: Path
+) -> None:
     question = "外泌体是什么？"
     page = new_page()
     open_widget(page, demo_url)
@@ -267,11 +296,14 @@ def test_keyboard_use_typing_indicator_and_announcements(demo_url: str, new_page
     assert log.get_attribute("role") == "log" and log.get_attribute("aria-live") == "polite"
     assert page.locator(".exo-status").get_attribute("role") == "status"
     page.locator('.exo-root[data-status="connected"]').wait_for(timeout=REPLY_TIMEOUT_MS)
-    shadow_eval(page, """
+    shadow_eval(
+        page,
+        """
         const typing = root.querySelector('.exo-typing');
         window.typingSeen = false;
         new MutationObserver(() => { if (!typing.hidden) window.typingSeen = true; }).observe(typing, {attributes: true});
-    """)
+    """,
+    )
 
     page.keyboard.type("外泌体护肤安全吗？")
     page.keyboard.press("Enter")
@@ -293,7 +325,9 @@ def test_keyboard_use_typing_indicator_and_announcements(demo_url: str, new_page
     shot(page, output_dir, "keyboard-closed")
 
 
-def test_language_switch_changes_the_widget_strings_and_is_remembered(demo_url: str, new_page: Any, output_dir: Path) -> None:
+def test_language_switch_changes_the_widget_strings_and_is_remembered(
+    demo_url: str, new_page: Any, output_dir: Path
+) -> None:
     page = new_page()
     open_widget(page, demo_url)
     send = page.locator(".exo-send")
@@ -342,7 +376,13 @@ def test_widget_server_serves_only_the_widget_and_the_demo_page(servers: BotServ
     status, _, page = _get(servers, "/?debug=1")
     assert status == 200 and f'data-server="http://127.0.0.1:{servers.settings.rasa_port}"' in page
     assert 'data-debug="1"' in page
-    for path in ("/../pyproject.toml", "/widget/src/widget.js", "/dist/widget.js", "/demo/index.html", "/%2e%2e/bot/serve.py"):
+    for path in (
+        "/../pyproject.toml",
+        "/widget/src/widget.js",
+        "/dist/widget.js",
+        "/demo/index.html",
+        "/%2e%2e/bot/serve.py",
+    ):
         assert _get(servers, path)[0] == 404, path
     _, _, page = _get(servers, "/", host='evil"><script>alert(1)</script>:80')
     assert "<script>alert(1)" not in page and 'data-server="http://127.0.0.1:' in page
@@ -360,7 +400,9 @@ def test_widget_strings_need_both_languages(tmp_path: Path) -> None:
         load_widget_texts(broken)
 
 
-def test_widget_reconnects_after_the_rasa_server_restarts(servers: BotServers, demo_url: str, new_page: Any, output_dir: Path) -> None:
+def test_widget_reconnects_after_the_rasa_server_restarts(
+    servers: BotServers, demo_url: str, new_page: Any, output_dir: Path
+) -> None:
     """Runs last: it restarts the session's Rasa server (same port, same tracker store)."""
     page = new_page()
     open_widget(page, demo_url)
@@ -387,9 +429,17 @@ def test_widget_reconnects_after_the_rasa_server_restarts(servers: BotServers, d
     shot(page, output_dir, "reconnected")
 
 
-@pytest.mark.parametrize("lang, helpful, not_helpful", [("en", "Helpful", "Not helpful"), ("zh-Hans", "有帮助", "没帮助")])
+@pytest.mark.parametrize(
+    "lang, helpful, not_helpful", [("en", "Helpful", "Not helpful"), ("zh-Hans", "有帮助", "没帮助")]
+)
 def test_feedback_buttons_store_the_rating_with_the_answer_and_insights_count_it(
-    lang: str, helpful: str, not_helpful: str, demo_url: str, new_page: Any, tracker_db: Path, tmp_path: Path,
+    lang: str,
+    helpful: str,
+    not_helpful: str,
+    demo_url: str,
+    new_page: Any,
+    tracker_db: Path,
+    tmp_path: Path,
 ) -> None:
     """Contract 1.1 section 3 / issue 13 point 3: two buttons with accessible names, pressed state shown,
     an optional reason after "Not helpful"; stored as an event of web:<session> tied to the answer."""
@@ -404,7 +454,10 @@ def test_feedback_buttons_store_the_rating_with_the_answer_and_insights_count_it
     open_widget(page, demo_url)
     since = time.time() - 1
     reply = ask_widget(page, question)
-    good, bad = reply.get_by_role("button", name=helpful, exact=True), reply.get_by_role("button", name=not_helpful, exact=True)
+    good, bad = (
+        reply.get_by_role("button", name=helpful, exact=True),
+        reply.get_by_role("button", name=not_helpful, exact=True),
+    )
     assert good.get_attribute("aria-pressed") == bad.get_attribute("aria-pressed") == "false"
     good.click()
     assert good.get_attribute("aria-pressed") == "true" and bad.get_attribute("aria-pressed") == "false"
@@ -414,8 +467,10 @@ def test_feedback_buttons_store_the_rating_with_the_answer_and_insights_count_it
     reason.fill("too vague <b>x</b>")
     reply.locator(".exo-feedback-send").click()
 
-    session = page.evaluate("() => { for (const k of Object.keys(localStorage)) if (k.startsWith('exobot:'))"
-                            " return JSON.parse(localStorage.getItem(k)).sessionId; }")
+    session = page.evaluate(
+        "() => { for (const k of Object.keys(localStorage)) if (k.startsWith('exobot:'))"
+        " return JSON.parse(localStorage.getItem(k)).sessionId; }"
+    )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         events = stored_events(tracker_db, session, "socketio")
@@ -432,12 +487,20 @@ def test_feedback_buttons_store_the_rating_with_the_answer_and_insights_count_it
     last = page.locator(".exo-bot").last
     assert last.get_by_role("button", name=not_helpful, exact=True).get_attribute("aria-pressed") == "true"
 
-    result = run_bot("insights", "--since", str(since_iso(since)), "--json", str(tmp_path / "i.json"),
-                     env={"TRACKER_SQLITE_PATH": str(tracker_db)})
+    result = run_bot(
+        "insights",
+        "--since",
+        str(since_iso(since)),
+        "--json",
+        str(tmp_path / "i.json"),
+        env={"TRACKER_SQLITE_PATH": str(tracker_db)},
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "i.json").read_text(encoding="utf-8"))
     assert report["feedback"]["by_rating"]["not_helpful"] >= 2 and report["feedback"]["by_rating"]["helpful"] >= 1
-    assert any(g["question"] == question and "too vague <b>x</b>" in g["reasons"] for g in report["feedback"]["not_helpful"])
+    assert any(
+        g["question"] == question and "too vague <b>x</b>" in g["reasons"] for g in report["feedback"]["not_helpful"]
+    )
 
 
 def since_iso(timestamp: float) -> str:

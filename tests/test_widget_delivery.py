@@ -25,7 +25,14 @@ from bot.widget import WIDGET_DIR, install_node_modules
 from tests.browser_checks import AXE, axe_violations
 from tests.conftest import stored_events
 from tests.test_widget_browser import (  # noqa: F401  (fixtures used by name)
-    REPLY_TIMEOUT_MS, STRINGS, ask_widget, demo_url, new_page, open_widget, shadow_eval, shot,
+    REPLY_TIMEOUT_MS,
+    STRINGS,
+    ask_widget,
+    demo_url,
+    new_page,
+    open_widget,
+    shadow_eval,
+    shot,
 )
 
 SOCKET_URL = re.compile(r".*/socket\.io/.*")
@@ -64,7 +71,9 @@ class SocketGate:
         server = ws.connect_to_server()
         self.sockets.append((ws, server))
         ws.on_message(lambda m: None if isinstance(m, str) and self._swallow_user(m) else server.send(m))
-        server.on_message(lambda m: None if isinstance(m, str) and self.drop_answers and '"bot_uttered"' in m else ws.send(m))
+        server.on_message(
+            lambda m: None if isinstance(m, str) and self.drop_answers and '"bot_uttered"' in m else ws.send(m)
+        )
 
     def _http(self, route: Any) -> None:
         if not self.open:
@@ -72,7 +81,9 @@ class SocketGate:
             return
         request = route.request
         if request.method == "POST" and self._swallow_user(request.post_data or ""):
-            route.fulfill(status=200, body="ok", headers={"Content-Type": "text/html", "Access-Control-Allow-Origin": "*"})
+            route.fulfill(
+                status=200, body="ok", headers={"Content-Type": "text/html", "Access-Control-Allow-Origin": "*"}
+            )
             return
         if request.method == "GET" and self.drop_answers:
             response = route.fetch()
@@ -96,13 +107,17 @@ class SocketGate:
 
 
 def session_of(page: Any) -> str:
-    return page.evaluate("() => { for (const k of Object.keys(localStorage)) if (k.startsWith('exobot:'))"
-                         " return JSON.parse(localStorage.getItem(k)).sessionId; }")
+    return page.evaluate(
+        "() => { for (const k of Object.keys(localStorage)) if (k.startsWith('exobot:'))"
+        " return JSON.parse(localStorage.getItem(k)).sessionId; }"
+    )
 
 
 def stored_state(page: Any) -> Dict[str, Any]:
-    return page.evaluate("() => { for (const k of Object.keys(localStorage)) if (k.startsWith('exobot:'))"
-                         " return JSON.parse(localStorage.getItem(k)); return null; }")
+    return page.evaluate(
+        "() => { for (const k of Object.keys(localStorage)) if (k.startsWith('exobot:'))"
+        " return JSON.parse(localStorage.getItem(k)); return null; }"
+    )
 
 
 def user_events(tracker_db: Path, session: str, client_id: Optional[str] = None) -> List[Dict[str, Any]]:
@@ -122,17 +137,23 @@ def wait_until(check: Callable[[], Any], timeout: float = 20.0, what: str = "con
 
 def watch_status(page: Any) -> None:
     """Record every status the widget shows from now on (window.statuses)."""
-    shadow_eval(page, """
+    shadow_eval(
+        page,
+        """
         const r = root.querySelector('.exo-root');
         window.statuses = [r.dataset.status];
         new MutationObserver(() => window.statuses.push(r.dataset.status)).observe(r, {attributes: true, attributeFilter: ['data-status']});
-    """)
+    """,
+    )
 
 
 def message_texts(page: Any) -> List[tuple[str, str]]:
     """(from, first text) of every message shown, in order."""
-    return shadow_eval(page, """return [...root.querySelectorAll('.exo-msg')].map(m =>
-        [m.dataset.from, (m.querySelector('.exo-text') || m).textContent]);""")
+    return shadow_eval(
+        page,
+        """return [...root.querySelectorAll('.exo-msg')].map(m =>
+        [m.dataset.from, (m.querySelector('.exo-text') || m).textContent]);""",
+    )
 
 
 def test_a_message_typed_offline_survives_a_reload_and_is_answered_exactly_once(
@@ -198,7 +219,10 @@ def test_an_answer_lost_on_its_way_is_sent_again_after_a_reload_never_answered_t
     page.locator('.exo-user[data-state="sent"]').wait_for()
     client_id = user.get_attribute("data-id")
     session = session_of(page)
-    wait_until(lambda: any(e["event"] == "bot" for e in stored_events(tracker_db, session, "socketio")), what="the bot's answer")
+    wait_until(
+        lambda: any(e["event"] == "bot" for e in stored_events(tracker_db, session, "socketio")),
+        what="the bot's answer",
+    )
     assert page.locator(".exo-bot").count() == 0
 
     gate.drop_answers = False
@@ -209,7 +233,9 @@ def test_an_answer_lost_on_its_way_is_sent_again_after_a_reload_never_answered_t
     page.wait_for_timeout(1000)
     assert [m[0] for m in message_texts(page)] == ["user", "bot"]
     assert page.locator(".exo-user").last.get_attribute("data-state") == "answered"
-    assert len(user_events(tracker_db, session, client_id)) == 1, "the re-sent message was answered from memory, not run again"
+    assert (
+        len(user_events(tracker_db, session, client_id)) == 1
+    ), "the re-sent message was answered from memory, not run again"
     bots = [e for e in stored_events(tracker_db, session, "socketio") if e["event"] == "bot"]
     assert len(bots) == 1
     assert page.errors == []
@@ -230,16 +256,18 @@ def test_a_silently_dropped_message_is_sent_again_and_answered(demo_url: str, ne
     page.locator('.exo-root[data-status="connected"]').wait_for()
     statuses = page.evaluate("() => window.statuses")
     assert "queued" in statuses, f"the dead connection was re-opened: {statuses}"
-    assert statuses.index("connected", 1) == len(statuses) - 1, (
-        f"the status said connected while the message was lost: {statuses}"
-    )
+    assert (
+        statuses.index("connected", 1) == len(statuses) - 1
+    ), f"the status said connected while the message was lost: {statuses}"
     session = session_of(page)
     client_id = page.locator(".exo-user").last.get_attribute("data-id")
     assert len(user_events(tracker_db, session, client_id)) == 1
     assert page.errors == []
 
 
-def test_a_message_never_answered_shows_not_delivered_with_retry(demo_url: str, new_page: Any, output_dir: Path) -> None:
+def test_a_message_never_answered_shows_not_delivered_with_retry(
+    demo_url: str, new_page: Any, output_dir: Path
+) -> None:
     page = new_page()
     gate = SocketGate(page.context)
     open_widget(page, demo_url + "?reply_timeout=4&ack_timeout=30")
@@ -339,7 +367,9 @@ def test_timestamps_copy_button_counter_paste_notice_and_a_growing_input(
     copy.click()
     reply.locator(".exo-copy-text", has_text=STRINGS["en"]["copied"]).wait_for()
     answer_text = stored_state(page)["messages"][-1]["text"]
-    assert page.evaluate("() => navigator.clipboard.readText()") == answer_text, "the whole answer, grade and sources included"
+    assert (
+        page.evaluate("() => navigator.clipboard.readText()") == answer_text
+    ), "the whole answer, grade and sources included"
 
     box = page.locator(".exo-input")
     counter = page.locator(".exo-counter span[aria-hidden]")
@@ -358,13 +388,16 @@ def test_timestamps_copy_button_counter_paste_notice_and_a_growing_input(
     assert box.bounding_box()["height"] > height + 20, "the input grows with its lines"
 
     box.fill("")
-    shadow_eval(page, """
+    shadow_eval(
+        page,
+        """
         const input = root.querySelector('.exo-input');
         input.focus();
         const data = new DataTransfer();
         data.setData('text/plain', 'x'.repeat(2500));
         input.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true}));
-    """)
+    """,
+    )
     assert len(box.input_value()) == 2000
     notice = page.locator(".exo-notice")
     assert notice.is_visible() and notice.inner_text() == STRINGS["en"]["paste_cut"].format(max=2000)
@@ -385,12 +418,17 @@ def test_urls_in_answers_are_safe_links(demo_url: str, new_page: Any) -> None:
     links = message.locator("a")
     assert links.count() == 2
     assert [links.nth(i).get_attribute("href") for i in range(2)] == [
-        "https://pubmed.ncbi.nlm.nih.gov/123/", "https://example.org/a?b=1&c=",
+        "https://pubmed.ncbi.nlm.nih.gov/123/",
+        "https://example.org/a?b=1&c=",
     ]
     for i in range(2):
         assert links.nth(i).get_attribute("rel") == "noopener noreferrer"
         assert links.nth(i).get_attribute("target") == "_blank"
-    assert message.locator(".exo-text").inner_text().startswith("Read https://pubmed.ncbi.nlm.nih.gov/123/ and (see https://example.org/a?b=1&c=<x>).")
+    assert (
+        message.locator(".exo-text")
+        .inner_text()
+        .startswith("Read https://pubmed.ncbi.nlm.nih.gov/123/ and (see https://example.org/a?b=1&c=<x>).")
+    )
     assert links.first.get_attribute("aria-describedby") == "exo-new-tab"
     assert page.locator("#exo-new-tab").text_content() == STRINGS["en"]["new_tab"]
     assert shadow_eval(page, "return root.querySelectorAll('b, script, iframe').length;") == 0
@@ -410,7 +448,9 @@ def test_new_conversation_asks_first_and_delete_my_history_clears_the_browser(
     new.click()
     dialog = page.get_by_role("alertdialog")
     assert dialog.is_visible() and dialog.get_attribute("aria-modal") == "true"
-    assert shadow_eval(page, "return root.activeElement.className;") == "exo-confirm-cancel", "the safe choice has focus"
+    assert (
+        shadow_eval(page, "return root.activeElement.className;") == "exo-confirm-cancel"
+    ), "the safe choice has focus"
     shot(page, output_dir, "confirm-new")
     page.keyboard.press("Escape")
     assert dialog.is_hidden() and page.locator(".exo-msg").count() == 2, "Escape keeps the conversation"
@@ -458,9 +498,12 @@ def test_history_saved_by_the_first_widget_version_is_kept(demo_url: str, new_pa
     page = new_page()
     page.goto(demo_url)
     server = page.locator("script[data-server]").get_attribute("data-server")
-    page.evaluate("""server => { localStorage.clear(); localStorage.setItem('exobot:v1:' + server, JSON.stringify({
+    page.evaluate(
+        """server => { localStorage.clear(); localStorage.setItem('exobot:v1:' + server, JSON.stringify({
         sessionId: 'legacy-session-123', lang: 'en',
-        messages: [{from: 'user', text: 'What are exosomes?'}, {from: 'bot', text: 'Tiny packets.', payload: null}]})); }""", server)
+        messages: [{from: 'user', text: 'What are exosomes?'}, {from: 'bot', text: 'Tiny packets.', payload: null}]})); }""",
+        server,
+    )
     page.reload()
     page.locator(".exo-launcher").click()
     assert message_texts(page) == [["user", "What are exosomes?"], ["bot", "Tiny packets."]]
@@ -477,10 +520,13 @@ def test_dark_mode_follows_the_system_setting(demo_url: str, new_page: Any, outp
     page = new_page(color_scheme="dark")
     open_widget(page, demo_url)
     ask_widget(page, "What are exosomes?")
-    colours = shadow_eval(page, """
+    colours = shadow_eval(
+        page,
+        """
         const style = (s, p) => getComputedStyle(root.querySelector(s))[p];
         return [style('.exo-panel', 'backgroundColor'), style('.exo-log', 'backgroundColor'), style('.exo-bot .exo-text', 'color')];
-    """)
+    """,
+    )
     assert [luminance(c) for c in colours[:2]] < [0.05, 0.05] and luminance(colours[2]) > 0.6, colours
     shot(page, output_dir, "dark")
 
@@ -510,20 +556,28 @@ def test_the_reference_card_keeps_focus_inside_with_close_first(demo_url: str, n
     reply.locator(".exo-chip").first.click()
     card = page.locator(".exo-ref")
     assert card.get_attribute("aria-modal") == "true"
-    order = shadow_eval(page, "return [...root.querySelector('.exo-ref').querySelectorAll('button, a')].map(e => e.className);")
+    order = shadow_eval(
+        page, "return [...root.querySelector('.exo-ref').querySelectorAll('button, a')].map(e => e.className);"
+    )
     assert order[0] == "exo-ref-close", f"Close comes first: {order}"
     assert shadow_eval(page, "return root.activeElement.className;") == "exo-ref-close"
     visited = []
     for _ in range(2 * len(order) + 1):
         page.keyboard.press("Tab")
-        visited.append(shadow_eval(page, "const a = root.activeElement; return a && a.closest('.exo-ref') ? a.className : 'OUTSIDE';"))
+        visited.append(
+            shadow_eval(
+                page, "const a = root.activeElement; return a && a.closest('.exo-ref') ? a.className : 'OUTSIDE';"
+            )
+        )
     assert "OUTSIDE" not in visited, visited
     assert set(visited) == set(order), "Tab goes round every control of the card"
     page.keyboard.press("Escape")
     page.locator(".exo-chip").first.focus()
     page.keyboard.press("Enter")
     page.keyboard.press("Shift+Tab")
-    assert shadow_eval(page, "return root.activeElement.className;") == order[-1], "Shift+Tab from Close goes to the last control"
+    assert (
+        shadow_eval(page, "return root.activeElement.className;") == order[-1]
+    ), "Shift+Tab from Close goes to the last control"
 
 
 def test_the_full_screen_phone_panel_keeps_focus_inside(demo_url: str, new_page: Any) -> None:
@@ -542,8 +596,12 @@ def test_the_full_screen_phone_panel_keeps_focus_inside(demo_url: str, new_page:
         assert inside, f"focus left the full-screen panel after {key}"
 
 
-@pytest.mark.parametrize("lang, launcher, switch", [("zh-Hans", "问问证据", "English"), ("en", "Ask the evidence", "中文")])
-def test_accessible_names_contain_the_visible_labels(lang: str, launcher: str, switch: str, demo_url: str, new_page: Any) -> None:
+@pytest.mark.parametrize(
+    "lang, launcher, switch", [("zh-Hans", "问问证据", "English"), ("en", "Ask the evidence", "中文")]
+)
+def test_accessible_names_contain_the_visible_labels(
+    lang: str, launcher: str, switch: str, demo_url: str, new_page: Any
+) -> None:
     page = new_page()
     open_widget(page, demo_url + ("?lang=en" if lang == "en" else ""))
     button = page.locator(".exo-launcher")
@@ -561,7 +619,9 @@ def test_focus_rings_and_control_borders_have_3_to_1_contrast(demo_url: str, new
     open_widget(page, demo_url)
     ask_widget(page, "外泌体护肤安全吗？")
     page.keyboard.press("Shift")  # keyboard use: programmatic focus shows the focus ring
-    checks = shadow_eval(page, """
+    checks = shadow_eval(
+        page,
+        """
         const bg = node => { for (let n = node.parentElement; n; n = n.parentElement) {
             const c = getComputedStyle(n).backgroundColor; if (c !== 'rgba(0, 0, 0, 0)') return c; } return 'rgb(255, 255, 255)'; };
         const out = [];
@@ -573,10 +633,19 @@ def test_focus_rings_and_control_borders_have_3_to_1_contrast(demo_url: str, new
                       borderWidth: s.borderTopWidth, around: bg(node)});
         }
         return out;
-    """)
+    """,
+    )
     for c in checks:
         assert c["ringWidth"] in ("3px",) and contrast(c["ring"], c["around"]) >= 3, f"focus ring of {c}"
-        if c["sel"] in (".exo-input", ".exo-suggestion", ".exo-feedback-button", ".exo-chip", ".exo-copy", ".exo-lang", ".exo-close"):
+        if c["sel"] in (
+            ".exo-input",
+            ".exo-suggestion",
+            ".exo-feedback-button",
+            ".exo-chip",
+            ".exo-copy",
+            ".exo-lang",
+            ".exo-close",
+        ):
             assert contrast(c["border"], c["around"]) >= 3, f"border of {c}"
 
 
@@ -585,18 +654,24 @@ def test_phone_input_is_16px_and_touch_targets_are_44px(demo_url: str, new_page:
     open_widget(page, demo_url)
     reply = ask_widget(page, "外泌体护肤在人身上有证据吗？")
     assert shadow_eval(page, "return getComputedStyle(root.querySelector('.exo-input')).fontSize;") == "16px"
-    small = shadow_eval(page, """
+    small = shadow_eval(
+        page,
+        """
         return [...root.querySelectorAll('.exo-panel button, .exo-panel a, .exo-panel textarea, .exo-panel input')]
             .filter(e => e.getClientRects().length && !e.closest('[hidden]') && !e.closest('.exo-ref'))
             .map(e => [e.className, Math.round(e.getBoundingClientRect().height), Math.round(e.getBoundingClientRect().width)])
             .filter(([, h, w]) => h < 44 || w < 44);
-    """)
+    """,
+    )
     assert small == [], f"touch targets under 44 px: {small}"
     reply.locator(".exo-chip").first.click()
-    small = shadow_eval(page, """
+    small = shadow_eval(
+        page,
+        """
         return [...root.querySelectorAll('.exo-ref button, .exo-ref a')]
             .map(e => [e.className, Math.round(e.getBoundingClientRect().height)]).filter(([, h]) => h < 44);
-    """)
+    """,
+    )
     assert small == [], small
     shot(page, output_dir, "phone-reference")
 
@@ -604,15 +679,21 @@ def test_phone_input_is_16px_and_touch_targets_are_44px(demo_url: str, new_page:
 def test_traditional_wording_and_traditional_fonts(demo_url: str, new_page: Any) -> None:
     hant = STRINGS["zh-Hant"]
     assert "分頁" in hant["new_tab"] and not any("標籤頁" in text for text in hant.values())
-    assert not any(word in text for text in hant.values() for word in ("信息", "界面", "連接", "視圖")), "mainland wording"
+    assert not any(
+        word in text for text in hant.values() for word in ("信息", "界面", "連接", "視圖")
+    ), "mainland wording"
     page = new_page()
     open_widget(page, demo_url + "?lang=zh-Hant")
     fonts = shadow_eval(page, "return getComputedStyle(root.querySelector('.exo-root')).fontFamily;")
-    assert "PingFang TC" in fonts and "Noto Sans CJK TC" in fonts and fonts.index("TC") < fonts.index("sans-serif"), fonts
+    assert (
+        "PingFang TC" in fonts and "Noto Sans CJK TC" in fonts and fonts.index("TC") < fonts.index("sans-serif")
+    ), fonts
     assert "SC" not in fonts, fonts
 
 
-def test_a_phone_on_its_side_gets_a_full_screen_panel_with_a_usable_log(demo_url: str, new_page: Any, output_dir: Path) -> None:
+def test_a_phone_on_its_side_gets_a_full_screen_panel_with_a_usable_log(
+    demo_url: str, new_page: Any, output_dir: Path
+) -> None:
     page = new_page(viewport={"width": 844, "height": 390}, is_mobile=True, has_touch=True, device_scale_factor=2)
     open_widget(page, demo_url)
     ask_widget(page, "What are exosomes?")
@@ -628,13 +709,23 @@ def test_a_phone_on_its_side_gets_a_full_screen_panel_with_a_usable_log(demo_url
 
 
 @pytest.mark.parametrize("lang", ["zh-Hans", "en"])
-@pytest.mark.parametrize("viewport", [pytest.param({"width": 1280, "height": 800}, id="desktop"),
-                                      pytest.param({"width": 390, "height": 844}, id="phone")])
-def test_axe_finds_no_serious_violations(lang: str, viewport: Dict[str, int], demo_url: str, new_page: Any, output_dir: Path) -> None:
+@pytest.mark.parametrize(
+    "viewport",
+    [
+        pytest.param({"width": 1280, "height": 800}, id="desktop"),
+        pytest.param({"width": 390, "height": 844}, id="phone"),
+    ],
+)
+def test_axe_finds_no_serious_violations(
+    lang: str, viewport: Dict[str, int], demo_url: str, new_page: Any, output_dir: Path
+) -> None:
     phone = viewport["width"] < 500
     page = new_page(viewport=viewport, **({"is_mobile": True, "has_touch": True} if phone else {}))
     open_widget(page, demo_url + ("?lang=en" if lang == "en" else ""))
-    question = {"zh-Hans": "打外泌体针能让全身返老还童吗？", "en": "What human evidence is there for exosomes in skin care?"}[lang]
+    question = {
+        "zh-Hans": "打外泌体针能让全身返老还童吗？",
+        "en": "What human evidence is there for exosomes in skin care?",
+    }[lang]
     reply = ask_widget(page, question)
     assert reply.locator(".exo-chip").count() and reply.locator(".exo-feedback").count()
     assert axe_violations(page) == [], "with an answer shown"
@@ -656,7 +747,9 @@ def test_axe_finds_no_serious_violations_in_dark_mode_and_the_staff_view(demo_ur
 # ---- Staff view (issue 13, point 6)
 
 
-def test_staff_view_shows_language_flags_parts_session_and_copies_the_payload(demo_url: str, new_page: Any, output_dir: Path) -> None:
+def test_staff_view_shows_language_flags_parts_session_and_copies_the_payload(
+    demo_url: str, new_page: Any, output_dir: Path
+) -> None:
     page = new_page()
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     open_widget(page, demo_url + "?debug=1")
@@ -666,9 +759,10 @@ def test_staff_view_shows_language_flags_parts_session_and_copies_the_payload(de
     field = lambda name: reply.locator(f'.exo-debug dd[data-field="{name}"]')  # noqa: E731
     assert field("lang").inner_text() == payload["lang"] == "en"
     items = field("parts").locator("li")
-    assert [(items.nth(i).get_attribute("data-fact"), items.nth(i).get_attribute("data-level")) for i in range(items.count())] == [
-        (p["fact"], p["evidence"]["level"]) for p in payload["parts"]
-    ]
+    assert [
+        (items.nth(i).get_attribute("data-fact"), items.nth(i).get_attribute("data-level"))
+        for i in range(items.count())
+    ] == [(p["fact"], p["evidence"]["level"]) for p in payload["parts"]]
     assert field("flags").inner_text() == "—"
     flagged = ask_widget(page, "打外泌体针能让全身返老还童吗？")
     flagged_payload = stored_state(page)["messages"][-1]["payload"]
@@ -687,23 +781,36 @@ def test_a_stored_conversation_gives_the_answer_of_a_client_id() -> None:
 
     from bot.channels.socketio import client_id_of, stored_reply
 
-    tracker = DialogueStateTracker.from_events("web:s", [
-        UserUttered("What are exosomes?", metadata={"client_id": "a" * 32}),
-        ActionExecuted("action_answer"),
-        BotUttered("Tiny packets.", data={"custom": {"type": "answer"}, "buttons": [{"title": "More", "payload": "more"}]}),
-        UserUttered("外泌体护肤安全吗？", metadata={"client_id": "b" * 32}),
-        ActionExecuted("action_answer"),
-        UserUttered("no id"),
-        BotUttered("Later."),
-    ])
+    tracker = DialogueStateTracker.from_events(
+        "web:s",
+        [
+            UserUttered("What are exosomes?", metadata={"client_id": "a" * 32}),
+            ActionExecuted("action_answer"),
+            BotUttered(
+                "Tiny packets.", data={"custom": {"type": "answer"}, "buttons": [{"title": "More", "payload": "more"}]}
+            ),
+            UserUttered("外泌体护肤安全吗？", metadata={"client_id": "b" * 32}),
+            ActionExecuted("action_answer"),
+            UserUttered("no id"),
+            BotUttered("Later."),
+        ],
+    )
     assert stored_reply(tracker, "a" * 32) == [
-        {"text": "Tiny packets.", "custom": {"type": "answer"}, "quick_replies": [{"title": "More", "payload": "more"}]},
+        {
+            "text": "Tiny packets.",
+            "custom": {"type": "answer"},
+            "quick_replies": [{"title": "More", "payload": "more"}],
+        },
     ]
     apology = stored_reply(tracker, "b" * 32)
-    assert len(apology) == 1 and apology[0]["custom"]["unavailable"] is True and apology[0]["custom"]["lang"] == "zh-Hans"
+    assert (
+        len(apology) == 1 and apology[0]["custom"]["unavailable"] is True and apology[0]["custom"]["lang"] == "zh-Hans"
+    )
     assert stored_reply(tracker, "c" * 32) is None and stored_reply(None, "a" * 32) is None
     assert client_id_of({"client_id": "a" * 32}) == "a" * 32
-    assert [client_id_of({"client_id": v}) for v in ("short", "x" * 65, "bad id with spaces", 12345678, None)] == [None] * 5
+    assert [client_id_of({"client_id": v}) for v in ("short", "x" * 65, "bad id with spaces", 12345678, None)] == [
+        None
+    ] * 5
 
 
 # ---- The server answers a client message id once, also after a restart (runs last: restarts Rasa)
@@ -762,4 +869,3 @@ def test_the_server_answers_a_client_id_once_even_after_a_restart(servers: BotSe
         client.disconnect()
     assert len(user_events(tracker_db, session, client_id)) == 1
     assert len(user_events(tracker_db, session)) == 2
-

@@ -63,8 +63,9 @@ class OffChannel(InputChannel):
     def __init__(self, channel: str, setting: str) -> None:
         """Channel `channel` (its URL name), off until `setting` is set."""
         self.channel, self.setting = channel, setting
-        logger.warning("%s channel: off, because %s is not set (set it to turn the channel on; see README).",
-                       channel, setting)
+        logger.warning(
+            "%s channel: off, because %s is not set (set it to turn the channel on; see README).", channel, setting
+        )
 
     def name(self) -> Text:  # type: ignore[override]
         """The channel's own name, so its URL stays /webhooks/<name>/webhook."""

@@ -36,8 +36,18 @@ from sanic.response import HTTPResponse
 
 from bot.channels.door import EnvChannel, log_id, sender_problem
 from bot.channels.messaging import (
-    FEEDBACK_DATA, Answered, Background, CollectingOutput, JsonApi, PlatformError, answer_text, clip, hmac_sha256,
-    is_rated, rating_buttons, store_rating,
+    FEEDBACK_DATA,
+    Answered,
+    Background,
+    CollectingOutput,
+    JsonApi,
+    PlatformError,
+    answer_text,
+    clip,
+    hmac_sha256,
+    is_rated,
+    rating_buttons,
+    store_rating,
 )
 from bot.channels.plain import PlainRenderer, RecentMap, Suggestion, clean_user_text, utf16_units
 from bot.channels.rest import answer_or_apologise
@@ -95,16 +105,27 @@ def quick_reply(suggestions: Sequence[Suggestion], ratings: Sequence[Tuple[str, 
     """LINE quick-reply buttons: the rating postbacks (label, data) first, then one message action per
     suggestion (the label clipped, the text the whole question); 13 at most. None when there are none."""
     items: List[Dict[str, Any]] = [
-        {"type": "action", "action": {"type": "postback", "label": clip(label, LABEL_LIMIT), "data": data,
-                                      "displayText": clip(label, ACTION_TEXT_LIMIT)}}
+        {
+            "type": "action",
+            "action": {
+                "type": "postback",
+                "label": clip(label, LABEL_LIMIT),
+                "data": data,
+                "displayText": clip(label, ACTION_TEXT_LIMIT),
+            },
+        }
         for label, data in ratings
     ]
     for suggestion in suggestions:
         if len(items) >= QUICK_REPLY_ITEMS:
             break
         question = clip(suggestion["payload"], ACTION_TEXT_LIMIT)
-        items.append({"type": "action", "action": {
-            "type": "message", "label": clip(suggestion["title"], LABEL_LIMIT), "text": question}})
+        items.append(
+            {
+                "type": "action",
+                "action": {"type": "message", "label": clip(suggestion["title"], LABEL_LIMIT), "text": question},
+            }
+        )
     return {"items": items} if items else None
 
 
@@ -150,8 +171,11 @@ class LineInput(EnvChannel):
         async def receive(request: Request) -> HTTPResponse:
             body = request.body or b""
             if not signature_valid(self.settings.secret, body, request.headers.get(SIGNATURE_HEADER) or ""):
-                logger.warning("LINE: refused a webhook with a missing or wrong %s (check LINE_CHANNEL_SECRET "
-                               "if this is LINE).", SIGNATURE_HEADER)
+                logger.warning(
+                    "LINE: refused a webhook with a missing or wrong %s (check LINE_CHANNEL_SECRET "
+                    "if this is LINE).",
+                    SIGNATURE_HEADER,
+                )
                 return response.text("forbidden", status=403)
             try:
                 document = json.loads(body)
@@ -216,13 +240,20 @@ class LineInput(EnvChannel):
                 await self._reply(token, [text_message(self.renderer.bilingual("text_only"))])
 
     async def _ask(
-        self, chat: str, text: str, message_id: Any, token: str,
+        self,
+        chat: str,
+        text: str,
+        message_id: Any,
+        token: str,
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
     ) -> None:
         """Pass the text to the bot; reply with the fitted answer and its buttons."""
         collector = CollectingOutput(self.name())
         message = UserMessage(
-            text, collector, conversation_id(self.name(), chat), input_channel=self.name(),
+            text,
+            collector,
+            conversation_id(self.name(), chat),
+            input_channel=self.name(),
             message_id=f"line-{message_id}" if message_id else None,
         )
         await answer_or_apologise(on_new_message, message, "LINE")  # an apology rather than silence
@@ -254,11 +285,18 @@ class LineInput(EnvChannel):
         try:
             await self.api.post(REPLY_PATH, {"replyToken": token, "messages": messages})
         except PlatformError as error:
-            logger.error("LINE: the reply was refused: %s. A reply token works once and expires after about a "
-                         "minute; 401 means LINE_CHANNEL_ACCESS_TOKEN is wrong or revoked.", error)
+            logger.error(
+                "LINE: the reply was refused: %s. A reply token works once and expires after about a "
+                "minute; 401 means LINE_CHANNEL_ACCESS_TOKEN is wrong or revoked.",
+                error,
+            )
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as error:
-            logger.error("LINE: could not reach the Messaging API at %s: %s: %s", self.settings.api_url,
-                         type(error).__name__, error)
+            logger.error(
+                "LINE: could not reach the Messaging API at %s: %s: %s",
+                self.settings.api_url,
+                type(error).__name__,
+                error,
+            )
 
 
 __all__: List[str] = ["LineInput", "LineSettings", "quick_reply", "signature_valid", "text_message"]

@@ -79,7 +79,7 @@ class Answered:
 async def store_rating(agent: Any, channel: str, sender: str, data: str, answer: Optional[str]) -> Optional[str]:
     """Store feedback button data ("fb:helpful") as a rating of `answer` in the conversation of `sender`
     on `channel`; returns why it was not stored (None: stored)."""
-    rating, problem = read_feedback({"rating": data[len(FEEDBACK_DATA):], "answer": answer})
+    rating, problem = read_feedback({"rating": data[len(FEEDBACK_DATA) :], "answer": answer})
     if rating is None:
         return problem
     return await record_feedback(agent, conversation_id(channel, sender), rating, channel)
@@ -177,6 +177,17 @@ class Background:
 
 
 __all__: List[str] = [
-    "FEEDBACK_DATA", "RATED_TYPES", "Answered", "Background", "CollectingOutput", "JsonApi", "PlatformError",
-    "answer_text", "clip", "hmac_sha256", "is_rated", "rating_buttons", "store_rating",
+    "FEEDBACK_DATA",
+    "RATED_TYPES",
+    "Answered",
+    "Background",
+    "CollectingOutput",
+    "JsonApi",
+    "PlatformError",
+    "answer_text",
+    "clip",
+    "hmac_sha256",
+    "is_rated",
+    "rating_buttons",
+    "store_rating",
 ]

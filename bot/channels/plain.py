@@ -148,9 +148,7 @@ class PlainRenderer:
         """A channel sentence in Chinese, then English: for users whose language is not known yet."""
         return "\n\n".join(self.texts.get(f"channels.{key}", lang) for lang in ("zh-Hans", "en"))
 
-    def render(
-        self, messages: Iterable[Dict[str, Any]], limit: int, measure: Measure, numbered: bool
-    ) -> PlainReply:
+    def render(self, messages: Iterable[Dict[str, Any]], limit: int, measure: Measure, numbered: bool) -> PlainReply:
         """The visible text of the messages (plus numbered suggestions), fitted to `limit`.
 
         Only `text` fields are shown; a `custom` payload contributes its suggestions and language.
@@ -193,9 +191,7 @@ class PlainRenderer:
         ]
         return "\n".join(lines)
 
-    def _assemble(
-        self, blocks: Sequence[_Block], suggestions: Sequence[Suggestion], lang: str, note: str = ""
-    ) -> str:
+    def _assemble(self, blocks: Sequence[_Block], suggestions: Sequence[Suggestion], lang: str, note: str = "") -> str:
         """Messages apart by a blank line, the sections of one message line by line, then the shortening
         note and the numbered suggestions."""
         text = ""

@@ -95,8 +95,11 @@ async def answer_or_apologise(
         message.output_channel = output
     if watch.sent:
         return False
-    logger.warning("%s: no reply to %s (is the action server down, hung or failing?); sent the apology.",
-                   channel, log_id(message.sender_id))
+    logger.warning(
+        "%s: no reply to %s (is the action server down, hung or failing?); sent the apology.",
+        channel,
+        log_id(message.sender_id),
+    )
     await output.send_response(message.sender_id, apology(message.text))
     return True
 
@@ -131,7 +134,9 @@ class ContractRestInput(RestInput):
                 return response.json({"error": problem}, status=400)
             collector = CollectingOutputChannel()
             message = UserMessage(
-                typed_text(body["message"]), collector, conversation_id(self.name(), body["sender"]),
+                typed_text(body["message"]),
+                collector,
+                conversation_id(self.name(), body["sender"]),
                 input_channel=self.name(),
                 metadata=body.get("metadata") if isinstance(body.get("metadata"), dict) else None,
             )
@@ -172,8 +177,10 @@ def read_body(request: Request) -> tuple[Dict[str, Any], Optional[str]]:
     try:
         body = json.loads(request.body or b"")
     except (ValueError, RecursionError):  # RecursionError: JSON nested thousands of levels deep
-        return {}, ('the body must be a JSON object, nested at most '
-                    f'{MAX_JSON_DEPTH} levels deep: {{"sender": "...", "message": "..."}}')
+        return {}, (
+            "the body must be a JSON object, nested at most "
+            f'{MAX_JSON_DEPTH} levels deep: {{"sender": "...", "message": "..."}}'
+        )
     if not isinstance(body, dict):
         return {}, 'the body must be a JSON object: {"sender": "...", "message": "..."}'
     if json_depth(body) > MAX_JSON_DEPTH:

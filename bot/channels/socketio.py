@@ -71,7 +71,7 @@ def stored_reply(tracker: Any, client_id: str) -> Optional[List[Dict[str, Any]]]
     for i, event in enumerate(events):
         if isinstance(event, UserUttered) and (event.metadata or {}).get(CLIENT_ID_KEY) == client_id:
             replies = []
-            for later in events[i + 1:]:
+            for later in events[i + 1 :]:
                 if isinstance(later, UserUttered):
                     break
                 if isinstance(later, BotUttered):
@@ -97,7 +97,9 @@ class ContractSocketIOOutput(SocketIOOutput):
     """Emits one event per bot message with `text` and `custom` side by side; with a client message id,
     each event names it (`reply_to`, `message_id`) and is kept in the turn, to be sent again on request."""
 
-    def __init__(self, sio: Any, bot_message_evt: Text, client_id: Optional[str] = None, turn: Optional[Turn] = None) -> None:
+    def __init__(
+        self, sio: Any, bot_message_evt: Text, client_id: Optional[str] = None, turn: Optional[Turn] = None
+    ) -> None:
         """Output on `sio`; `client_id` and `turn`: the message being answered and where its replies are kept."""
         super().__init__(sio, bot_message_evt)
         self.client_id, self.turn = client_id, turn
@@ -209,7 +211,9 @@ class ContractSocketIOInput(SocketIOInput):
             message = UserMessage(
                 typed_text(data.get("message", "")),
                 ContractSocketIOOutput(sio, self.bot_message_evt, client_id, turn),
-                conversation, input_channel=self.name(), metadata=metadata,
+                conversation,
+                input_channel=self.name(),
+                metadata=metadata,
             )
             try:
                 await handle(message)
@@ -248,7 +252,9 @@ class ContractSocketIOInput(SocketIOInput):
         try:
             tracker = await store.retrieve(conversation)
         except Exception:  # the store is down: better answer twice than never
-            logger.exception("socket.io: could not read the conversation of %s to answer a re-sent message.", log_id(conversation))
+            logger.exception(
+                "socket.io: could not read the conversation of %s to answer a re-sent message.", log_id(conversation)
+            )
             return None
         return stored_reply(tracker, client_id)
 

@@ -63,8 +63,10 @@ class TelegramSettings:
         try:
             check_token(settings.token)
         except ValidationError:
-            raise RasaException("Telegram channel: TELEGRAM_TOKEN is not a bot token (digits, a colon, then "
-                                "letters). Copy it from @BotFather (see README, Messaging apps).") from None
+            raise RasaException(
+                "Telegram channel: TELEGRAM_TOKEN is not a bot token (digits, a colon, then "
+                "letters). Copy it from @BotFather (see README, Messaging apps)."
+            ) from None
         if not settings.api_url.startswith(("http://", "https://")):
             raise RasaException(f"Telegram channel: TELEGRAM_API_URL {settings.api_url!r} is not an http(s) URL.")
         return settings
@@ -121,13 +123,13 @@ def pressed(data: str, remembered: tuple[Suggestion, ...], message: Dict[str, An
     """The question a button press asks: its callback data, or the suggestion its index names."""
     if not data.startswith(BUTTON_INDEX):
         return data
-    number = data[len(BUTTON_INDEX):]
+    number = data[len(BUTTON_INDEX) :]
     # ASCII digits only ("²" is a digit to str.isdigit() but not to int()), and a sane length.
     index = int(number) - 1 if number.isascii() and number.isdigit() and len(number) <= 3 else -1
     if 0 <= index < len(remembered):
         return remembered[index]["payload"]
     # Not remembered (e.g. after a restart): the button's own title, from the message it belongs to.
-    rows = ((message.get("reply_markup") or {}).get("inline_keyboard") or [])
+    rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
     for row in rows:
         for button in row:
             if isinstance(button, dict) and button.get("callback_data") == data:
@@ -151,8 +153,10 @@ class TelegramInput(EnvChannel):
         self._output: Optional[ContractTelegramOutput] = None
         self.agent: Any = None  # the Rasa agent, from the first request (feedback is stored with it)
         if not settings.secret:
-            logger.error("Telegram channel: TELEGRAM_WEBHOOK_SECRET is not set, so every update is refused. "
-                         "Set it and pass the same value as secret_token to setWebhook.")
+            logger.error(
+                "Telegram channel: TELEGRAM_WEBHOOK_SECRET is not set, so every update is refused. "
+                "Set it and pass the same value as secret_token to setWebhook."
+            )
         logger.info("Telegram channel on (Bot API at %s).", settings.api_url)
 
     def get_output_channel(self) -> ContractTelegramOutput:
@@ -204,7 +208,9 @@ class TelegramInput(EnvChannel):
         return webhook
 
     async def _handle(
-        self, update: Dict[str, Any], output: ContractTelegramOutput,
+        self,
+        update: Dict[str, Any],
+        output: ContractTelegramOutput,
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
     ) -> None:
         """Answer one update: a button press, a (possibly edited) text message, or anything else."""
@@ -241,8 +247,11 @@ class TelegramInput(EnvChannel):
         """A feedback button: the rating of the message it belongs to, stored in its conversation."""
         message = query.get("message") or {}
         chat = (message.get("chat") or {}).get("id")
-        problem = "the button's message names no chat" if chat is None else await store_rating(
-            self.agent, self.name(), str(chat), str(query.get("data")), message.get("text"))
+        problem = (
+            "the button's message names no chat"
+            if chat is None
+            else await store_rating(self.agent, self.name(), str(chat), str(query.get("data")), message.get("text"))
+        )
         if problem:
             logger.warning("Telegram: a feedback button press was not stored: %s.", problem)
         if query.get("id"):
@@ -251,12 +260,19 @@ class TelegramInput(EnvChannel):
             await output.answer_callback_query(query["id"], text=thanks)
 
     async def _ask(
-        self, chat: str, text: str, update_id: Any, output: ContractTelegramOutput,
+        self,
+        chat: str,
+        text: str,
+        update_id: Any,
+        output: ContractTelegramOutput,
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
     ) -> None:
         """Pass the text to the bot; the output sends the answer."""
         message = UserMessage(
-            text, output, conversation_id(self.name(), chat), input_channel=self.name(),
+            text,
+            output,
+            conversation_id(self.name(), chat),
+            input_channel=self.name(),
             message_id=f"telegram-{update_id}" if update_id is not None else None,
         )
         await answer_or_apologise(on_new_message, message, "Telegram")  # an apology rather than silence

@@ -117,8 +117,10 @@ class WeChatSettings:
         except ValueError:
             reply_budget = -1.0
         if not 0 < reply_budget <= REPLY_BUDGET:
-            raise RasaException(f"WeChat channel: WECHAT_REPLY_BUDGET must be a number of seconds above 0 and "
-                                f"at most {REPLY_BUDGET} (WeChat hangs up at 5 s), not {budget!r}.")
+            raise RasaException(
+                f"WeChat channel: WECHAT_REPLY_BUDGET must be a number of seconds above 0 and "
+                f"at most {REPLY_BUDGET} (WeChat hangs up at 5 s), not {budget!r}."
+            )
         settings = cls(
             token=env.get("WECHAT_TOKEN", "").strip(),
             app_id=env.get("WECHAT_APP_ID", "").strip(),
@@ -128,22 +130,30 @@ class WeChatSettings:
             reply_budget=reply_budget,
         )
         if settings.app_secret and not settings.app_id:
-            raise RasaException("WeChat channel: WECHAT_APP_SECRET needs WECHAT_APP_ID (the account's AppID) "
-                                "for the customer-service API.")
+            raise RasaException(
+                "WeChat channel: WECHAT_APP_SECRET needs WECHAT_APP_ID (the account's AppID) "
+                "for the customer-service API."
+            )
         if not settings.token:
-            raise RasaException("WeChat channel: WECHAT_TOKEN is empty. Set it to the Token of the "
-                                "Official Account's server configuration (see README, Messaging apps).")
+            raise RasaException(
+                "WeChat channel: WECHAT_TOKEN is empty. Set it to the Token of the "
+                "Official Account's server configuration (see README, Messaging apps)."
+            )
         if settings.aes_key:
             try:
                 key = base64.b64decode(settings.aes_key + "=", validate=True)
             except (binascii.Error, ValueError):
                 key = b""
             if len(settings.aes_key) != 43 or len(key) != 32:
-                raise RasaException("WeChat channel: WECHAT_AES_KEY must be the 43-character EncodingAESKey "
-                                    "from the Official Account's server configuration.")
+                raise RasaException(
+                    "WeChat channel: WECHAT_AES_KEY must be the 43-character EncodingAESKey "
+                    "from the Official Account's server configuration."
+                )
             if not settings.app_id:
-                raise RasaException("WeChat channel: safe mode needs WECHAT_APP_ID (the account's AppID) "
-                                    "together with WECHAT_AES_KEY.")
+                raise RasaException(
+                    "WeChat channel: safe mode needs WECHAT_APP_ID (the account's AppID) "
+                    "together with WECHAT_AES_KEY."
+                )
         return settings
 
 
@@ -199,8 +209,9 @@ class WeChatInput(EnvChannel):
         """A channel for one Official Account."""
         self.settings = settings
         self.reply_budget, self.hold = settings.reply_budget, hold
-        self.service = (CustomerService(settings.app_id, settings.app_secret, settings.api_url)
-                        if settings.app_secret else None)
+        self.service = (
+            CustomerService(settings.app_id, settings.app_secret, settings.api_url) if settings.app_secret else None
+        )
         self.crypto = WeChatCrypto(settings.token, settings.aes_key, settings.app_id) if settings.aes_key else None
         self.renderer = PlainRenderer(default_texts())
         self.deliveries: RecentMap[_Delivery] = RecentMap(size=4096, ttl=600.0)
@@ -208,9 +219,13 @@ class WeChatInput(EnvChannel):
         # (timestamp, nonce) -> digest of the body it signed: WeChat's retries repeat both, a replay of a
         # captured URL with another body does not.
         self.nonces: RecentMap[str] = RecentMap(size=200_000, ttl=2.0 * TIMESTAMP_WINDOW)
-        logger.info("WeChat channel on (%s mode; slow answers %s).", "plaintext and safe" if self.crypto else "plaintext",
-                    "sent by the customer-service API" if self.service else
-                    "lost after WeChat's third try: set WECHAT_APP_SECRET to send them later")
+        logger.info(
+            "WeChat channel on (%s mode; slow answers %s).",
+            "plaintext and safe" if self.crypto else "plaintext",
+            "sent by the customer-service API"
+            if self.service
+            else "lost after WeChat's third try: set WECHAT_APP_SECRET to send them later",
+        )
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         """Messages can only be sent as replies, so outside a request they are collected and dropped."""
@@ -252,8 +267,10 @@ class WeChatInput(EnvChannel):
                 logger.warning("WeChat: refused a message body: %s.", error)
                 return response.text("bad request", status=400)
             except _NoCrypto:
-                logger.error("WeChat: got a safe-mode (AES) message but WECHAT_AES_KEY is not set; set it to "
-                             "the account's EncodingAESKey, with WECHAT_APP_ID.")
+                logger.error(
+                    "WeChat: got a safe-mode (AES) message but WECHAT_AES_KEY is not set; set it to "
+                    "the account's EncodingAESKey, with WECHAT_APP_ID."
+                )
                 return response.text("safe mode is not configured", status=400)
             problem = sender_problem(fields.get("FromUserName"))
             if problem:  # the channel's door (bot/channels/door.py): the id becomes a tracker store key
@@ -336,11 +353,16 @@ class WeChatInput(EnvChannel):
             if self.service is not None:
                 delivery.late = True
                 asyncio.ensure_future(self._send_late(key, delivery))
-                logger.info("WeChat: the answer to %s takes longer than %.1f s; it will be sent by the "
-                            "customer-service API.", log_id(key), wait)
+                logger.info(
+                    "WeChat: the answer to %s takes longer than %.1f s; it will be sent by the "
+                    "customer-service API.",
+                    log_id(key),
+                    wait,
+                )
             else:
-                logger.warning("WeChat: no answer to %s within %.1f s (delivery %d).", log_id(key), wait,
-                               delivery.attempts)
+                logger.warning(
+                    "WeChat: no answer to %s within %.1f s (delivery %d).", log_id(key), wait, delivery.attempts
+                )
             return None
 
     async def _send_late(self, key: str, delivery: _Delivery) -> None:
@@ -369,8 +391,9 @@ class WeChatInput(EnvChannel):
             if str(fields.get("Event") or "").lower() != "subscribe":
                 return None  # unsubscribe, menu clicks, location reports: nothing to say
             text = self.renderer.bilingual("welcome")
-        elif kind == "text" or (kind == "voice" and isinstance(fields.get("Recognition"), str)
-                                and fields["Recognition"].strip()):
+        elif kind == "text" or (
+            kind == "voice" and isinstance(fields.get("Recognition"), str) and fields["Recognition"].strip()
+        ):
             words = fields.get("Content") if kind == "text" else fields.get("Recognition")
             text = await self._ask(user, words if isinstance(words, str) else "", fields.get("MsgId"), on_new_message)
         else:
@@ -387,7 +410,10 @@ class WeChatInput(EnvChannel):
         text = pick_suggestion(words, remembered) or clean_user_text(words)
         output = WeChatOutput()
         message = UserMessage(
-            text, output, conversation_id(self.name(), user), input_channel=self.name(),
+            text,
+            output,
+            conversation_id(self.name(), user),
+            input_channel=self.name(),
             message_id=f"wechat-{msg_id}" if msg_id else None,
         )
         await answer_or_apologise(on_new_message, message, "WeChat")  # an apology rather than silence

@@ -52,13 +52,17 @@ class CustomerService:
         """A valid access token: the cached one, or a new one when it expires within five minutes."""
         async with self._lock:
             if fresh or self._token is None or time.monotonic() >= self._expires - REFRESH_MARGIN:
-                data = await self._call("GET", "/cgi-bin/token", params={
-                    "grant_type": "client_credential", "appid": self.app_id, "secret": self.app_secret})
+                data = await self._call(
+                    "GET",
+                    "/cgi-bin/token",
+                    params={"grant_type": "client_credential", "appid": self.app_id, "secret": self.app_secret},
+                )
                 if not data.get("access_token"):
                     raise WeChatAPIError(
                         f"WeChat refused an access token (errcode {data.get('errcode')}: {data.get('errmsg')}); "
                         "check WECHAT_APP_ID and WECHAT_APP_SECRET, and that this server's IP is on the "
-                        "account's IP whitelist.")
+                        "account's IP whitelist."
+                    )
                 self._token = str(data["access_token"])
                 self._expires = time.monotonic() + float(data.get("expires_in") or 7200)
             return self._token
@@ -68,11 +72,12 @@ class CustomerService:
         body = {"touser": openid, "msgtype": "text", "text": {"content": content}}
         for fresh in (False, True):
             token = await self.token(fresh=fresh)
-            data = await self._call("POST", "/cgi-bin/message/custom/send", params={"access_token": token},
-                                    json=body)
+            data = await self._call("POST", "/cgi-bin/message/custom/send", params={"access_token": token}, json=body)
             code = int(data.get("errcode") or 0)
             if code == 0:
                 return
             if code not in INVALID_TOKEN_CODES or fresh:
-                raise WeChatAPIError(f"WeChat did not deliver a customer-service message (errcode {code}: "
-                                     f"{data.get('errmsg')}); the follower may not have written in 48 hours.")
+                raise WeChatAPIError(
+                    f"WeChat did not deliver a customer-service message (errcode {code}: "
+                    f"{data.get('errmsg')}); the follower may not have written in 48 hours."
+                )

@@ -43,8 +43,17 @@ from sanic.response import HTTPResponse
 
 from bot.channels.door import EnvChannel, log_id, sender_problem
 from bot.channels.messaging import (
-    FEEDBACK_DATA, Answered, Background, JsonApi, PlatformError, answer_text, clip, hmac_sha256, is_rated,
-    rating_buttons, store_rating,
+    FEEDBACK_DATA,
+    Answered,
+    Background,
+    JsonApi,
+    PlatformError,
+    answer_text,
+    clip,
+    hmac_sha256,
+    is_rated,
+    rating_buttons,
+    store_rating,
 )
 from bot.channels.plain import PlainRenderer, RecentMap, Suggestion, clean_user_text, pick_suggestion, utf16_units
 from bot.channels.rest import answer_or_apologise
@@ -87,13 +96,17 @@ class WhatsAppSettings:
                 "token you choose for the webhook; see README). Set them all, or unset WHATSAPP_TOKEN to leave it off."
             )
         settings = cls(
-            token=env["WHATSAPP_TOKEN"].strip(), app_secret=env["WHATSAPP_APP_SECRET"].strip(),
-            verify_token=env["WHATSAPP_VERIFY_TOKEN"].strip(), phone_number_id=env["WHATSAPP_PHONE_NUMBER_ID"].strip(),
+            token=env["WHATSAPP_TOKEN"].strip(),
+            app_secret=env["WHATSAPP_APP_SECRET"].strip(),
+            verify_token=env["WHATSAPP_VERIFY_TOKEN"].strip(),
+            phone_number_id=env["WHATSAPP_PHONE_NUMBER_ID"].strip(),
             api_url=(env.get("WHATSAPP_API_URL", "").strip() or DEFAULT_API_URL).rstrip("/"),
         )
         if not settings.phone_number_id.isdigit():
-            raise RasaException("WhatsApp channel: WHATSAPP_PHONE_NUMBER_ID must be the phone number ID (digits) "
-                                "shown under WhatsApp → API Setup, not the phone number itself.")
+            raise RasaException(
+                "WhatsApp channel: WHATSAPP_PHONE_NUMBER_ID must be the phone number ID (digits) "
+                "shown under WhatsApp → API Setup, not the phone number itself."
+            )
         if not settings.api_url.startswith(("http://", "https://")):
             raise RasaException(f"WhatsApp channel: WHATSAPP_API_URL {settings.api_url!r} is not an http(s) URL.")
         return settings
@@ -107,9 +120,22 @@ def signature_valid(app_secret: str, body: bytes, header: str) -> bool:
 
 def button_message(to: str, body: str, buttons: Sequence[Tuple[str, str]]) -> Dict[str, Any]:
     """An interactive reply-buttons message: `body` and buttons given as (title, id)."""
-    return {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "interactive",
-            "interactive": {"type": "button", "body": {"text": body}, "action": {"buttons": [
-                {"type": "reply", "reply": {"id": data, "title": clip(title, TITLE_LIMIT)}} for title, data in buttons]}}}
+    return {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": to,
+        "type": "interactive",
+        "interactive": {
+            "type": "button",
+            "body": {"text": body},
+            "action": {
+                "buttons": [
+                    {"type": "reply", "reply": {"id": data, "title": clip(title, TITLE_LIMIT)}}
+                    for title, data in buttons
+                ]
+            },
+        },
+    }
 
 
 def suggestion_buttons(suggestions: Sequence[Suggestion]) -> List[Tuple[str, str]]:
@@ -118,8 +144,14 @@ def suggestion_buttons(suggestions: Sequence[Suggestion]) -> List[Tuple[str, str
     buttons: List[Tuple[str, str]] = []
     for number, suggestion in enumerate(suggestions[:BUTTONS], 1):
         data = suggestion["payload"]
-        if (len(data) > ID_LIMIT or data != data.strip() or not data or data in (d for _, d in buttons)
-                or data.startswith(BUTTON_INDEX) or data.startswith(FEEDBACK_DATA)):
+        if (
+            len(data) > ID_LIMIT
+            or data != data.strip()
+            or not data
+            or data in (d for _, d in buttons)
+            or data.startswith(BUTTON_INDEX)
+            or data.startswith(FEEDBACK_DATA)
+        ):
             data = f"{BUTTON_INDEX}{number}"  # ids must be unique, at most 256 characters, unpadded
         buttons.append((f"{number}. {suggestion['title']}", data))
     return buttons
@@ -149,8 +181,15 @@ class WhatsAppOutput(OutputChannel):
 
     async def send_plain(self, to: str, text: str) -> str:
         """A text message (no link previews)."""
-        return await self.send({"messaging_product": "whatsapp", "recipient_type": "individual", "to": to,
-                                "type": "text", "text": {"body": text, "preview_url": False}})
+        return await self.send(
+            {
+                "messaging_product": "whatsapp",
+                "recipient_type": "individual",
+                "to": to,
+                "type": "text",
+                "text": {"body": text, "preview_url": False},
+            }
+        )
 
     async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
         """The fitted answer text, then the feedback question and the suggestions as reply buttons."""
@@ -217,10 +256,15 @@ class WhatsAppInput(EnvChannel):
         async def verify(request: Request) -> HTTPResponse:
             given = request.args.get("hub.verify_token") or ""
             challenge = request.args.get("hub.challenge")
-            if (request.args.get("hub.mode") != "subscribe" or challenge is None
-                    or not hmac.compare_digest(given.encode(), self.settings.verify_token.encode())):
-                logger.warning("WhatsApp: refused a subscription check with a wrong hub.mode or hub.verify_token "
-                               "(it must equal WHATSAPP_VERIFY_TOKEN).")
+            if (
+                request.args.get("hub.mode") != "subscribe"
+                or challenge is None
+                or not hmac.compare_digest(given.encode(), self.settings.verify_token.encode())
+            ):
+                logger.warning(
+                    "WhatsApp: refused a subscription check with a wrong hub.mode or hub.verify_token "
+                    "(it must equal WHATSAPP_VERIFY_TOKEN)."
+                )
                 return response.text("forbidden", status=403)
             return response.text(challenge)
 
@@ -228,8 +272,11 @@ class WhatsAppInput(EnvChannel):
         async def receive(request: Request) -> HTTPResponse:
             body = request.body or b""
             if not signature_valid(self.settings.app_secret, body, request.headers.get(SIGNATURE_HEADER) or ""):
-                logger.warning("WhatsApp: refused a notification with a missing or wrong %s (check "
-                               "WHATSAPP_APP_SECRET if this is Meta).", SIGNATURE_HEADER)
+                logger.warning(
+                    "WhatsApp: refused a notification with a missing or wrong %s (check "
+                    "WHATSAPP_APP_SECRET if this is Meta).",
+                    SIGNATURE_HEADER,
+                )
                 return response.text("forbidden", status=403)
             try:
                 document = json.loads(body)
@@ -260,8 +307,12 @@ class WhatsAppInput(EnvChannel):
                 number = str((value.get("metadata") or {}).get("phone_number_id") or "")
                 if number != self.settings.phone_number_id:
                     if value.get("messages"):
-                        logger.warning("WhatsApp: ignored messages to phone number id %s; this bot answers for "
-                                       "WHATSAPP_PHONE_NUMBER_ID %s.", number, self.settings.phone_number_id)
+                        logger.warning(
+                            "WhatsApp: ignored messages to phone number id %s; this bot answers for "
+                            "WHATSAPP_PHONE_NUMBER_ID %s.",
+                            number,
+                            self.settings.phone_number_id,
+                        )
                     continue
                 for message in value.get("messages") or ():
                     if isinstance(message, dict) and self._first_delivery(message):
@@ -290,13 +341,23 @@ class WhatsAppInput(EnvChannel):
         try:
             await self._answer(str(user), message, on_new_message)
         except PlatformError as error:
-            logger.error("WhatsApp: a message to %s was refused: %s. 401 means WHATSAPP_TOKEN is wrong or expired; "
-                         "a re-engagement error means the user wrote more than 24 hours ago.", log_id(user), error)
+            logger.error(
+                "WhatsApp: a message to %s was refused: %s. 401 means WHATSAPP_TOKEN is wrong or expired; "
+                "a re-engagement error means the user wrote more than 24 hours ago.",
+                log_id(user),
+                error,
+            )
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as error:
-            logger.error("WhatsApp: could not reach the Cloud API at %s: %s: %s", self.settings.api_url,
-                         type(error).__name__, error)
+            logger.error(
+                "WhatsApp: could not reach the Cloud API at %s: %s: %s",
+                self.settings.api_url,
+                type(error).__name__,
+                error,
+            )
 
-    async def _answer(self, user: str, message: Dict[str, Any], on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+    async def _answer(
+        self, user: str, message: Dict[str, Any], on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> None:
         """A text, a button reply (a rating or a suggestion), a first contact, or another kind of message."""
         output, kind = self._output, str(message.get("type") or "")
         remembered = output.suggestions.get(user) or ()
@@ -323,8 +384,13 @@ class WhatsAppInput(EnvChannel):
             await output.send_plain(user, self.renderer.bilingual("text_only"))
             return
         if text:
-            turn = UserMessage(text, output, conversation_id(self.name(), user), input_channel=self.name(),
-                               message_id=f"whatsapp-{message.get('id')}" if message.get("id") else None)
+            turn = UserMessage(
+                text,
+                output,
+                conversation_id(self.name(), user),
+                input_channel=self.name(),
+                message_id=f"whatsapp-{message.get('id')}" if message.get("id") else None,
+            )
             await answer_or_apologise(on_new_message, turn, "WhatsApp")  # an apology rather than silence
 
     @staticmethod
@@ -332,7 +398,7 @@ class WhatsAppInput(EnvChannel):
         """The question a suggestion button asks: its id, or the suggestion its position names."""
         if not data.startswith(BUTTON_INDEX):
             return clean_user_text(data)
-        number = data[len(BUTTON_INDEX):]
+        number = data[len(BUTTON_INDEX) :]
         index = int(number) - 1 if number.isascii() and number.isdigit() and len(number) <= 3 else -1
         if 0 <= index < len(remembered):
             return remembered[index]["payload"]
@@ -353,5 +419,10 @@ class WhatsAppInput(EnvChannel):
 
 
 __all__: List[str] = [
-    "WhatsAppInput", "WhatsAppOutput", "WhatsAppSettings", "button_message", "signature_valid", "suggestion_buttons",
+    "WhatsAppInput",
+    "WhatsAppOutput",
+    "WhatsAppSettings",
+    "button_message",
+    "signature_valid",
+    "suggestion_buttons",
 ]

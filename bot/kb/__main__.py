@@ -21,7 +21,10 @@ from bot.paths import SOURCE_ARTICLE
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot.kb", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--article", type=Path, default=None, metavar="PATH",
+        "--article",
+        type=Path,
+        default=None,
+        metavar="PATH",
         help=f"check the facts' passages against this version of the article (default: {SOURCE_ARTICLE})",
     )
     return parser
@@ -42,7 +45,7 @@ def provenance_report(kb: KnowledgeBase, article: Article) -> list[str]:
         for problem in problems:
             lines.append(f"    {problem.field}: {problem.problem}. {problem.fix}.")
             if problem.field.startswith("source["):
-                passage = fact.source[int(problem.field[len("source["):].split("]", 1)[0])]
+                passage = fact.source[int(problem.field[len("source[") :].split("]", 1)[0])]
                 lines.append(f"      was: [{passage.section}] {passage.quote}")
     return lines
 

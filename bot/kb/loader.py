@@ -18,7 +18,17 @@ from bot.paths import FACTS_DIR, SOURCE_ARTICLE
 REFERENCES_FILE = "references.yml"
 LANG_KEYS = ("zh", "en")
 FACT_FIELDS = {
-    "id", "topic", "kind", "level", "refs", "question", "keywords", "weak_keywords", "text", "related", "source",
+    "id",
+    "topic",
+    "kind",
+    "level",
+    "refs",
+    "question",
+    "keywords",
+    "weak_keywords",
+    "text",
+    "related",
+    "source",
 }
 PASSAGE_FIELDS = {"section", "quote", "refs"}
 QUOTE_CHARS = (10, 100)  # a quote's length without whitespace: one sentence or clause
@@ -55,10 +65,14 @@ def _bilingual(path: Path, item: str, field: str, value: Any) -> dict[str, str]:
     for lang in LANG_KEYS:
         text = value.get(lang)
         if not isinstance(text, str) or not text.strip():
-            raise _fail(path, item, f"{field}.{lang}", "missing or empty", f"Add the {lang} text beside the other language.")
+            raise _fail(
+                path, item, f"{field}.{lang}", "missing or empty", f"Add the {lang} text beside the other language."
+            )
     extra = set(value) - set(LANG_KEYS) - {"zh-Hant"}
     if extra:
-        raise _fail(path, item, field, f"unknown language keys {sorted(extra)}", "Use only zh, en (and optionally zh-Hant).")
+        raise _fail(
+            path, item, field, f"unknown language keys {sorted(extra)}", "Use only zh, en (and optionally zh-Hant)."
+        )
     return {k: v.strip() for k, v in value.items()}
 
 
@@ -75,7 +89,10 @@ def _keywords(path: Path, item: str, value: Any, field: str = "keywords") -> dic
                 raise _fail(path, item, f"{field}.{lang}", f"empty or non-text keyword {word!r}", "Remove it.")
             if normalize(word) != word:
                 raise _fail(
-                    path, item, f"{field}.{lang}", f"keyword {word!r} is not in normal form",
+                    path,
+                    item,
+                    f"{field}.{lang}",
+                    f"keyword {word!r} is not in normal form",
                     f"Write it as {normalize(word)!r} (Simplified, half-width, lower case).",
                 )
         result[lang] = tuple(words)
@@ -99,9 +116,13 @@ def _load_references(path: Path) -> dict[int, Reference]:
             problem = "missing" if missing else "unknown field"
             raise _fail(path, item, field, problem, f"Each reference has exactly {sorted(REFERENCE_FIELDS)}.")
         if entry["n"] != position:
-            raise _fail(path, item, "n", f"is {entry['n']}, expected {position}", "Keep the article's numbering, in order.")
+            raise _fail(
+                path, item, "n", f"is {entry['n']}, expected {position}", "Keep the article's numbering, in order."
+            )
         if entry["level"] not in LEVELS:
-            raise _fail(path, item, "level", f"{entry['level']!r} is not a contract level", f"Use one of {list(LEVELS)}.")
+            raise _fail(
+                path, item, "level", f"{entry['level']!r} is not a contract level", f"Use one of {list(LEVELS)}."
+            )
         for field in ("doi", "pmid", "authors", "title", "journal"):
             if not isinstance(entry[field], str) or not entry[field]:
                 raise _fail(path, item, field, "must be non-empty text", "Quote it as a string.")
@@ -121,14 +142,26 @@ def _load_fact_file(
         if not isinstance(entry, dict) or not TOPIC_ID.match(str(entry.get("id", ""))):
             raise _fail(path, item, "id", "missing or not snake_case", "Give the topic an id like 'animal_studies'.")
         if set(entry) - TOPIC_FIELDS:
-            raise _fail(path, item, sorted(set(entry) - TOPIC_FIELDS)[0], "unknown field", f"Topics have {sorted(TOPIC_FIELDS)}.")
+            raise _fail(
+                path,
+                item,
+                sorted(set(entry) - TOPIC_FIELDS)[0],
+                "unknown field",
+                f"Topics have {sorted(TOPIC_FIELDS)}.",
+            )
         if entry["id"] in topics:
             raise _fail(path, item, "id", "defined twice", "Topic ids are unique across all fact files.")
         topics[entry["id"]] = Topic(id=entry["id"], title=_bilingual(path, item, "title", entry.get("title")))
     for entry in data.get("facts") or []:
         fact = _parse_fact(path, entry, references)
         if fact.id in facts:
-            raise _fail(path, f"fact '{fact.id}'", "id", f"already defined in {facts[fact.id].source_file}", "Fact ids are unique.")
+            raise _fail(
+                path,
+                f"fact '{fact.id}'",
+                "id",
+                f"already defined in {facts[fact.id].source_file}",
+                "Fact ids are unique.",
+            )
         facts[fact.id] = fact
 
 
@@ -156,16 +189,23 @@ def _parse_fact(path: Path, entry: Any, references: dict[int, Reference]) -> Fac
         raise _fail(path, item, "refs", "must be a non-empty list of reference numbers", "Cite what supports the fact.")
     if own and refs:
         raise _fail(
-            path, item, "refs", "must be empty for level article_assessment (the review's own judgement cites no study)",
+            path,
+            item,
+            "refs",
+            "must be empty for level article_assessment (the review's own judgement cites no study)",
             "Remove the numbers, or choose the level of the references' studies.",
         )
     for n in refs:
         if not isinstance(n, int) or n not in references:
-            raise _fail(path, item, "refs", f"unknown reference {n!r}", f"Use numbers 1..{len(references)} from references.yml.")
+            raise _fail(
+                path, item, "refs", f"unknown reference {n!r}", f"Use numbers 1..{len(references)} from references.yml."
+            )
     text = _bilingual(path, item, "text", entry["text"])
     for lang, value in text.items():
         if CITATION_MARK.search(value):
-            raise _fail(path, item, f"text.{lang}", "contains a [n] citation marker", "Remove it: citations come from 'refs'.")
+            raise _fail(
+                path, item, f"text.{lang}", "contains a [n] citation marker", "Remove it: citations come from 'refs'."
+            )
     source = _passages(path, item, entry["source"], references)
     related = entry.get("related") or []
     if not isinstance(related, list):
@@ -178,7 +218,9 @@ def _parse_fact(path: Path, entry: Any, references: dict[int, Reference]) -> Fac
         refs=tuple(refs),
         question=_bilingual(path, item, "question", entry["question"]),
         keywords=_keywords(path, item, entry["keywords"]),
-        weak_keywords=_keywords(path, item, entry["weak_keywords"], "weak_keywords") if "weak_keywords" in entry else {},
+        weak_keywords=_keywords(path, item, entry["weak_keywords"], "weak_keywords")
+        if "weak_keywords" in entry
+        else {},
         text=text,
         related=tuple(related),
         source=source,
@@ -188,8 +230,13 @@ def _parse_fact(path: Path, entry: Any, references: dict[int, Reference]) -> Fac
 
 def _passages(path: Path, item: str, value: Any, references: dict[int, Reference]) -> tuple[Passage, ...]:
     if not isinstance(value, list) or not value:
-        raise _fail(path, item, "source", "must be a non-empty list of passages",
-                    "Write - {section: ..., quote: ..., refs: [...]} for each passage of the article the fact restates.")
+        raise _fail(
+            path,
+            item,
+            "source",
+            "must be a non-empty list of passages",
+            "Write - {section: ..., quote: ..., refs: [...]} for each passage of the article the fact restates.",
+        )
     passages = []
     for i, entry in enumerate(value):
         field = f"source[{i}]"
@@ -197,20 +244,36 @@ def _passages(path: Path, item: str, value: Any, references: dict[int, Reference
             raise _fail(path, item, field, "expected a mapping", "Write {section: ..., quote: ..., refs: [...]}.")
         unknown = set(entry) - PASSAGE_FIELDS
         if unknown:
-            raise _fail(path, item, f"{field}.{sorted(unknown)[0]}", "unknown field",
-                        f"Passages have {sorted(PASSAGE_FIELDS)}.")
+            raise _fail(
+                path, item, f"{field}.{sorted(unknown)[0]}", "unknown field", f"Passages have {sorted(PASSAGE_FIELDS)}."
+            )
         for key in ("section", "quote"):
             if not isinstance(entry.get(key), str) or not entry[key].strip():
-                raise _fail(path, item, f"{field}.{key}", "missing or empty",
-                            "Copy it from the article (see data/facts/README.md).")
+                raise _fail(
+                    path,
+                    item,
+                    f"{field}.{key}",
+                    "missing or empty",
+                    "Copy it from the article (see data/facts/README.md).",
+                )
         length = len("".join(entry["quote"].split()))
         if not QUOTE_CHARS[0] <= length <= QUOTE_CHARS[1]:
-            raise _fail(path, item, f"{field}.quote", f"has {length} characters",
-                        f"Quote one sentence or clause, {QUOTE_CHARS[0]} to {QUOTE_CHARS[1]} characters.")
+            raise _fail(
+                path,
+                item,
+                f"{field}.quote",
+                f"has {length} characters",
+                f"Quote one sentence or clause, {QUOTE_CHARS[0]} to {QUOTE_CHARS[1]} characters.",
+            )
         refs = entry.get("refs") or []
         if not isinstance(refs, list) or any(not isinstance(n, int) or n not in references for n in refs):
-            raise _fail(path, item, f"{field}.refs", f"{refs!r} is not a list of known reference numbers",
-                        f"Use numbers 1..{len(references)} that the article attaches to the quoted sentence.")
+            raise _fail(
+                path,
+                item,
+                f"{field}.refs",
+                f"{refs!r} is not a list of known reference numbers",
+                f"Use numbers 1..{len(references)} that the article attaches to the quoted sentence.",
+            )
         passages.append(Passage(section=entry["section"].strip(), quote=entry["quote"].strip(), refs=tuple(refs)))
     return tuple(passages)
 
@@ -220,7 +283,13 @@ def _check_links(topics: dict[str, Topic], facts: dict[str, Fact]) -> None:
         item = f"fact '{fact.id}'"
         path = Path(fact.source_file)
         if fact.topic not in topics:
-            raise _fail(path, item, "topic", f"unknown topic {fact.topic!r}", f"Define it under 'topics:' or use one of {sorted(topics)}.")
+            raise _fail(
+                path,
+                item,
+                "topic",
+                f"unknown topic {fact.topic!r}",
+                f"Define it under 'topics:' or use one of {sorted(topics)}.",
+            )
         for other in fact.related:
             if other not in facts:
                 raise _fail(path, item, "related", f"unknown fact {other!r}", "Use ids of existing facts.")
@@ -232,8 +301,8 @@ def load_knowledge_base(
     """Load and validate facts, references and their provenance against `article` (None: skip provenance)."""
     directory = Path(directory or FACTS_DIR)
     references = _load_references(directory / REFERENCES_FILE)
-    fact_files = sorted(files) if files is not None else sorted(
-        p for p in directory.glob("*.yml") if p.name != REFERENCES_FILE
+    fact_files = (
+        sorted(files) if files is not None else sorted(p for p in directory.glob("*.yml") if p.name != REFERENCES_FILE)
     )
     if not fact_files:
         raise KnowledgeBaseError(f"{directory}: no fact files (*.yml besides {REFERENCES_FILE}).")

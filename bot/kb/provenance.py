@@ -129,7 +129,7 @@ class Article:
         last = max(start, end - 1)
         while last < len(self.text) and self.text[last] not in SENTENCE_ENDS:
             last += 1
-        return self.text[first:last + 1]
+        return self.text[first : last + 1]
 
 
 @functools.lru_cache(maxsize=4)
@@ -144,22 +144,34 @@ def _short(quote: str) -> str:
 def _passage_problem(passage: Passage, article: Article) -> Optional[tuple[str, str, str]]:
     """The first mismatch of one passage with the article, as (field, problem, fix), or None."""
     if passage.section not in article.titles:
-        return ("section", f"{passage.section!r} is not a heading of {article.path.name}",
-                "Copy the heading above the quote exactly, without its leading icon")
+        return (
+            "section",
+            f"{passage.section!r} is not a heading of {article.path.name}",
+            "Copy the heading above the quote exactly, without its leading icon",
+        )
     spans = article.occurrences(passage.quote)
     if not spans:
-        return ("quote", f"«{_short(passage.quote)}» is not in {article.path.name}",
-                "Copy the sentence from the article character for character (its punctuation too)")
+        return (
+            "quote",
+            f"«{_short(passage.quote)}» is not in {article.path.name}",
+            "Copy the sentence from the article character for character (its punctuation too)",
+        )
     spans = [s for s in spans if article.section_at(s[0]) == passage.section]
     if not spans:
-        return ("section", f"the quote «{_short(passage.quote)}» is not under the heading {passage.section!r}",
-                "Name the nearest heading above the quote")
+        return (
+            "section",
+            f"the quote «{_short(passage.quote)}» is not under the heading {passage.section!r}",
+            "Name the nearest heading above the quote",
+        )
     attached = set().union(*(citation_numbers(article.sentence(*s)) for s in spans))
     missing = [n for n in passage.refs if n not in attached]
     if missing:
-        return ("refs", f"the article attaches no marker {missing} to the sentence of «{_short(passage.quote)}»"
-                f" (it attaches {sorted(attached) or 'none'})",
-                "Quote the sentence that carries the marker, or remove the number")
+        return (
+            "refs",
+            f"the article attaches no marker {missing} to the sentence of «{_short(passage.quote)}»"
+            f" (it attaches {sorted(attached) or 'none'})",
+            "Quote the sentence that carries the marker, or remove the number",
+        )
     return None
 
 
@@ -182,37 +194,52 @@ def fact_problems(fact: Fact, references: dict[int, Reference]) -> list[Problem]
         problems.append(Problem(fact.source_file, fact.id, field, what, fix))
 
     if not fact.source:
-        problem("source", "no passage of the article is named",
-                "List the passage(s) the fact restates: section and a short verbatim quote")
+        problem(
+            "source",
+            "no passage of the article is named",
+            "List the passage(s) the fact restates: section and a short verbatim quote",
+        )
     for i, passage in enumerate(fact.source):
         extra = [n for n in passage.refs if n not in fact.refs]
         if extra and fact.level == "article_assessment":
-            problem(f"source[{i}].refs", "a passage of an article_assessment fact cites a study",
-                    "Remove the numbers, or grade the fact by the references' designs")
+            problem(
+                f"source[{i}].refs",
+                "a passage of an article_assessment fact cites a study",
+                "Remove the numbers, or grade the fact by the references' designs",
+            )
         elif extra:
-            problem(f"source[{i}].refs", f"cites {extra}, which the fact's refs do not list",
-                    "Add them to the fact's refs or remove them from the passage")
+            problem(
+                f"source[{i}].refs",
+                f"cites {extra}, which the fact's refs do not list",
+                "Add them to the fact's refs or remove them from the passage",
+            )
     covered = {n for p in fact.source for n in p.refs}
     uncovered = [n for n in fact.refs if n not in covered]
     if uncovered and fact.source:
-        problem("refs", f"{uncovered} attached by none of the fact's passages",
-                "Add the passage where the article puts the marker, or remove the number")
+        problem(
+            "refs",
+            f"{uncovered} attached by none of the fact's passages",
+            "Add the passage where the article puts the marker, or remove the number",
+        )
     designs = [references[n].level for n in fact.refs if n in references]
     if fact.level in DESIGN_LEVELS and fact.level != "review" and designs:
         strongest = min(designs, key=LEVELS.index)
         if LEVELS.index(fact.level) < LEVELS.index(strongest):
-            problem("level", f"{fact.level} is stronger than the strongest design among refs "
-                    f"{list(fact.refs)} ({strongest})",
-                    f"Grade it {strongest} or weaker, or cite the study that carries the stronger design")
+            problem(
+                "level",
+                f"{fact.level} is stronger than the strongest design among refs " f"{list(fact.refs)} ({strongest})",
+                f"Grade it {strongest} or weaker, or cite the study that carries the stronger design",
+            )
     if fact.level == "review" and designs and not REVIEW_DESIGNS & set(designs):
-        problem("level", f"review, but none of refs {list(fact.refs)} is a review",
-                "Grade it by the design of its references, or cite the review that puts the idea forward")
+        problem(
+            "level",
+            f"review, but none of refs {list(fact.refs)} is a review",
+            "Grade it by the design of its references, or cite the review that puts the idea forward",
+        )
     return problems
 
 
-def check_facts(
-    facts: Iterable[Fact], references: dict[int, Reference], article: Optional[Article]
-) -> list[Problem]:
+def check_facts(facts: Iterable[Fact], references: dict[int, Reference], article: Optional[Article]) -> list[Problem]:
     """All provenance problems of the facts; the article checks are skipped when `article` is None."""
     problems: list[Problem] = []
     for fact in facts:

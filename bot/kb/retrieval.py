@@ -43,7 +43,9 @@ def keyword_span(keyword: str, text: str) -> Optional[tuple[int, int]]:
     start = text.find(keyword)
     while start != -1:
         end = start + len(keyword)
-        if (start == 0 or not _word_char(text[start - 1])) and not (whole and end < len(text) and _word_char(text[end])):
+        if (start == 0 or not _word_char(text[start - 1])) and not (
+            whole and end < len(text) and _word_char(text[end])
+        ):
             return start, end
         start = text.find(keyword, start + 1)
     return None
@@ -88,7 +90,8 @@ class FactRetriever:
         for fact, entries in self._index:
             spans = [(m[0], m[1], w, weak) for w, weak in entries for m in [keyword_span(w, text)] if m]
             kept = [
-                s for s in spans
+                s
+                for s in spans
                 if not any(o[0] <= s[0] and s[1] <= o[1] and (o[1] - o[0]) > (s[1] - s[0]) for o in spans)
             ]
             if kept:

@@ -77,8 +77,13 @@ class Candidate:
 
     def as_dict(self) -> dict:
         """JSON form."""
-        return {"fact": self.fact, "score": round(self.score, 3), "learned": round(self.learned, 3),
-                "keyword": round(self.keyword, 3), "keywords": list(self.keywords)}
+        return {
+            "fact": self.fact,
+            "score": round(self.score, 3),
+            "learned": round(self.learned, 3),
+            "keyword": round(self.keyword, 3),
+            "keywords": list(self.keywords),
+        }
 
 
 @dataclass(frozen=True)
@@ -168,12 +173,19 @@ class FactSelector:
             if fact.topic in topics or fact.id in related:
                 bonus[fact.id] = w.context
         for fact_id, (score, _) in self.retriever.scores(context.question).items():
-            bonus[fact_id] = bonus.get(fact_id, 0.0) + w.context_keywords * min(score / self.retriever.specific_score, 1.0)
+            bonus[fact_id] = bonus.get(fact_id, 0.0) + w.context_keywords * min(
+                score / self.retriever.specific_score, 1.0
+            )
         return bonus
 
     def select(
-        self, text: str, ranking: Sequence[Mapping] = (), segments: Sequence[Mapping] = (),
-        context: Optional[Context] = None, denied_claim: bool = False, about_exosomes: bool = False,
+        self,
+        text: str,
+        ranking: Sequence[Mapping] = (),
+        segments: Sequence[Mapping] = (),
+        context: Optional[Context] = None,
+        denied_claim: bool = False,
+        about_exosomes: bool = False,
         claim_made: bool = False,
     ) -> Selection:
         """The fact for a (normalised) message, given the classifier's ranking and sentence rankings;
@@ -200,7 +212,9 @@ class FactSelector:
             return Selection(None, none=none, reason="nothing matched")
         continued = self._continuation(text, context, candidates, keywords)
         if continued is not None:
-            return Selection(self.kb.facts[continued.fact], None, tuple(candidates[:8]), none, "follow-up in the same topic")
+            return Selection(
+                self.kb.facts[continued.fact], None, tuple(candidates[:8]), none, "follow-up in the same topic"
+            )
         best = candidates[0]
         named = best.keyword >= specific
         sure = best.learned >= w.learned_sure or best.score >= w.combined_sure or named
@@ -214,8 +228,14 @@ class FactSelector:
             return Selection(None, candidates=tuple(candidates[:8]), none=none, reason="both signals unsure")
         lead = self.kb.facts[best.fact]
         second, confidence = self._second(lead, segments, skip=CLAIM_FACTS if claim_made else ())
-        return Selection(lead, second, tuple(candidates[:8]), none, "selected",
-                         second_answered=confidence >= self.weights.compose_sure)
+        return Selection(
+            lead,
+            second,
+            tuple(candidates[:8]),
+            none,
+            "selected",
+            second_answered=confidence >= self.weights.compose_sure,
+        )
 
     def _continuation(
         self, text: str, context: Optional[Context], candidates: Sequence[Candidate], keywords: Mapping
@@ -227,7 +247,8 @@ class FactSelector:
         previous = [self.kb.facts[f] for f in context.facts if f in self.kb.facts]
         topics = {f.topic for f in previous}
         same = [
-            c for c in candidates
+            c
+            for c in candidates
             if self.kb.facts[c.fact].topic in topics and c.fact not in context.facts and c.keyword > 0
         ]
         return max(same, key=lambda c: (c.keyword, c.learned)) if same else None
@@ -257,7 +278,11 @@ class FactSelector:
             first = ranking[0] if ranking else None
             if first is not None and first["fact"] != NONE_LABEL and first["fact"] in passed:
                 continue  # the lead's own sentence, or the one that makes the claim
-            if first is not None and first["fact"] not in passed and float(first["confidence"]) >= self.weights.second_sure:
+            if (
+                first is not None
+                and first["fact"] not in passed
+                and float(first["confidence"]) >= self.weights.second_sure
+            ):
                 return self.kb.facts[first["fact"]], float(first["confidence"])
             named = self._named_in(str(segment.get("text") or ""), passed)
             if named is not None:
@@ -268,8 +293,18 @@ class FactSelector:
         """The fact a sentence names by its specific keywords ("搽面会不会敏感"), if one clearly leads."""
         if not sentence:
             return None
-        scores = sorted(((score, fact_id) for fact_id, (score, _) in self.retriever.scores(sentence).items()
-                         if fact_id not in passed), reverse=True)
-        if scores and scores[0][0] >= self.retriever.specific_score and (len(scores) == 1 or scores[0][0] > scores[1][0]):
+        scores = sorted(
+            (
+                (score, fact_id)
+                for fact_id, (score, _) in self.retriever.scores(sentence).items()
+                if fact_id not in passed
+            ),
+            reverse=True,
+        )
+        if (
+            scores
+            and scores[0][0] >= self.retriever.specific_score
+            and (len(scores) == 1 or scores[0][0] > scores[1][0])
+        ):
             return self.kb.facts[scores[0][1]]
         return None

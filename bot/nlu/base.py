@@ -35,6 +35,7 @@ class MessageComponent(GraphComponent, abc.ABC):
     """A component with nothing to train: `process_message` runs on each training and incoming message."""
 
     if TYPE_CHECKING:
+
         def __init__(self, config: Dict[Text, Any]) -> None:
             """Each subclass is built from its config alone (see `create`)."""
 

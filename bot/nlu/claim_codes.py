@@ -25,9 +25,22 @@ from bot.nlu.segments import is_question
 from bot.paths import DATA
 
 CLAIM_CODES_FILE = DATA / "nlu" / "claim_codes.yml"
-_ROLES = ("cure", "disease", "proof", "proof_exceptions", "approval", "approval_exceptions", "subject",
-          "other_subject", "exosome",
-          "reporting", "negation", "negation_exceptions", "animal", "human")
+_ROLES = (
+    "cure",
+    "disease",
+    "proof",
+    "proof_exceptions",
+    "approval",
+    "approval_exceptions",
+    "subject",
+    "other_subject",
+    "exosome",
+    "reporting",
+    "negation",
+    "negation_exceptions",
+    "animal",
+    "human",
+)
 _CLAUSE_BREAK = re.compile(r"[，,、:：]|但是|不过|可是|\bbut\b|\bhowever\b")
 _QUOTES = "「」『』“”\"'《》"
 # Most characters between a cure verb and its disease ("治好了我妈的帕金森", "reverses early Alzheimer's"):
@@ -39,7 +52,7 @@ _LATIN = re.compile(r"[a-z]")
 
 
 def _script(text: str) -> str:
-    """"en" for a stretch written in Latin letters, else "zh"."""
+    """ "en" for a stretch written in Latin letters, else "zh"."""
     return "en" if _LATIN.search(text) and not re.search(r"[\u4e00-\u9fff]", text) else "zh"
 
 
@@ -114,11 +127,15 @@ class CodeDetector:
             return []
         sentences = _spans(norm_text, _SENTENCE_END)
         exceptions = by_role["proof_exceptions"]
-        candidates = [(FLAG_OVERSTATED_PROOF, h) for h in by_role["proof"]
-                      if not any(x.start <= h.start < x.end or h.start <= x.start < h.end for x in exceptions)]
+        candidates = [
+            (FLAG_OVERSTATED_PROOF, h)
+            for h in by_role["proof"]
+            if not any(x.start <= h.start < x.end or h.start <= x.start < h.end for x in exceptions)
+        ]
         excluded = by_role["approval_exceptions"]
-        candidates += [(FLAG_APPROVAL, h) for h in by_role["approval"]
-                       if not any(_same_clause(norm_text, h, x) for x in excluded)]
+        candidates += [
+            (FLAG_APPROVAL, h) for h in by_role["approval"] if not any(_same_clause(norm_text, h, x) for x in excluded)
+        ]
         candidates += [(FLAG_DISEASE_CURE, pair) for pair in self._cures(norm_text, by_role)]
         found: Dict[str, CodeHit] = {}
         for code, trigger in sorted(candidates, key=lambda c: c[1].start):
@@ -133,15 +150,16 @@ class CodeDetector:
         for verb in by_role["cure"]:
             for disease in by_role["disease"]:
                 lo, hi = (verb, disease) if verb.start <= disease.start else (disease, verb)
-                if lo.end > hi.start or hi.start - lo.end > _PAIR_GAP[_script(text[lo.start:hi.end])]:
+                if lo.end > hi.start or hi.start - lo.end > _PAIR_GAP[_script(text[lo.start : hi.end])]:
                     continue
                 if _CLAUSE_BREAK.search(text, lo.end, hi.start) or _SENTENCE_END.search(text, lo.end, hi.start):
                     continue
-                pairs.append(Hit("cure", lo.start, hi.end, text[lo.start:hi.end]))
+                pairs.append(Hit("cure", lo.start, hi.end, text[lo.start : hi.end]))
         return pairs
 
-    def _asserted(self, text: str, trigger: Hit, by_role: Dict[str, List[Hit]],
-                  sentences: List[tuple[int, int]]) -> bool:
+    def _asserted(
+        self, text: str, trigger: Hit, by_role: Dict[str, List[Hit]], sentences: List[tuple[int, int]]
+    ) -> bool:
         """The writer states the trigger or quotes someone who does, and does not deny it."""
         sentence = _around(sentences, trigger.start)
         clause = _around(_spans(text, _CLAUSE_BREAK, *sentence), trigger.start)
@@ -156,8 +174,10 @@ class CodeDetector:
             reported += inside("reporting", following)
         skip = inside("negation_exceptions", clause)
         negations = [
-            n for n in inside("negation", clause)
-            if n.start < trigger.start and trigger.start - n.end <= _NEGATION_GAP[_script(text[n.start:trigger.end])]
+            n
+            for n in inside("negation", clause)
+            if n.start < trigger.start
+            and trigger.start - n.end <= _NEGATION_GAP[_script(text[n.start : trigger.end])]
             # "没有获批" denies "获批"
             and not any(x.start <= n.start < x.end for x in skip)
         ]
@@ -166,11 +186,11 @@ class CodeDetector:
         if reported or self._quoted(text, trigger, sentence):
             return True
         # No one is quoted: a statement is a claim, a question about the research is not.
-        return not is_question(text[clause[0]:min(clause[1] + 1, len(text))])
+        return not is_question(text[clause[0] : min(clause[1] + 1, len(text))])
 
     @staticmethod
     def _quoted(text: str, trigger: Hit, sentence: tuple[int, int]) -> bool:
-        before = text[sentence[0]:trigger.start]
+        before = text[sentence[0] : trigger.start]
         return sum(before.count(q) for q in _QUOTES) % 2 == 1
 
 

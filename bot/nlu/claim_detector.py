@@ -17,9 +17,23 @@ _SENTENCE_END = re.compile(r"[。！？!?;；\n]+|\.(?=\s|$)")
 # Clause breaks inside a sentence.
 _CLAUSE_BREAK = re.compile(r"[，,、:：]|但是|不过|可是|\bbut\b|\bhowever\b|\balthough\b|\bwhile\b")
 _ROLES = (
-    "route", "effect_strong", "effect_weak", "reverse", "aging", "repair", "organ", "not_effect",
-    "local", "subject", "other_subject", "negation", "negation_exceptions", "disbelief", "third_party",
-    "animal", "human",
+    "route",
+    "effect_strong",
+    "effect_weak",
+    "reverse",
+    "aging",
+    "repair",
+    "organ",
+    "not_effect",
+    "local",
+    "subject",
+    "other_subject",
+    "negation",
+    "negation_exceptions",
+    "disbelief",
+    "third_party",
+    "animal",
+    "human",
 )
 # Most characters between the two parts of a combined effect ("reversed her aging", "修复受损的肝脏").
 _PAIR_GAP = 24
@@ -90,8 +104,12 @@ class ClaimDetector:
         routes = [h for h in hits if h.label == "route"]
         if not routes:
             return None
-        sentence = next(s for s in reversed(_spans(norm_text, _SENTENCE_END)) if s[0] <= routes[-1].start < s[1] or s[0] <= routes[-1].start)
-        text = norm_text[sentence[0]:sentence[1]]
+        sentence = next(
+            s
+            for s in reversed(_spans(norm_text, _SENTENCE_END))
+            if s[0] <= routes[-1].start < s[1] or s[0] <= routes[-1].start
+        )
+        text = norm_text[sentence[0] : sentence[1]]
         subjects = [h.text for h in hits if h.label == "subject" and not sentence[0] <= h.start < sentence[1]]
         return (" ".join(dict.fromkeys(subjects)) + " " + text).strip() if subjects else text
 
@@ -145,12 +163,9 @@ class ClaimDetector:
                         continue
                     if _CLAUSE_BREAK.search(text, lo.end, hi.start) or _SENTENCE_END.search(text, lo.end, hi.start):
                         continue
-                    effects.append(Hit(label, lo.start, hi.end, text[lo.start:hi.end]))
+                    effects.append(Hit(label, lo.start, hi.end, text[lo.start : hi.end]))
         masked = by_role["not_effect"]
-        return [
-            e for e in effects
-            if not any(m.start <= e.start and e.end <= m.end for m in masked)
-        ]
+        return [e for e in effects if not any(m.start <= e.start and e.end <= m.end for m in masked)]
 
     def _judge(
         self, text: str, effect: Hit, by_role: Dict[str, List[Hit]], sentences: List[tuple[int, int]]
@@ -168,8 +183,11 @@ class ClaimDetector:
             return None
         sentence = sentences[index]
         clause = next(
-            ((sentence[0] + a, sentence[0] + b) for a, b in _spans(text[sentence[0]:sentence[1]], _CLAUSE_BREAK)
-             if sentence[0] + a <= effect.start < sentence[0] + b),
+            (
+                (sentence[0] + a, sentence[0] + b)
+                for a, b in _spans(text[sentence[0] : sentence[1]], _CLAUSE_BREAK)
+                if sentence[0] + a <= effect.start < sentence[0] + b
+            ),
             sentence,
         )
         in_clause = lambda role: [h for h in by_role[role] if _within(h, clause)]  # noqa: E731
@@ -188,13 +206,15 @@ class ClaimDetector:
             return None
         exceptions = in_clause("negation_exceptions")
         negations = [
-            n for n in in_clause("negation")
+            n
+            for n in in_clause("negation")
             if n.start < effect.start and not any(x.start <= n.start < x.end for x in exceptions)
         ]
         # A negation is the writer's own ("I know it can't make you younger, don't tell me") unless a
         # third party speaks before it ("the clinic says you won't age any more"); "I told her" is the writer.
         reporters = [
-            t for t in in_sentence("third_party")
+            t
+            for t in in_sentence("third_party")
             if negations and t.start < negations[0].start and not _writer_speaks(text, t)
         ]
         negated = bool(negations) and not reporters
@@ -202,7 +222,8 @@ class ClaimDetector:
         # and asks something else.
         following = sentences[index + 1] if index + 1 < len(sentences) else sentence
         dismissed = [
-            h for h in by_role["disbelief"]
+            h
+            for h in by_role["disbelief"]
             if (_within(h, sentence) or _within(h, following)) and not _in_question(text, h, sentences)
         ]
         if not negated and dismissed and _asks_elsewhere(text, sentences, sentence, effect):
@@ -211,7 +232,7 @@ class ClaimDetector:
 
 
 def _writer_speaks(text: str, reporter: Hit) -> bool:
-    """"我跟她说", "I told her": the writer is the one speaking, not a third party."""
+    """ "我跟她说", "I told her": the writer is the one speaking, not a third party."""
     before = text[max(0, reporter.start - 6) : reporter.start]
     return "我" in before or re.search(r"\bi\s+(?:\w+\s+)?$", before) is not None
 
@@ -223,12 +244,15 @@ def _asks_elsewhere(text: str, sentences: List[tuple[int, int]], claim: tuple[in
         return True
     rest = text[effect.end : claim[1]]
     breaks = list(_CLAUSE_BREAK.finditer(rest)) + list(re.finditer(r"\banyway\b|🙄|那|就问|就想问", rest))
-    return any(_QUESTION.search(rest[b.end():]) for b in breaks)
+    return any(_QUESTION.search(rest[b.end() :]) for b in breaks)
 
 
 def _in_question(text: str, hit: Hit, sentences: List[tuple[int, int]]) -> bool:
     """The hit's clause asks ("any proof or is it rubbish?"): a doubt put as a question, not a dismissal."""
     sentence = next((s for s in sentences if s[0] <= hit.start < s[1]), (0, len(text)))
     clauses = _spans(text[sentence[0] : sentence[1] + 1], _CLAUSE_BREAK)
-    clause = next(((sentence[0] + a, sentence[0] + b) for a, b in clauses if sentence[0] + a <= hit.start < sentence[0] + b), sentence)
+    clause = next(
+        ((sentence[0] + a, sentence[0] + b) for a, b in clauses if sentence[0] + a <= hit.start < sentence[0] + b),
+        sentence,
+    )
     return is_question(text[clause[0] : clause[1] + 1])

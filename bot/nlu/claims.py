@@ -45,7 +45,6 @@ class SystemicClaimDetector(MessageComponent):
         codes = Path(config["codes_path"]) if config.get("codes_path") else None
         self.codes = CodeDetector(CodeRules.load(codes) if codes else None)
 
-
     def process_message(self, message: Message) -> None:
         """Sets `flags` on the message."""
         norm = normalized_text(message)

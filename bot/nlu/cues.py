@@ -61,7 +61,6 @@ class CueFeaturizer(SparseFeaturizer, MessageComponent):
         self.column = {name: i for i, (name, _) in enumerate(self.groups)}
         self.matcher = TermMatcher(dict(self.groups))
 
-
     @classmethod
     def validate_config(cls, config: Dict[Text, Any]) -> None:
         """Nothing to validate beyond the file, checked when loading."""

@@ -29,13 +29,20 @@ _DOI = re.compile(r"\b10\.\d{4,9}/[^\s,;，。]+", re.IGNORECASE)
 
 # Token patterns for reference numbers: "reference 6", "ref #6", "[6]", "#6", "第六篇", "文献6", "6号文献".
 REFERENCE_PATTERNS: list[list[dict]] = [
-    [{"TEXT": {"REGEX": _REF_WORD}}, {"ORTH": {"IN": ["number", "no", "no.", "#", "nr", "."]}, "OP": "*"},
-     {"TEXT": {"REGEX": _NUM}}],
+    [
+        {"TEXT": {"REGEX": _REF_WORD}},
+        {"ORTH": {"IN": ["number", "no", "no.", "#", "nr", "."]}, "OP": "*"},
+        {"TEXT": {"REGEX": _NUM}},
+    ],
     [{"ORTH": "["}, {"TEXT": {"REGEX": r"^\d{1,3}$"}}, {"ORTH": "]"}],
     [{"ORTH": "#"}, {"TEXT": {"REGEX": r"^\d{1,3}$"}}],
     [{"ORTH": "第"}, {"TEXT": {"REGEX": _NUM}, "OP": "+"}],
-    [{"ORTH": "文"}, {"ORTH": "献"}, {"ORTH": {"IN": ["[", "第", "#", "编", "号"]}, "OP": "*"},
-     {"TEXT": {"REGEX": _NUM}, "OP": "+"}],
+    [
+        {"ORTH": "文"},
+        {"ORTH": "献"},
+        {"ORTH": {"IN": ["[", "第", "#", "编", "号"]}, "OP": "*"},
+        {"TEXT": {"REGEX": _NUM}, "OP": "+"},
+    ],
     [{"TEXT": {"REGEX": _NUM}, "OP": "+"}, {"ORTH": {"IN": ["号", "篇"]}}],
 ]
 NUMBER_PATTERNS: list[list[dict]] = [[{"TEXT": {"REGEX": r"^\d{1,3}$"}}]]
@@ -107,10 +114,7 @@ class LexiconEntityExtractor(MessageComponent, EntityExtractorMixin):
         for group in groups:
             terms[f"journal:{group[0]}"] = group
         terms.update(_author_terms(self.kb))
-        self.matcher = TermMatcher(
-            terms, patterns={"reference": REFERENCE_PATTERNS, "number": NUMBER_PATTERNS}
-        )
-
+        self.matcher = TermMatcher(terms, patterns={"reference": REFERENCE_PATTERNS, "number": NUMBER_PATTERNS})
 
     def _entity(self, hit: Hit, entity: str, value: Any) -> Dict[Text, Any]:
         return {

@@ -86,9 +86,14 @@ class FactClassifier(GraphComponent):
         }
 
     def __init__(
-        self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-        classes: Optional[List[str]] = None, coef: Optional[np.ndarray] = None,
-        intercept: Optional[np.ndarray] = None, idf: Optional[np.ndarray] = None,
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        classes: Optional[List[str]] = None,
+        coef: Optional[np.ndarray] = None,
+        intercept: Optional[np.ndarray] = None,
+        idf: Optional[np.ndarray] = None,
         vocabulary: Optional[Dict[str, int]] = None,
     ) -> None:
         """A classifier, trained when `classes` and the weights are given."""
@@ -109,7 +114,10 @@ class FactClassifier(GraphComponent):
 
     @classmethod
     def create(
-        cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
         execution_context: ExecutionContext,
     ) -> "FactClassifier":
         """An untrained classifier."""
@@ -215,7 +223,10 @@ class FactClassifier(GraphComponent):
         self.classes = [str(c) for c in model.classes_]
         self.coef, self.intercept = model.coef_, np.ravel(model.intercept_)
         if len(self.classes) == 2:  # a binary model has one row: the second class against the first
-            self.coef, self.intercept = np.vstack([-self.coef, self.coef]), np.concatenate([-self.intercept, self.intercept])
+            self.coef, self.intercept = (
+                np.vstack([-self.coef, self.coef]),
+                np.concatenate([-self.intercept, self.intercept]),
+            )
         self.persist()
         return self._resource
 
@@ -288,8 +299,15 @@ class FactClassifier(GraphComponent):
                 part = Message(data={TEXT: norm[segment.start : segment.end]})
                 raw = self._raw([part])
             ranking = self._rank_rows(self._features(raw, [norm[segment.start : segment.end]]))[0][:3]
-            result.append({"start": start, "end": end, "question": segment.question, "ranking": ranking,
-                           "text": norm[segment.start : segment.end]})
+            result.append(
+                {
+                    "start": start,
+                    "end": end,
+                    "question": segment.question,
+                    "ranking": ranking,
+                    "text": norm[segment.start : segment.end],
+                }
+            )
         return result
 
     # -- persistence ----------------------------------------------------------------------------
@@ -305,8 +323,12 @@ class FactClassifier(GraphComponent):
 
     @classmethod
     def load(
-        cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-        execution_context: ExecutionContext, **kwargs: Any,
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
     ) -> "FactClassifier":
         """Loads a trained classifier (an untrained one when nothing was persisted)."""
         try:
@@ -318,7 +340,9 @@ class FactClassifier(GraphComponent):
         except (ValueError, FileNotFoundError):
             logger.warning("FactClassifier: no trained weights in the model; it will rank nothing.")
             return cls(config, model_storage, resource)
-        classifier = cls(config, model_storage, resource, classes, arrays["coef"], arrays["intercept"], arrays["idf"], vocabulary)
+        classifier = cls(
+            config, model_storage, resource, classes, arrays["coef"], arrays["intercept"], arrays["idf"], vocabulary
+        )
         if classifier.retriever is not None:
             # Columns as trained; a fact added to the knowledge base since then has none until retraining.
             classifier.keyword_facts = keyword_facts

@@ -37,8 +37,11 @@ def sample_fact_examples(training_data: TrainingData, per_fact: int, seed: int) 
         examples = by_fact[fact]
         kept += examples if len(examples) <= per_fact else generator.sample(examples, per_fact)
     return TrainingData(
-        kept, training_data.entity_synonyms, training_data.regex_features,
-        training_data.lookup_tables, training_data.responses,
+        kept,
+        training_data.entity_synonyms,
+        training_data.regex_features,
+        training_data.lookup_tables,
+        training_data.responses,
     )
 
 
@@ -59,6 +62,8 @@ class SampledDIETClassifier(DIETClassifier):
     def train(self, training_data: TrainingData) -> Resource:
         """Train DIET on the sampled data."""
         sampled = sample_fact_examples(
-            training_data, int(self.component_config["fact_examples"]), int(self.component_config.get("random_seed") or 0)
+            training_data,
+            int(self.component_config["fact_examples"]),
+            int(self.component_config.get("random_seed") or 0),
         )
         return super().train(sampled)

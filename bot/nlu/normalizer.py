@@ -56,7 +56,6 @@ class ScriptNormalizer(MessageComponent):
             self.rewriter = Rewriter(variants)
             self.rewriter.rewrite("warm up 外泌体按全吗 waimiti anquan ma exsome")  # load lazy tables now
 
-
     def process_message(self, message: Message) -> None:
         """Set `norm_text`, `lang` and `input_problem` on one message."""
         text: Optional[str] = message.get(TEXT)

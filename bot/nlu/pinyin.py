@@ -161,7 +161,11 @@ class PinyinConverter:
             run.clear()
 
         for i, token in enumerate(tokens):
-            keep_english = english[i] and not capable[i] or (english[i] and len(token.group()) >= 5 and split_syllables(token.group()) is None)
+            keep_english = (
+                english[i]
+                and not capable[i]
+                or (english[i] and len(token.group()) >= 5 and split_syllables(token.group()) is None)
+            )
             gap = text[tokens[run[-1]].end() : token.start()] if run else ""
             if capable[i] and not keep_english and (not run or gap.strip() == ""):
                 run.append(i)

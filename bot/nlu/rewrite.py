@@ -33,12 +33,44 @@ _SPACED_LETTERS = re.compile(r"(?<![a-z])(?:[a-z] ){3,}[a-z](?![a-z])")
 _ZERO_WIDTH = re.compile(r"[\u200b-\u200f\u2060\ufeff\u00ad]")
 
 # Cyrillic and Greek letters that look like Latin ones (after lower-casing).
-_CONFUSABLES = str.maketrans({
-    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
-    "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j", "ѕ": "s", "ԁ": "d", "ɡ": "g", "ӏ": "l",
-    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t",
-    "υ": "u", "χ": "x", "ω": "w", "ѵ": "v",
-})
+_CONFUSABLES = str.maketrans(
+    {
+        "а": "a",
+        "в": "b",
+        "е": "e",
+        "ё": "e",
+        "к": "k",
+        "м": "m",
+        "н": "h",
+        "о": "o",
+        "р": "p",
+        "с": "c",
+        "т": "t",
+        "у": "y",
+        "х": "x",
+        "і": "i",
+        "ї": "i",
+        "ј": "j",
+        "ѕ": "s",
+        "ԁ": "d",
+        "ɡ": "g",
+        "ӏ": "l",
+        "α": "a",
+        "β": "b",
+        "ε": "e",
+        "η": "n",
+        "ι": "i",
+        "κ": "k",
+        "ν": "v",
+        "ο": "o",
+        "ρ": "p",
+        "τ": "t",
+        "υ": "u",
+        "χ": "x",
+        "ω": "w",
+        "ѵ": "v",
+    }
+)
 # Digits and signs written for letters ("ex0s0me", "y0unger"); 1 may be i or l.
 _LEET = {"0": ("o",), "1": ("i", "l"), "3": ("e",), "4": ("a",), "5": ("s",), "7": ("t",), "@": ("a",), "$": ("s",)}
 
@@ -160,7 +192,9 @@ class Variants:
     domain_zh: frozenset[str] = frozenset()
 
     @classmethod
-    def load(cls, path: Optional[Path] = None, domain_en: Iterable[str] = (), domain_zh: Iterable[str] = ()) -> "Variants":
+    def load(
+        cls, path: Optional[Path] = None, domain_en: Iterable[str] = (), domain_zh: Iterable[str] = ()
+    ) -> "Variants":
         """Read and check the variants file; `domain_*` are the words typos are corrected towards."""
         path = path or VARIANTS_FILE
         with path.open(encoding="utf-8") as f:
@@ -204,9 +238,12 @@ class Rewriter:
         self.trie = _Trie(variants.zh_table)
         self.phrase_pattern = (
             re.compile(
-                r"(?<![a-z0-9'])(" + "|".join(re.escape(p) for p in sorted(variants.en_phrases, key=len, reverse=True)) + r")(?![a-z0-9'])"
+                r"(?<![a-z0-9'])("
+                + "|".join(re.escape(p) for p in sorted(variants.en_phrases, key=len, reverse=True))
+                + r")(?![a-z0-9'])"
             )
-            if variants.en_phrases else None
+            if variants.en_phrases
+            else None
         )
         self.known = english_words() | variants.en_known | variants.domain_en
         self.domain_by_length: dict[int, list[str]] = {}
@@ -282,7 +319,10 @@ class Rewriter:
         if self.phrase_pattern is not None:
             current = apply_edits(
                 current,
-                [(m.start(), m.end(), self.variants.en_phrases[m.group()]) for m in self.phrase_pattern.finditer(current.text)],
+                [
+                    (m.start(), m.end(), self.variants.en_phrases[m.group()])
+                    for m in self.phrase_pattern.finditer(current.text)
+                ],
             )
         words = list(_LATIN_WORD.finditer(current.text))
         edits: list[Edit] = []

@@ -46,7 +46,7 @@ def split_segments(text: str) -> list[Segment]:
     for s, e in spans:
         if merged and len(_CONTENT.findall(text[s:e])) < _MIN_CONTENT:
             merged[-1] = (merged[-1][0], e)
-        elif not merged or len(_CONTENT.findall(text[merged[-1][0]:merged[-1][1]])) >= _MIN_CONTENT:
+        elif not merged or len(_CONTENT.findall(text[merged[-1][0] : merged[-1][1]])) >= _MIN_CONTENT:
             merged.append((s, e))
         else:
             merged[-1] = (merged[-1][0], e)

@@ -73,8 +73,7 @@ class BilingualTokenizer(Tokenizer):
 
     def _chinese(self, run: str, offset: int) -> List[Token]:
         return [
-            Token(word, offset + start, offset + end)
-            for word, start, end in self.jieba.tokenize(run, HMM=self.hmm)
+            Token(word, offset + start, offset + end) for word, start, end in self.jieba.tokenize(run, HMM=self.hmm)
         ]
 
     def _other(self, run: str, offset: int) -> List[Token]:

@@ -77,8 +77,10 @@ class StaffInput(InputChannel):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "StaffInput":
         """The console, with the token and review file from the environment."""
-        return cls(os.environ.get("STAFF_TOKEN", "").strip(),
-                   Path(os.environ.get("STAFF_REVIEW_FILE") or VAR / "review" / "staff_cases.csv"))
+        return cls(
+            os.environ.get("STAFF_TOKEN", "").strip(),
+            Path(os.environ.get("STAFF_REVIEW_FILE") or VAR / "review" / "staff_cases.csv"),
+        )
 
     def __init__(self, token: str, review_file: Path) -> None:
         """A console for staff holding `token`."""
@@ -106,8 +108,11 @@ class StaffInput(InputChannel):
         if self._authorised(request):
             return None
         if api:
-            return response.json({"error": "staff token missing or wrong (Authorization: Bearer <token>)"},
-                                 status=401, headers={"WWW-Authenticate": "Bearer"})
+            return response.json(
+                {"error": "staff token missing or wrong (Authorization: Bearer <token>)"},
+                status=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         return response.html(sign_in_page(), status=401)
 
     # -- routes -----------------------------------------------------------------------------
@@ -121,8 +126,10 @@ class StaffInput(InputChannel):
                 async def checked(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
                     refused = self._refused(request, api)
                     return refused if refused is not None else await handler(request, *args, **kwargs)
+
                 checked.__name__ = handler.__name__
                 return checked
+
             return wrap
 
         @staff.route("/", methods=["GET"])
@@ -134,8 +141,11 @@ class StaffInput(InputChannel):
         async def login(request: Request) -> HTTPResponse:
             if not self.token:
                 return response.json({"error": "the staff console is off: set STAFF_TOKEN"}, status=503)
-            given = (request.form.get("token") if request.form else None) or (
-                (request.json or {}).get("token") if _is_json(request) else None) or ""
+            given = (
+                (request.form.get("token") if request.form else None)
+                or ((request.json or {}).get("token") if _is_json(request) else None)
+                or ""
+            )
             if not hmac.compare_digest(str(given).encode(), self.token.encode()):
                 return response.html(sign_in_page(failed=True), status=401)
             answer = response.redirect("/staff/")
@@ -180,8 +190,11 @@ class StaffInput(InputChannel):
             status = request.args.get("status")
             rows = filter_rows(await conversation_rows(agent, exclude_prefix=TEST_PREFIX, status=status), request.args)
             if request.args.get("format") == "csv":
-                return response.text(_csv(rows), content_type="text/csv; charset=utf-8",
-                                     headers={"Content-Disposition": 'attachment; filename="conversations.csv"'})
+                return response.text(
+                    _csv(rows),
+                    content_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="conversations.csv"'},
+                )
             return response.json({"conversations": rows})
 
         @staff.route("/api/conversations/<conversation:path>", methods=["GET"])
@@ -201,8 +214,9 @@ class StaffInput(InputChannel):
             body = _json_object(request)
             text = body.get("text") if body else None
             if not isinstance(text, str) or not text.strip() or len(text) > MAX_STAFF_TEXT:
-                return response.json({"error": f"'text' must be the reply, at most {MAX_STAFF_TEXT} characters"},
-                                     status=400)
+                return response.json(
+                    {"error": f"'text' must be the reply, at most {MAX_STAFF_TEXT} characters"}, status=400
+                )
             return await self._staff_says(request, conversation, "replies.staff_message", STAFF, text=text.strip())
 
         @staff.route("/api/conversations/<conversation:path>/release", methods=["POST"])
@@ -240,26 +254,41 @@ class StaffInput(InputChannel):
                 path = await asyncio.to_thread(self.review_runs.report_file, run_id, request.args.get("file"))
             except ReviewRunError as error:
                 return response.json({"error": str(error)}, status=error.status)
-            return response.raw(path.read_bytes(), content_type=REPORT_TYPES[path.suffix.lower()],
-                                headers=REPORT_HEADERS)
+            return response.raw(
+                path.read_bytes(), content_type=REPORT_TYPES[path.suffix.lower()], headers=REPORT_HEADERS
+            )
 
         return staff
 
     # -- work -------------------------------------------------------------------------------
 
-    async def _staff_says(self, request: Request, conversation: str, key: str, status: Optional[str],
-                          **values: Any) -> HTTPResponse:
+    async def _staff_says(
+        self, request: Request, conversation: str, key: str, status: Optional[str], **values: Any
+    ) -> HTTPResponse:
         try:
             delivery, payload = await staff_message(
-                request.app.ctx.agent, request.app.ctx.input_channels, self.composer, conversation, key, status,
-                **values)
+                request.app.ctx.agent,
+                request.app.ctx.input_channels,
+                self.composer,
+                conversation,
+                key,
+                status,
+                **values,
+            )
         except HandoffError as error:
             return response.json({"error": str(error)}, status=404)
-        return response.json({"delivered": delivery.delivered, "reason": delivery.reason or None,
-                              "status": status or "bot", "payload": payload})
+        return response.json(
+            {
+                "delivered": delivery.delivered,
+                "reason": delivery.reason or None,
+                "status": status or "bot",
+                "payload": payload,
+            }
+        )
 
-    async def _test(self, request: Request, on_new_message: Callable[[UserMessage], Awaitable[Any]],
-                    text: str) -> Dict[str, Any]:
+    async def _test(
+        self, request: Request, on_new_message: Callable[[UserMessage], Awaitable[Any]], text: str
+    ) -> Dict[str, Any]:
         """Run `text` as a consumer turn in a throw-away conversation; the reply per channel, and why."""
         sender = f"{TEST_PREFIX}{uuid.uuid4().hex}"
         collector = CollectingOutputChannel()
@@ -288,8 +317,12 @@ class StaffInput(InputChannel):
                 "fact_ranking": (parse.get("fact_ranking") or [])[:10],
                 "sentences": parse.get("fact_segments") or [],
                 "parts": [
-                    {"fact": p.get("fact"), "level": (p.get("evidence") or {}).get("level"), "refs": p.get("refs"),
-                     "passages": self._passages(p.get("fact"))}
+                    {
+                        "fact": p.get("fact"),
+                        "level": (p.get("evidence") or {}).get("level"),
+                        "refs": p.get("refs"),
+                        "passages": self._passages(p.get("fact")),
+                    }
                     for p in (payload or {}).get("parts") or []
                 ],
             },
@@ -314,7 +347,7 @@ class StaffInput(InputChannel):
 # A report is a document to read: no scripts, nothing loaded from elsewhere, not framed by other sites.
 REPORT_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
-                               "form-action 'none'; frame-ancestors 'self'",
+    "form-action 'none'; frame-ancestors 'self'",
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }
@@ -328,8 +361,13 @@ async def _run_answer(work: Callable[..., Dict[str, Any]], *args: Any, status: i
         return response.json({"error": str(error)}, status=error.status)
     except OSError as error:
         logger.exception("Staff console: a review run failed to start or be read")
-        return response.json({"error": f"the review run could not be started or read ({error}); check that the "
-                                       "`bot` command is installed (make setup) and var/ is writable"}, status=500)
+        return response.json(
+            {
+                "error": f"the review run could not be started or read ({error}); check that the "
+                "`bot` command is installed (make setup) and var/ is writable"
+            },
+            status=500,
+        )
 
 
 def _server_url(request: Request) -> str:
@@ -367,12 +405,30 @@ def _cell(value: Any) -> str:
 
 
 def _csv(rows: List[Dict[str, Any]]) -> str:
-    fields = ["id", "channel", "status", "started", "ended", "user_messages", "languages", "flagged",
-              "unanswered", "low_confidence", "not_helpful", "first_question", "last_message"]
+    fields = [
+        "id",
+        "channel",
+        "status",
+        "started",
+        "ended",
+        "user_messages",
+        "languages",
+        "flagged",
+        "unanswered",
+        "low_confidence",
+        "not_helpful",
+        "first_question",
+        "last_message",
+    ]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow({**row, "languages": ";".join(row.get("languages") or []),
-                         "last_message": (row.get("last_message") or {}).get("text", "")})
+        writer.writerow(
+            {
+                **row,
+                "languages": ";".join(row.get("languages") or []),
+                "last_message": (row.get("last_message") or {}).get("text", ""),
+            }
+        )
     return out.getvalue()

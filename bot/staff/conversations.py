@@ -22,7 +22,9 @@ def stored_url() -> Any:
     return store_url(os.environ)
 
 
-def _read(exclude_prefix: Optional[str], ids: Optional[Collection[str]], status: Optional[str]) -> tuple[list, Dict[str, Any]]:
+def _read(
+    exclude_prefix: Optional[str], ids: Optional[Collection[str]], status: Optional[str]
+) -> tuple[list, Dict[str, Any]]:
     try:
         url = stored_url()
     except ToolError:
@@ -31,12 +33,17 @@ def _read(exclude_prefix: Optional[str], ids: Optional[Collection[str]], status:
     if status in (WAITING, STAFF):  # the hand-off list, polled by the console: only those conversations
         held = {sender for sender, value in states.items() if value == status}
         ids = held if ids is None else held & set(ids)
-    found = [c for c in read_conversations(url, senders=ids) if not (exclude_prefix and c.sender.startswith(exclude_prefix))]
+    found = [
+        c for c in read_conversations(url, senders=ids) if not (exclude_prefix and c.sender.startswith(exclude_prefix))
+    ]
     return found, states
 
 
 async def read_all(
-    agent: Any, exclude_prefix: Optional[str] = None, ids: Optional[Collection[str]] = None, status: Optional[str] = None
+    agent: Any,
+    exclude_prefix: Optional[str] = None,
+    ids: Optional[Collection[str]] = None,
+    status: Optional[str] = None,
 ) -> List[Dict[str, Any]]:
     """The stored conversations (those of `ids`, and in hand-off state `status`, when given) as `bot export`
     writes them, with their hand-off status."""
@@ -66,8 +73,13 @@ def summary(record: Dict[str, Any]) -> Dict[str, Any]:
         "languages": sorted({p.get("lang") for p in bots if p.get("lang")}),
         "flagged": sum(1 for p in bots if p.get("flags")),
         "unanswered": sum(1 for p in bots if p.get("type") in UNANSWERED),
-        "low_confidence": sum(1 for p in bots if isinstance(p.get("confidence"), (int, float))
-                              and p.get("type") not in ("input_error", "handoff") and p["confidence"] < LOW_CONFIDENCE),
+        "low_confidence": sum(
+            1
+            for p in bots
+            if isinstance(p.get("confidence"), (int, float))
+            and p.get("type") not in ("input_error", "handoff")
+            and p["confidence"] < LOW_CONFIDENCE
+        ),
         "not_helpful": sum(1 for m in messages if m["from"] == "feedback" and m.get("rating") == "not_helpful"),
         "first_question": users[0]["text"] if users else "",
         "_text": " ".join(str(m.get("text") or "") for m in messages).lower(),
@@ -90,6 +102,7 @@ def _when(value: Optional[str], end: bool) -> Optional[float]:
 def filter_rows(rows: List[Dict[str, Any]], args: Mapping[str, Any]) -> List[Dict[str, Any]]:
     """Rows matching the query's filters: status, channel, lang, q (text), flagged, unanswered,
     low_confidence, not_helpful (any value but "" / "0" / "false" turns a flag filter on), since, until."""
+
     def arg(name: str) -> str:
         value = args.get(name)
         return str(value[0] if isinstance(value, list) else value or "").strip()
@@ -110,8 +123,9 @@ def filter_rows(rows: List[Dict[str, Any]], args: Mapping[str, Any]) -> List[Dic
         if any(on(name) and not row[name] for name in ("flagged", "unanswered", "low_confidence", "not_helpful")):
             continue
         ended = datetime.fromisoformat(row["ended"]).timestamp() if row.get("ended") else None
-        if (since is not None and (ended is None or ended < since)) or (until is not None and ended is not None
-                                                                        and ended >= until):
+        if (since is not None and (ended is None or ended < since)) or (
+            until is not None and ended is not None and ended >= until
+        ):
             continue
         if q and q not in row.get("_text", "") and q not in row["id"].lower():
             continue

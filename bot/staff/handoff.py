@@ -43,8 +43,9 @@ async def deliver(input_channels: Iterable[Any], conversation: str, text: str, p
         channel = _channel(input_channels, "socketio")
         if channel is None or getattr(channel, "sio", None) is None:
             return Delivery(False, "the widget channel (socket.io) is not running")
-        await channel.sio.emit(channel.bot_message_evt, {"text": text, "custom": payload}, room=sender,
-                               namespace=channel.namespace)
+        await channel.sio.emit(
+            channel.bot_message_evt, {"text": text, "custom": payload}, room=sender, namespace=channel.namespace
+        )
         return Delivery(True)
     if prefix == "telegram":
         channel = _channel(input_channels, "telegram")
@@ -59,12 +60,15 @@ async def deliver(input_channels: Iterable[Any], conversation: str, text: str, p
             return Delivery(False, "WeChat users can only be reached with WECHAT_APP_SECRET set (customer-service API)")
         await service.send_text(sender, text)
         return Delivery(True)
-    return Delivery(False, f"conversations of channel {prefix or 'unknown'!r} cannot receive messages later "
-                           "(REST answers only the request it gets)")
+    return Delivery(
+        False,
+        f"conversations of channel {prefix or 'unknown'!r} cannot receive messages later "
+        "(REST answers only the request it gets)",
+    )
 
 
 def status_of(tracker: Any) -> str:
-    """"waiting", "staff" or "bot"."""
+    """ "waiting", "staff" or "bot"."""
     value = tracker.get_slot(HANDOFF_SLOT) if tracker is not None else None
     return value if value in ("waiting", "staff") else "bot"
 
@@ -86,8 +90,13 @@ async def conversation_lang(agent: Any, conversation: str, default: str) -> str:
 
 
 async def staff_message(
-    agent: Any, input_channels: Iterable[Any], composer: ReplyComposer, conversation: str, key: str,
-    status: Optional[str], **values: Any,
+    agent: Any,
+    input_channels: Iterable[Any],
+    composer: ReplyComposer,
+    conversation: str,
+    key: str,
+    status: Optional[str],
+    **values: Any,
 ) -> tuple[Delivery, Dict[str, Any]]:
     """Store a message of the support team (text `key` of texts.yml) as a bot message of the conversation,
     set the hand-off state to `status`, and deliver it on the user's channel."""

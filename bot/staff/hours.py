@@ -28,8 +28,10 @@ def _days(spec: str, where: str) -> FrozenSet[int]:
     for item in str(spec).lower().replace(" ", "").split(","):
         first, _, last = item.partition("-")
         if first not in DAYS or (last and last not in DAYS):
-            raise SupportHoursError(f"{where}: days {spec!r} must name days as {', '.join(DAYS)} "
-                                    "(a range like mon-fri or a list like mon,wed,fri).")
+            raise SupportHoursError(
+                f"{where}: days {spec!r} must name days as {', '.join(DAYS)} "
+                "(a range like mon-fri or a list like mon,wed,fri)."
+            )
         start, end = DAYS.index(first), DAYS.index(last or first)
         found.update(range(start, end + 1) if start <= end else [*range(start, 7), *range(0, end + 1)])
     return frozenset(found)
@@ -56,8 +58,10 @@ class SupportHours:
         try:
             zone = ZoneInfo(zone_name)
         except (ZoneInfoNotFoundError, ValueError):
-            raise SupportHoursError(f"{where}: time zone {zone_name!r} is unknown; use an IANA name such as "
-                                    "Asia/Hong_Kong (SUPPORT_TIMEZONE).") from None
+            raise SupportHoursError(
+                f"{where}: time zone {zone_name!r} is unknown; use an IANA name such as "
+                "Asia/Hong_Kong (SUPPORT_TIMEZONE)."
+            ) from None
         hours = env.get("SUPPORT_HOURS") or data.get("hours") or ""
         match = _HOURS.match(str(hours))
         if not match:
@@ -69,8 +73,10 @@ class SupportHours:
         if not isinstance(label, dict) or not label.get("zh") or not label.get("en"):
             raise SupportHoursError(f"{where}: 'label' needs the hours written in zh and en.")
         return cls(
-            zone=zone, days=_days(env.get("SUPPORT_DAYS") or data.get("days") or "mon-fri", where),
-            opens=dt.time(h1, m1), closes=dt.time(23, 59, 59) if h2 == 24 else dt.time(h2, m2),
+            zone=zone,
+            days=_days(env.get("SUPPORT_DAYS") or data.get("days") or "mon-fri", where),
+            opens=dt.time(h1, m1),
+            closes=dt.time(23, 59, 59) if h2 == 24 else dt.time(h2, m2),
             label={"zh": str(label["zh"]), "en": str(label["en"])},
             contact=str(env.get("SUPPORT_CONTACT") or data.get("contact") or ""),
         )

@@ -39,15 +39,28 @@ def sign_in_page(failed: bool = False) -> str:
     """The sign-in form (shown with 401 to anyone without the staff cookie)."""
     strings = staff_strings()
     zh, en = strings["zh-Hans"], strings["en"]
-    note = (f'<p class="error" role="alert">{html.escape(zh["sign_in_failed"])} '
-            f'<span lang="en">{html.escape(en["sign_in_failed"])}</span></p>') if failed else ""
-    return _page("sign_in.html", note=note, **{k: html.escape(f"{zh[k]} / {en[k]}")
-                                                 for k in ("title", "sign_in_heading", "token_label", "sign_in")})
+    note = (
+        (
+            f'<p class="error" role="alert">{html.escape(zh["sign_in_failed"])} '
+            f'<span lang="en">{html.escape(en["sign_in_failed"])}</span></p>'
+        )
+        if failed
+        else ""
+    )
+    return _page(
+        "sign_in.html",
+        note=note,
+        **{k: html.escape(f"{zh[k]} / {en[k]}") for k in ("title", "sign_in_heading", "token_label", "sign_in")},
+    )
 
 
 def console_page() -> str:
     """The console: HTML, its script and styles, and the strings as JSON."""
     data = json.dumps({"strings": staff_strings()}, ensure_ascii=False).replace("</", "<\\/")
-    return _page("console.html", data=data, css=(STATIC / "console.css").read_text(encoding="utf-8"),
-                 script=(STATIC / "console.js").read_text(encoding="utf-8").replace("</script", "<\\/script"),
-                 title=html.escape(staff_strings()["zh-Hans"]["title"]))
+    return _page(
+        "console.html",
+        data=data,
+        css=(STATIC / "console.css").read_text(encoding="utf-8"),
+        script=(STATIC / "console.js").read_text(encoding="utf-8").replace("</script", "<\\/script"),
+        title=html.escape(staff_strings()["zh-Hans"]["title"]),
+    )

@@ -29,7 +29,9 @@ REVIEW_DIR = DATA / "review"
 REVIEW_SUFFIXES = (".csv", ".yml", ".yaml")
 RUN_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{4}$")
 # The files of a run that are served: what `bot review` and a comparison write (not run.json or the logs).
-REPORT_FILES = re.compile(r"^(report\.html|review\.json|review\.csv|compare-\d{8}-\d{6}-[0-9a-f]{4}/compare\.(html|json))$")
+REPORT_FILES = re.compile(
+    r"^(report\.html|review\.json|review\.csv|compare-\d{8}-\d{6}-[0-9a-f]{4}/compare\.(html|json))$"
+)
 REPORT_TYPES = {".html": "text/html; charset=utf-8", ".json": "application/json", ".csv": "text/csv; charset=utf-8"}
 # tqdm's progress line on standard error: "Asking the bot:  40%|####      | 30/75 [00:10<00:15, ...]"
 PROGRESS = re.compile(r"(\d+)/(\d+) \[")
@@ -76,8 +78,13 @@ class ReviewRuns:
 
     def allowed_files(self) -> List[Path]:
         """The files a run may use: data/review/*.csv|yml and STAFF_REVIEW_FILE (when it exists)."""
-        files = sorted(p.resolve() for p in self.review_dir.glob("*") if p.suffix.lower() in REVIEW_SUFFIXES
-                       and p.is_file()) if self.review_dir.is_dir() else []
+        files = (
+            sorted(
+                p.resolve() for p in self.review_dir.glob("*") if p.suffix.lower() in REVIEW_SUFFIXES and p.is_file()
+            )
+            if self.review_dir.is_dir()
+            else []
+        )
         if self.staff_file.is_file() and self.staff_file.resolve() not in files:
             files.append(self.staff_file.resolve())
         return files
@@ -105,8 +112,9 @@ class ReviewRuns:
         by_name = [p for p in allowed if p.name == name]
         if len(by_name) == 1:
             return by_name[0]
-        raise ReviewRunError(f"{name!r} is not a review file the console may run, because {rule}. "
-                             f"Choose one of: {listed}.")
+        raise ReviewRunError(
+            f"{name!r} is not a review file the console may run, because {rule}. " f"Choose one of: {listed}."
+        )
 
     # -- starting ---------------------------------------------------------------------------
 
@@ -124,23 +132,40 @@ class ReviewRuns:
             # Read from the run folders, so that runs started by another worker of this server count too.
             running = [run["id"] for run in self.runs() if run["status"] == "running"]
             if running:
-                raise ReviewRunError(f"review run {running[0]} is still running; one run at a time keeps the bot "
-                                     "responsive for consumers. Wait for it to finish, then start again.", 409)
+                raise ReviewRunError(
+                    f"review run {running[0]} is still running; one run at a time keeps the bot "
+                    "responsive for consumers. Wait for it to finish, then start again.",
+                    409,
+                )
             run_id = f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
             folder = self.runs_dir / run_id
             folder.mkdir(parents=True)
             # The progress bar stays on (no --quiet): its "n/total" on standard error is the run's progress.
             command = bot_command() + ["review", str(path), "--url", url, "--out", str(folder)]
-            meta = {"id": run_id, "file": _display(path), "url": url, "started": _now(), "created": time.time(),
-                    "total": total, "command": command}
+            meta = {
+                "id": run_id,
+                "file": _display(path),
+                "url": url,
+                "started": _now(),
+                "created": time.time(),
+                "total": total,
+                "command": command,
+            }
             try:
                 with (folder / "output.txt").open("wb") as out, (folder / "progress.log").open("wb") as err:
-                    process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                    process = subprocess.Popen(
+                        command,
+                        cwd=ROOT,
+                        stdout=out,
+                        stderr=err,
+                        stdin=subprocess.DEVNULL,
+                        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                    )
             except OSError as error:
                 shutil.rmtree(folder, ignore_errors=True)
-                raise ReviewRunError(f"`bot review` could not be started ({error}); install the `bot` command "
-                                     "with `make setup`", 500) from None
+                raise ReviewRunError(
+                    f"`bot review` could not be started ({error}); install the `bot` command " "with `make setup`", 500
+                ) from None
             meta["pid"] = process.pid
             self._write_meta(folder, meta)
             self._processes[run_id] = process
@@ -187,13 +212,22 @@ class ReviewRuns:
             "started": meta.get("started"),
             "finished": meta.get("finished"),
             "progress": {"done": min(done or 0, total) if total else done or 0, "total": total},
-            "summary": {k: summary.get(k) for k in ("questions", "checked", "passed", "failed", "errors",
-                                                    "unchecked", "pass_rate")} if summary else None,
+            "summary": {
+                k: summary.get(k)
+                for k in ("questions", "checked", "passed", "failed", "errors", "unchecked", "pass_rate")
+            }
+            if summary
+            else None,
             "error": error,
             "report": f"/staff/api/review-runs/{run_id}/report" if (folder / "report.html").is_file() else None,
-            "comparisons": [{"with": p.name[len("compare-"):],
-                             "report": f"/staff/api/review-runs/{run_id}/report?file={p.name}/compare.html"}
-                            for p in sorted(folder.glob("compare-*")) if (p / "compare.html").is_file()],
+            "comparisons": [
+                {
+                    "with": p.name[len("compare-") :],
+                    "report": f"/staff/api/review-runs/{run_id}/report?file={p.name}/compare.html",
+                }
+                for p in sorted(folder.glob("compare-*"))
+                if (p / "compare.html").is_file()
+            ],
         }
 
     def report_file(self, run_id: str, name: Optional[str]) -> Path:
@@ -202,8 +236,11 @@ class ReviewRuns:
         name = name or "report.html"
         wanted = (folder / name).resolve()
         if not REPORT_FILES.match(name) or folder not in wanted.parents:
-            raise ReviewRunError(f"{name!r} is not a report of run {run_id}: only its report.html, review.json, "
-                                 "review.csv and compare-<run id>/compare.html|json are served", 400)
+            raise ReviewRunError(
+                f"{name!r} is not a report of run {run_id}: only its report.html, review.json, "
+                "review.csv and compare-<run id>/compare.html|json are served",
+                400,
+            )
         if not wanted.is_file():
             hint = " (the run has not finished yet)" if self.run(run_id)["status"] == "running" else ""
             raise ReviewRunError(f"run {run_id} has no {name}{hint}", 404)
@@ -224,14 +261,19 @@ class ReviewRuns:
         try:
             comparison = compare_runs(load_run(old_folder / "review.json"), load_run(new_folder / "review.json"))
         except ToolError as error:
-            raise ReviewRunError(f"these runs cannot be compared: {error} Wait until both runs have finished.",
-                                 409) from None
+            raise ReviewRunError(
+                f"these runs cannot be compared: {error} Wait until both runs have finished.", 409
+            ) from None
         out = new_folder / f"compare-{old_id}"
         out.mkdir(exist_ok=True)
         (out / "compare.html").write_text(report.compare_html(comparison), encoding="utf-8")
         (out / "compare.json").write_text(json.dumps(comparison, ensure_ascii=False, indent=1), encoding="utf-8")
-        return {"old": old_id, "new": new_id, "summary": comparison["summary"],
-                "report": f"/staff/api/review-runs/{new_id}/report?file={out.name}/compare.html"}
+        return {
+            "old": old_id,
+            "new": new_id,
+            "summary": comparison["summary"],
+            "report": f"/staff/api/review-runs/{new_id}/report?file={out.name}/compare.html",
+        }
 
     # -- state ------------------------------------------------------------------------------
 
@@ -293,7 +335,7 @@ def _error(folder: Path, exit_code: int) -> str:
         lines = (folder / "progress.log").read_text(encoding="utf-8", errors="replace").replace("\r", "\n").splitlines()
     except OSError:
         lines = []
-    said = [line[len("error: "):] for line in lines if line.startswith("error: ")]
+    said = [line[len("error: ") :] for line in lines if line.startswith("error: ")]
     if said:
         return said[-1]
     if exit_code == -1:

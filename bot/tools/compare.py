@@ -76,16 +76,19 @@ def compare_runs(old: Dict[str, Any], new: Dict[str, Any]) -> Dict[str, Any]:
         else:
             changed = [name for name in FIELDS if o[name] != n[name] and _comparable(name, o, n)]
             state = "changed" if changed else "unchanged"
-        items.append({
-            "question": key[0],
-            "state": state,
-            "changed": changed,
-            "old": o,
-            "new": n,
-            # a changed text: both views are there (cast for mypy)
-            "text_diff": text_diff(cast(Dict[str, Any], o)["text"], cast(Dict[str, Any], n)["text"])
-            if "text" in changed else None,
-        })
+        items.append(
+            {
+                "question": key[0],
+                "state": state,
+                "changed": changed,
+                "old": o,
+                "new": n,
+                # a changed text: both views are there (cast for mypy)
+                "text_diff": text_diff(cast(Dict[str, Any], o)["text"], cast(Dict[str, Any], n)["text"])
+                if "text" in changed
+                else None,
+            }
+        )
     items.sort(key=lambda i: (STATE_ORDER[i["state"]], -len(i["changed"]), (i["new"] or i["old"])["n"]))
     states = Counter(i["state"] for i in items)
     return {

@@ -90,10 +90,20 @@ def load_turns(paths: Iterable[Path], kb: KnowledgeBase) -> List[List[Turn]]:
                     raise TurnFileError(f"{where}, field 'facts': unknown fact ids {unknown}.")
                 if expect == "answer" and not facts:
                     raise TurnFileError(f"{where}, field 'facts': an `answer` turn needs its acceptable facts.")
-                turns.append(Turn(
-                    cid, i, str(raw["text"]), raw["lang"], expect, facts, tuple(raw.get("second") or ()),
-                    tuple(int(n) for n in raw.get("refs") or ()), tuple(raw.get("categories") or ()), str(path),
-                ))
+                turns.append(
+                    Turn(
+                        cid,
+                        i,
+                        str(raw["text"]),
+                        raw["lang"],
+                        expect,
+                        facts,
+                        tuple(raw.get("second") or ()),
+                        tuple(int(n) for n in raw.get("refs") or ()),
+                        tuple(raw.get("categories") or ()),
+                        str(path),
+                    )
+                )
             conversations.append(turns)
     return conversations
 
@@ -202,6 +212,7 @@ def run(conversations: Sequence[Sequence[Turn]], ask: Ask, checker: Checker, pre
 
 def summarize(results: Sequence[Result]) -> Dict[str, Any]:
     """Overall, per-script and per-category scores, flag recall and false flags."""
+
     def share(items: Sequence[Result]) -> Dict[str, Any]:
         passed = sum(r.ok for r in items)
         return {"passed": passed, "total": len(items), "score": round(passed / len(items), 3) if items else None}
@@ -223,15 +234,23 @@ def summarize(results: Sequence[Result]) -> Dict[str, Any]:
         "flag_recall": round(sum(r.flagged for r in claims) / len(claims), 3) if claims else None,
         "false_flags": sum(r.flagged for r in results if not r.turn.flag),
         "failures": [
-            {"conversation": r.turn.conversation, "turn": r.turn.index + 1, "text": r.turn.text,
-             "lang": r.turn.lang, "categories": list(r.turn.categories), "problems": r.problems}
-            for r in results if not r.ok
+            {
+                "conversation": r.turn.conversation,
+                "turn": r.turn.index + 1,
+                "text": r.turn.text,
+                "lang": r.turn.lang,
+                "categories": list(r.turn.categories),
+                "problems": r.problems,
+            }
+            for r in results
+            if not r.ok
         ],
     }
 
 
 def format_summary(summary: Mapping[str, Any]) -> str:
     """A plain-text table of a summary."""
+
     def row(name: str, s: Mapping[str, Any]) -> str:
         return f"  {name:<24} {s['passed']:>4}/{s['total']:<4} {s['score'] if s['score'] is not None else '-'}"
 

@@ -23,9 +23,12 @@ def message_record(m: Message) -> Dict[str, Any]:
     elif m.by == "feedback":
         rating = m.payload or {}
         record.update(
-            rating=rating.get("rating"), reason=rating.get("reason"), question=m.question,
+            rating=rating.get("rating"),
+            reason=rating.get("reason"),
+            question=m.question,
             answer_time=_iso(rating["answer_timestamp"]) if rating.get("answer_timestamp") else None,
-            answer_type=rating.get("answer_type"), answer_facts=rating.get("answer_facts") or [],
+            answer_type=rating.get("answer_type"),
+            answer_facts=rating.get("answer_facts") or [],
         )
         del record["text"]
     else:

@@ -118,7 +118,12 @@ def insights(
     answered = sum(c for t, c in types.items() if t not in UNANSWERED_TYPES)
     return {
         "format": "exobot-insights",
-        "period": {"since": _iso(since), "until": _iso(until), "first_message": _iso(first), "last_message": _iso(last)},
+        "period": {
+            "since": _iso(since),
+            "until": _iso(until),
+            "first_message": _iso(first),
+            "last_message": _iso(last),
+        },
         "totals": {
             "conversations": senders,
             "user_messages": user_messages,

@@ -168,7 +168,9 @@ def load_questions(path: Path, kb: Optional[KnowledgeBase] = None) -> List[Quest
     """Read and validate a question file (.csv, or .yml/.yaml with the same keys)."""
     path = Path(path)
     if not path.is_file():
-        raise ToolError(f"No question file at {path}. Pass a CSV or YAML file (see docs/staff.md, 'The question file').")
+        raise ToolError(
+            f"No question file at {path}. Pass a CSV or YAML file (see docs/staff.md, 'The question file')."
+        )
     kb = kb or default_knowledge_base()
     suffix = path.suffix.lower()
     if suffix == ".csv":

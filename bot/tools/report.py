@@ -31,7 +31,9 @@ def render(template: str, **context: Any) -> str:
     return environment().get_template(template).render(**context)
 
 
-def stacked_bars(rows: Mapping[str, Mapping[str, int]], order: Sequence[str], width: int = BAR_WIDTH) -> List[Dict[str, Any]]:
+def stacked_bars(
+    rows: Mapping[str, Mapping[str, int]], order: Sequence[str], width: int = BAR_WIDTH
+) -> List[Dict[str, Any]]:
     """Chart geometry: per row its segments (key, count, x, width) scaled so the longest bar is `width`."""
     longest = max((sum(counts.get(k, 0) for k in order) for counts in rows.values()), default=0) or 1
     bars = []
@@ -44,7 +46,9 @@ def stacked_bars(rows: Mapping[str, Mapping[str, int]], order: Sequence[str], wi
                 w = width * count / longest
                 segments.append({"key": key, "count": count, "x": round(x, 1), "w": round(w, 1)})
                 x += w
-        bars.append({"label": label, "total": sum(s["count"] for s in segments), "segments": segments, "end": round(x, 1)})
+        bars.append(
+            {"label": label, "total": sum(s["count"] for s in segments), "segments": segments, "end": round(x, 1)}
+        )
     return bars
 
 
@@ -55,8 +59,15 @@ def review_html(run: Dict[str, Any], compare_file: str | None = None) -> str:
         "languages": stacked_bars(summary["by_language"], REVIEW_STATUSES),
         "types": stacked_bars({t: {"count": c} for t, c in summary["by_type"].items()}, ("count",)),
     }
-    return render("review.html.j2", run=run, summary=summary, charts=charts, statuses=REVIEW_STATUSES,
-                  compare_file=compare_file, bar_width=BAR_WIDTH)
+    return render(
+        "review.html.j2",
+        run=run,
+        summary=summary,
+        charts=charts,
+        statuses=REVIEW_STATUSES,
+        compare_file=compare_file,
+        bar_width=BAR_WIDTH,
+    )
 
 
 def review_text(run: Dict[str, Any], paths: Mapping[str, Path]) -> str:

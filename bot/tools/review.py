@@ -26,8 +26,25 @@ SENDER_PREFIX = "bot-review-"
 LOW_CONFIDENCE_INTENT = "nlu_fallback"  # Rasa's FallbackClassifier: no intent was confident enough
 REPORT_FILES = {"html": "report.html", "json": "review.json", "csv": "review.csv"}
 CSV_COLUMNS = (
-    "n", "question", "status", "failed_checks", "lang", "intent", "confidence", "type", "topic", "facts",
-    "evidence", "part_grades", "citations", "flags", "answer", "expect_topic", "expect_refs", "expect_flag", "expect_lang",
+    "n",
+    "question",
+    "status",
+    "failed_checks",
+    "lang",
+    "intent",
+    "confidence",
+    "type",
+    "topic",
+    "facts",
+    "evidence",
+    "part_grades",
+    "citations",
+    "flags",
+    "answer",
+    "expect_topic",
+    "expect_refs",
+    "expect_flag",
+    "expect_lang",
 )
 
 
@@ -54,20 +71,34 @@ def check(expect: Expectation, record: Dict[str, Any]) -> List[Dict[str, Any]]:
         checks.append({"field": "topic", "expected": expect.topic, "actual": actual or NO_TOPIC, "passed": ok})
     if expect.refs is not None:
         ok = answered and set(expect.refs) <= set(record["refs"])
-        checks.append({
-            "field": "refs", "expected": ";".join(map(str, expect.refs)),
-            "actual": ";".join(map(str, record["refs"])), "passed": ok,
-        })
+        checks.append(
+            {
+                "field": "refs",
+                "expected": ";".join(map(str, expect.refs)),
+                "actual": ";".join(map(str, record["refs"])),
+                "passed": ok,
+            }
+        )
     if expect.flag is not None:
         codes = record["flags"]
         ok = answered and (expect.flag in codes if isinstance(expect.flag, str) else bool(codes) == expect.flag)
-        checks.append({
-            "field": "flag", "expected": _show_flag(expect.flag),
-            "actual": ";".join(codes) if codes else "no", "passed": ok,
-        })
+        checks.append(
+            {
+                "field": "flag",
+                "expected": _show_flag(expect.flag),
+                "actual": ";".join(codes) if codes else "no",
+                "passed": ok,
+            }
+        )
     if expect.lang is not None:
-        checks.append({"field": "lang", "expected": expect.lang, "actual": record["lang"],
-                       "passed": answered and record["lang"] == expect.lang})
+        checks.append(
+            {
+                "field": "lang",
+                "expected": expect.lang,
+                "actual": record["lang"],
+                "passed": answered and record["lang"] == expect.lang,
+            }
+        )
     return checks
 
 
@@ -98,9 +129,14 @@ def ask_one(client: RestClient, question: Question, sender: str) -> Dict[str, An
         "evidence_label": (p.get("evidence") or {}).get("label"),
         "citations": list(p.get("citations") or []),
         "parts": [
-            {"fact": part.get("fact"), "level": (part.get("evidence") or {}).get("level"),
-             "label": (part.get("evidence") or {}).get("label"), "refs": list(part.get("refs") or [])}
-            for part in p.get("parts") or [] if isinstance(part, dict)
+            {
+                "fact": part.get("fact"),
+                "level": (part.get("evidence") or {}).get("level"),
+                "label": (part.get("evidence") or {}).get("label"),
+                "refs": list(part.get("refs") or []),
+            }
+            for part in p.get("parts") or []
+            if isinstance(part, dict)
         ],
         "refs": _refs(p),
         "flags": _flag_codes(p),
@@ -149,15 +185,14 @@ def summarize(results: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
     }
 
 
-def run_review(
-    questions: Sequence[Question], client: RestClient, source: str, progress: bool = True
-) -> Dict[str, Any]:
+def run_review(questions: Sequence[Question], client: RestClient, source: str, progress: bool = True) -> Dict[str, Any]:
     """Ask every question (one new sender each) and return the run: metadata, summary and results."""
     server = client.version()
     run_id = uuid.uuid4().hex[:8]
     results: List[Dict[str, Any]] = []
-    bar = tqdm(questions, desc="Asking the bot", unit="question", file=sys.stderr, disable=not progress,
-               dynamic_ncols=True)
+    bar = tqdm(
+        questions, desc="Asking the bot", unit="question", file=sys.stderr, disable=not progress, dynamic_ncols=True
+    )
     for question in bar:
         results.append(ask_one(client, question, f"{SENDER_PREFIX}{run_id}-{question.n:03d}"))
     return {
@@ -192,15 +227,28 @@ def load_run(path: Path) -> Dict[str, Any]:
 def _csv_row(r: Dict[str, Any]) -> Dict[str, Any]:
     e = r["expect"]
     return {
-        "n": r["n"], "question": r["question"], "status": r["status"],
+        "n": r["n"],
+        "question": r["question"],
+        "status": r["status"],
         "failed_checks": ";".join(c["field"] for c in r["checks"] if not c["passed"]),
-        "lang": r["lang"], "intent": r["intent"], "confidence": r["confidence"], "type": r["type"],
-        "topic": r["topic"], "facts": ";".join(r["facts"]), "evidence": r["evidence"],
-        "part_grades": ";".join(f"{x['fact'] or 'reference'}={x['level']}{''.join(f'[{n}]' for n in x['refs'])}"
-                                for x in r.get("parts") or []),
-        "citations": ";".join(map(str, r["refs"])), "flags": ";".join(r["flags"]), "answer": r["text"] or r["error"],
-        "expect_topic": e["topic"], "expect_refs": ";".join(map(str, e["refs"] or [])),
-        "expect_flag": "" if e["flag"] is None else _show_flag(e["flag"]), "expect_lang": e["lang"],
+        "lang": r["lang"],
+        "intent": r["intent"],
+        "confidence": r["confidence"],
+        "type": r["type"],
+        "topic": r["topic"],
+        "facts": ";".join(r["facts"]),
+        "evidence": r["evidence"],
+        "part_grades": ";".join(
+            f"{x['fact'] or 'reference'}={x['level']}{''.join(f'[{n}]' for n in x['refs'])}"
+            for x in r.get("parts") or []
+        ),
+        "citations": ";".join(map(str, r["refs"])),
+        "flags": ";".join(r["flags"]),
+        "answer": r["text"] or r["error"],
+        "expect_topic": e["topic"],
+        "expect_refs": ";".join(map(str, e["refs"] or [])),
+        "expect_flag": "" if e["flag"] is None else _show_flag(e["flag"]),
+        "expect_lang": e["lang"],
     }
 
 

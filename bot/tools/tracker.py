@@ -80,8 +80,13 @@ def store_url(env: Mapping[str, str] = os.environ, db: Optional[str] = None) -> 
         settings = tracker_db_settings(env)
         if settings["dialect"] != "sqlite":
             return sa.engine.URL.create(
-                settings["dialect"], username=settings["username"], password=settings["password"],
-                host=settings["host"], port=settings["port"], database=settings["db"], query=settings["query"] or {},
+                settings["dialect"],
+                username=settings["username"],
+                password=settings["password"],
+                host=settings["host"],
+                port=settings["port"],
+                database=settings["db"],
+                query=settings["query"] or {},
             )
         path = Path(settings["db"])
     if not path.is_file():
@@ -105,7 +110,10 @@ def _events_table(engine: sa.engine.Engine) -> sa.Table:
 
 
 def read_conversations(
-    url: Any, since: Optional[float] = None, until: Optional[float] = None, exclude_prefix: Optional[str] = None,
+    url: Any,
+    since: Optional[float] = None,
+    until: Optional[float] = None,
+    exclude_prefix: Optional[str] = None,
     senders: Optional[Collection[str]] = None,
 ) -> Iterator[Conversation]:
     """Conversations with user/bot messages in [since, until), one per sender id, in sender order (only
@@ -149,23 +157,37 @@ def _message(row: Any, conversation: Conversation) -> Message:
     data = json.loads(row.data or "{}")
     if row.type_name == "slot":
         rating = data.get("value") if isinstance(data.get("value"), dict) else {}
-        rated = next((m for m in reversed(conversation.messages)
-                      if m.by == "bot" and m.time == rating.get("answer_timestamp")), None)
+        rated = next(
+            (m for m in reversed(conversation.messages) if m.by == "bot" and m.time == rating.get("answer_timestamp")),
+            None,
+        )
         return Message(
-            sender=row.sender_id, time=row.timestamp, by="feedback", text=rating.get("reason") or "",
-            payload=rating, question=rated.question if rated else None, channel=rating.get("channel"),
+            sender=row.sender_id,
+            time=row.timestamp,
+            by="feedback",
+            text=rating.get("reason") or "",
+            payload=rating,
+            question=rated.question if rated else None,
+            channel=rating.get("channel"),
         )
     if row.type_name == "user":
         intent = (data.get("parse_data") or {}).get("intent") or {}
         return Message(
-            sender=row.sender_id, time=row.timestamp, by="user", text=data.get("text") or "",
-            intent=intent.get("name"), confidence=intent.get("confidence"),
+            sender=row.sender_id,
+            time=row.timestamp,
+            by="user",
+            text=data.get("text") or "",
+            intent=intent.get("name"),
+            confidence=intent.get("confidence"),
             channel=channel_of(row.sender_id, data.get("input_channel")),
         )
     last_user = next((m for m in reversed(conversation.messages) if m.by == "user"), None)
     custom = (data.get("data") or {}).get("custom")
     return Message(
-        sender=row.sender_id, time=row.timestamp, by="bot", text=data.get("text") or "",
+        sender=row.sender_id,
+        time=row.timestamp,
+        by="bot",
+        text=data.get("text") or "",
         payload=custom if isinstance(custom, dict) else None,
         question=last_user.text if last_user else None,
     )
@@ -176,9 +198,11 @@ def latest_slot_values(url: Any, slot: str) -> Dict[str, Any]:
     engine = sa.create_engine(url)
     try:
         events = _events_table(engine)
-        query = sa.select(events.c.sender_id, events.c.data).where(
-            (events.c.type_name == "slot") & (events.c.action_name == slot)
-        ).order_by(events.c.id)
+        query = (
+            sa.select(events.c.sender_id, events.c.data)
+            .where((events.c.type_name == "slot") & (events.c.action_name == slot))
+            .order_by(events.c.id)
+        )
         values: Dict[str, Any] = {}
         with engine.connect() as connection:
             for row in connection.execute(query):
