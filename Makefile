@@ -14,8 +14,9 @@ TRAIN_INPUTS := config.yml domain.yml data/rules.yml $(wildcard data/nlu/*.yml d
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 3
-# Rasa's training cache keys on component configs, not on our component code: keep it off.
-export RASA_MAX_CACHE_SIZE := 0
+# Rasa's training cache is on: our components add a hash of the term lists, facts and NLU code they read
+# to Rasa's fingerprint (bot.nlu.base.nlu_fingerprint), so an edit retrains what depends on it. The tests
+# and `make bench` train from scratch (RASA_MAX_CACHE_SIZE=0) so that no cached result can hide a fault.
 
 .PHONY: run test test-unit lint train setup validate clean widget system-deps bench
 

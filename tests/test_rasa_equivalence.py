@@ -207,3 +207,34 @@ def test_with_another_rasa_release_the_store_runs_rasas_own_queries(
     tracker = DialogueStateTracker.from_events("web:z", conversation("web:z", 2, 2, 1_700_000_000.0), DOMAIN.slots)
     asyncio.run(store.save(tracker))
     assert dump(asyncio.run(store.retrieve_full_tracker("web:z"))) == dump(tracker)
+
+
+def test_the_training_cache_sees_our_data_and_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every component of ours adds a hash of the term lists, facts and NLU code to Rasa's fingerprint, so
+    a cached training result is reused only while they are unchanged (the cache is on in `make train`)."""
+    from bot.nlu import base
+    from bot.nlu.claims import SystemicClaimDetector
+    from bot.nlu.cues import CueFeaturizer
+    from bot.nlu.entities import LexiconEntityExtractor
+    from bot.nlu.facts import FactClassifier
+    from bot.nlu.intents import SampledDIETClassifier
+    from bot.nlu.normalizer import ScriptNormalizer
+    from bot.nlu.tokenizer import BilingualTokenizer
+
+    ours = [ScriptNormalizer, BilingualTokenizer, LexiconEntityExtractor, SystemicClaimDetector, CueFeaturizer,
+            SampledDIETClassifier, FactClassifier]  # fmt: skip
+    first = {c.fingerprint_addon({}) for c in ours}
+    assert first == {base.nlu_fingerprint()} and len(base.nlu_fingerprint()) == 64
+    # An edit of a term list changes it.
+    data = tmp_path / "data"
+    (data / "nlu").mkdir(parents=True)
+    (data / "nlu" / "lexicon.yml").write_text("a: [b]\n", encoding="utf-8")
+    monkeypatch.setattr(base, "DATA", data)
+    base.nlu_fingerprint.cache_clear()
+    try:
+        before = base.nlu_fingerprint()
+        (data / "nlu" / "lexicon.yml").write_text("a: [b, c]\n", encoding="utf-8")
+        base.nlu_fingerprint.cache_clear()
+        assert base.nlu_fingerprint() != before
+    finally:
+        base.nlu_fingerprint.cache_clear()

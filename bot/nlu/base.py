@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import abc
+import functools
+import hashlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Text, Tuple
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -16,6 +19,42 @@ from bot import guard
 from bot.lang import normalize
 from bot.nlu.constants import NORM_SPANS, NORM_TEXT
 from bot.nlu.rewrite import map_span
+from bot.paths import DATA
+
+
+# What our NLU components read besides their config and the training data: term lists, the facts (for
+# keywords and references), the script tables, and the code that interprets them.
+_FINGERPRINTED_DATA = ("nlu", "facts", "lang")
+_FINGERPRINTED_CODE = ("nlu", "kb")
+_FINGERPRINTED_MODULES = ("lang.py", "guard.py", "paths.py")
+
+
+@functools.lru_cache(maxsize=1)
+def nlu_fingerprint() -> str:
+    """A hash of every data file and source file our NLU components read, for Rasa's training cache.
+
+    Rasa fingerprints a component by its class, its config and its inputs; our components also read term
+    lists and facts from data/ and their behaviour lives in bot/, so both go into the fingerprint
+    (`fingerprint_addon`) and an edit of either retrains instead of reusing a cached result.
+    """
+    package = Path(__file__).resolve().parent.parent
+    files = [p for folder in _FINGERPRINTED_DATA for p in sorted((DATA / folder).rglob("*")) if p.is_file()]
+    files += [p for folder in _FINGERPRINTED_CODE for p in sorted((package / folder).glob("*.py"))]
+    files += [package / name for name in _FINGERPRINTED_MODULES]
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+class FingerprintedComponent(GraphComponent):
+    """A component whose cached training results are reused only while its data and code are unchanged."""
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        """The hash of the data files and code our NLU reads (see `nlu_fingerprint`)."""
+        return nlu_fingerprint()
 
 
 def normalized_text(message: Message) -> Optional[str]:
@@ -31,7 +70,7 @@ def original_span(message: Message, start: int, end: int) -> Tuple[int, int]:
     return map_span(message.get(NORM_SPANS), start, end)
 
 
-class MessageComponent(GraphComponent, abc.ABC):
+class MessageComponent(FingerprintedComponent, abc.ABC):
     """A component with nothing to train: `process_message` runs on each training and incoming message."""
 
     if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Text, Tuple
 
 import numpy as np
 import scipy.sparse
-from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
@@ -27,7 +27,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.kb import load_knowledge_base
 from bot.kb.retrieval import FactRetriever
-from bot.nlu.base import normalized_text, original_span
+from bot.nlu.base import FingerprintedComponent, normalized_text, original_span
 from bot.nlu.constants import FACT_RANKING, FACT_SEGMENTS
 from bot.nlu.segments import split_segments
 
@@ -47,7 +47,7 @@ def example_fact(message: Message) -> Optional[str]:
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
-class FactClassifier(GraphComponent):
+class FactClassifier(FingerprintedComponent):
     """Adds `fact_ranking` ([{"fact", "confidence"}], best first) and `fact_segments` (the same per sentence
     of a message of several sentences: [{"start", "end", "question", "ranking", "text"}], with the span in
     the message and the normalised text of the sentence) to the parse output; never sets the intent."""

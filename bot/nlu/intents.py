@@ -17,6 +17,7 @@ from rasa.nlu.classifiers.diet_classifier import DIETClassifier
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.base import FingerprintedComponent
 from bot.nlu.facts import example_fact
 
 
@@ -46,7 +47,7 @@ def sample_fact_examples(training_data: TrainingData, per_fact: int, seed: int) 
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
-class SampledDIETClassifier(DIETClassifier):
+class SampledDIETClassifier(FingerprintedComponent, DIETClassifier):
     """DIETClassifier that learns from every intent example but only a sample of each fact's paraphrases."""
 
     @staticmethod

@@ -16,7 +16,7 @@ from rasa.shared.nlu.training_data.message import Message
 
 from bot import guard
 from bot.lang import normalize
-from bot.nlu.base import original_span
+from bot.nlu.base import FingerprintedComponent, original_span
 from bot.nlu.constants import NORM_SPANS, NORM_TEXT
 from bot.paths import JIEBA_DICT, ROOT
 
@@ -27,7 +27,7 @@ _CONTENT = re.compile(r"[\w\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False)
-class BilingualTokenizer(Tokenizer):
+class BilingualTokenizer(FingerprintedComponent, Tokenizer):
     """Tokenizes mixed Chinese/English text with correct offsets and no whitespace tokens.
 
     Works on the `norm_text` set by `ScriptNormalizer` (Simplified, lower case, rewritten), so token
