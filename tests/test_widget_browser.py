@@ -281,6 +281,18 @@ def test_staff_view_shows_intent_confidence_topic_facts_and_level(
     assert field("topic") == payload["topic"]
     assert field("facts") == ", ".join(payload["facts"])
     assert field("level") == payload["evidence"]["level"]
+    # Why (the server's bot_explained): the NLU's intent ranking, the normalised text and the fact ranking
+    # with scores, best first, with the answer's lead fact among the top five.
+    reply.locator('.exo-debug dd[data-field="fact_ranking"] li').first.wait_for(timeout=REPLY_TIMEOUT_MS)
+    ranking = lambda name: [  # noqa: E731
+        (li.get_attribute("data-name"), float(li.get_attribute("data-score")))
+        for li in reply.locator(f'.exo-debug dd[data-field="{name}"] li').all()
+    ]
+    intents, facts = ranking("intent_ranking"), ranking("fact_ranking")
+    assert intents and [score for _, score in intents] == sorted((score for _, score in intents), reverse=True)
+    assert all(0.0 <= score <= 1.0 for _, score in intents + facts)
+    assert payload["facts"][0] in [name for name, _ in facts]
+    assert field("normalised") == "外泌体是什么?"
     shot(page, output_dir, "staff-view")
 
 

@@ -18,6 +18,9 @@ The channel confirms receipt at once with `user_received` {client_id}, tags each
 messages of its turn again (to the session's room, marked `replay`), never a second turn. The turns are
 remembered in memory for an hour; the client id is also stored in the user event's metadata in the
 tracker store, so a re-send after a server restart is answered from the stored conversation.
+
+Staff view: a `user_uttered` with `explain: true` (the widget with `?debug=1`) is followed by
+`bot_explained` {reply_to, why} to that socket: the NLU's reading of the message (bot.explain).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from bot.channels.door import log_id, sender_problem, typed_text
 from bot.channels.plain import RecentMap
 from bot.channels.rest import answer_or_apologise, apology
 from bot.conversations import channel_of, conversation_id, platform_sender
+from bot.explain import explanation
 from bot.feedback import read_feedback, record_feedback
 
 logger = logging.getLogger(__name__)
@@ -220,6 +224,8 @@ class ContractSocketIOInput(SocketIOInput):
             finally:
                 if turn is not None:
                     turn.done = True
+            if turn is not None and client_id is not None and data.get("explain") is True:
+                await self._explain(sid, conversation, client_id)
 
     async def _claim_turn(self, conversation: str, client_id: str, attempt: Any) -> Optional[Turn]:
         """A new turn for this client message id, or None when it was answered (or is being answered)
@@ -257,6 +263,35 @@ class ContractSocketIOInput(SocketIOInput):
             )
             return None
         return stored_reply(tracker, client_id)
+
+    async def _explain(self, sid: Text, conversation: str, client_id: str) -> None:
+        """The widget's staff view (`explain: true`): why the bot answered this message as it did
+        (bot.explain), sent to the asking socket only as `bot_explained` {reply_to, why}. It tells the
+        writer about their own message only."""
+        agent = self.app.get("agent")
+        store = getattr(agent, "tracker_store", None)
+        if store is None or self.sio is None:
+            return
+        try:
+            tracker = await store.retrieve(conversation)
+        except Exception:
+            logger.exception("socket.io: could not read the conversation of %s to explain it.", log_id(conversation))
+            return
+        parse: Dict[str, Any] = {}
+        payload = None
+        asked = False
+        for event in getattr(tracker, "events", None) or []:
+            if isinstance(event, UserUttered):
+                asked = (event.metadata or {}).get(CLIENT_ID_KEY) == client_id
+                if asked:
+                    parse, payload = dict(event.parse_data or {}), None
+            elif asked and isinstance(event, BotUttered) and payload is None:
+                custom = (event.data or {}).get("custom")
+                payload = custom if isinstance(custom, dict) else None
+        if not parse:
+            return
+        why = explanation(parse, payload)
+        await self.sio.emit("bot_explained", {"reply_to": client_id, "why": why}, room=sid, namespace=self.namespace)
 
     async def _replay(self, conversation: str, messages: List[Dict[str, Any]]) -> None:
         """Send bot messages again to every socket of the session (each names its message_id, so a

@@ -39,6 +39,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.plain import PlainRenderer, utf8_bytes, utf16_units
+from bot.explain import explanation
 from bot.paths import VAR
 from bot.reply import ReplyComposer
 from bot.staff import STAFF
@@ -297,6 +298,7 @@ class StaffInput(InputChannel):
         parse = dict(tracker.latest_message.parse_data) if tracker and tracker.latest_message else {}
         messages = collector.messages
         payload = next((m.get("custom") for m in messages if isinstance(m.get("custom"), dict)), None)
+        why = explanation(parse, payload)
         wechat = self.renderer.render(messages, 2048, utf8_bytes, numbered=True)
         telegram = self.renderer.render(messages, 4096, utf16_units, numbered=False)
         return {
@@ -308,23 +310,8 @@ class StaffInput(InputChannel):
                 "telegram": {"text": telegram.text, "buttons": [s["title"] for s in telegram.suggestions]},
             },
             "why": {
-                "language": payload.get("lang") if payload else None,
-                "intent": parse.get("intent"),
-                "intent_ranking": parse.get("intent_ranking") or [],
-                "entities": parse.get("entities") or [],
-                "flags": parse.get("flags") or [],
-                "normalised_text": parse.get("norm_text"),
-                "fact_ranking": (parse.get("fact_ranking") or [])[:10],
-                "sentences": parse.get("fact_segments") or [],
-                "parts": [
-                    {
-                        "fact": p.get("fact"),
-                        "level": (p.get("evidence") or {}).get("level"),
-                        "refs": p.get("refs"),
-                        "passages": self._passages(p.get("fact")),
-                    }
-                    for p in (payload or {}).get("parts") or []
-                ],
+                **why,
+                "parts": [{**part, "passages": self._passages(part.get("fact"))} for part in why["parts"]],
             },
         }
 

@@ -36,6 +36,7 @@ function Connection(options, store, events) {
   this.socket.on("session_confirm", function (data) { self.onSessionConfirm(data); });
   this.socket.on("user_received", function (data) { self.onReceived(data); });
   this.socket.on("bot_uttered", function (data) { self.onBotUttered(data); });
+  this.socket.on("bot_explained", function (data) { self.onExplained(data); });
   this.socket.on("disconnect", function () { self.onDisconnect(); });
   this.socket.on("connect_error", function () {
     self.confirmed = false;
@@ -116,9 +117,11 @@ Connection.prototype.emit = function (entry) {
   entry.state = "sending";
   this.emitted[entry.id] = true;
   if (!this.deadlines[entry.id]) this.deadlines[entry.id] = Date.now() + this.options.replyTimeoutMs;
-  this.socket.emit("user_uttered", {
+  var message = {
     message: entry.text, session_id: this.store.state.sessionId, client_id: entry.id, attempt: attempt,
-  });
+  };
+  if (this.options.debug) message.explain = true;  // the staff view: why the bot answered so (bot_explained)
+  this.socket.emit("user_uttered", message);
   clearTimeout(this.ackTimers[entry.id]);
   this.ackTimers[entry.id] = setTimeout(function () {
     delete self.ackTimers[entry.id];
@@ -155,6 +158,14 @@ Connection.prototype.onReceived = function (data) {
 
 /** One bot message: `{text, custom, reply_to, message_id}` from our channel (plain `{text}` or quick
  * replies from another server also work). Shown once per message_id, and only after its question. */
+/** The staff view's explanation of a question (`bot_explained` {reply_to, why}): kept with its answers. */
+Connection.prototype.onExplained = function (data) {
+  if (!data || typeof data.reply_to !== "string" || !data.why || typeof data.why !== "object") return;
+  var answers = this.store.state.messages.filter(function (m) { return m.from === "bot" && m.replyTo === data.reply_to; });
+  answers.forEach(function (m) { m.why = data.why; });
+  if (answers.length) this.store.commit();
+};
+
 Connection.prototype.onBotUttered = function (data) {
   if (!data || typeof data !== "object") return;
   var payload = data.custom && typeof data.custom === "object" ? data.custom : null;

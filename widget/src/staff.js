@@ -1,7 +1,7 @@
 // Staff view of the exobot widget (demo page with ?debug=1, or data-debug="1"): under each answer, what
-// the bot's contract payload says about it, and a button that copies the whole payload as JSON.
-// Only what the payload carries is shown: the NLU's intent ranking, the entities and the fact ranking
-// with its scores are not sent to the widget.
+// the bot's contract payload says about it, then why (the server's `bot_explained`, bot/explain.py): the
+// intent ranking, the entities, the normalised text and the fact ranking with its scores; and a button
+// that copies the payload as JSON.
 
 /** The staff view of one bot message. */
 function renderStaff(entry, payload, ui) {
@@ -22,6 +22,17 @@ function renderStaff(entry, payload, ui) {
     ["session", "debug_session", ui.store.state.sessionId],
     ["reply_to", "debug_reply_to", entry.replyTo],
   ];
+  var why = entry.why && typeof entry.why === "object" ? entry.why : null;
+  if (why) {
+    rows.push(
+      ["intent_ranking", "debug_intent_ranking", renderScores(why.intent_ranking, "name")],
+      ["entities", "debug_entities", (why.entities || []).map(function (e) {
+        return e && e.entity ? e.entity + "=" + e.value : "";
+      }).filter(Boolean).join(", ")],
+      ["normalised", "debug_normalised", why.normalised_text || ""],
+      ["fact_ranking", "debug_fact_ranking", renderScores(why.fact_ranking, "fact")]
+    );
+  }
   rows.forEach(function (row) {
     var value = row[2];
     var dd = el("dd", { "data-field": row[0] });
@@ -38,6 +49,18 @@ function renderStaff(entry, payload, ui) {
     });
   });
   return append(box, list, copy);
+}
+
+/** A ranking (intents or facts) as a list of "name 0.93", best first, at most five. */
+function renderScores(ranking, key) {
+  var items = (Array.isArray(ranking) ? ranking : []).filter(function (r) { return r && r[key]; }).slice(0, 5);
+  if (!items.length) return "";
+  var list = el("ol", { className: "exo-debug-scores" });
+  items.forEach(function (r) {
+    var score = typeof r.confidence === "number" ? r.confidence.toFixed(2) : "";
+    list.appendChild(el("li", { "data-name": String(r[key]), "data-score": score }, String(r[key]) + " " + score));
+  });
+  return list;
 }
 
 /** The parts of an answer in order: fact id, its evidence level and its reference numbers. */

@@ -133,7 +133,10 @@ function mergeEntry(a, b) {
   if (a.from === "user") return deliveryRank(b) > deliveryRank(a) ? b : a;
   var fa = a.feedback && a.feedback.at || 0;
   var fb = b.feedback && b.feedback.at || 0;
-  return fb > fa ? b : a;
+  var chosen = fb > fa ? b : a;
+  var other = chosen === a ? b : a;
+  // The staff view's explanation arrives in one tab: kept whichever tab rated last.
+  return !chosen.why && other.why ? Object.assign({}, chosen, { why: other.why }) : chosen;
 }
 
 function sortEntries(messages) {

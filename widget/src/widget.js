@@ -255,12 +255,14 @@ Widget.prototype.setMenu = function (open) {
 
 Widget.prototype.render = function (entry) {
   var node = entry.from === "user" ? renderUser(entry, this) : renderBot(entry, this);
-  if (entry.from === "bot") node.setAttribute("data-feedback", feedbackKey(entry));
+  if (entry.from === "bot") node.setAttribute("data-render", renderKey(entry));
   return node;
 };
 
-function feedbackKey(entry) {
-  return entry.feedback ? entry.feedback.rating + ":" + (entry.feedback.reason || "") : "";
+/** What a drawn answer depends on besides its text: its rating and the staff view's explanation. */
+function renderKey(entry) {
+  var rated = entry.feedback ? entry.feedback.rating + ":" + (entry.feedback.reason || "") : "";
+  return rated + (entry.why ? "|why" : "");
 }
 
 /**
@@ -289,7 +291,7 @@ Widget.prototype.refresh = function (initial) {
       else newQuestion = true;
     } else if (entry.from === "user") {
       updateUser(node, entry, self);
-    } else if (node.getAttribute("data-feedback") !== feedbackKey(entry)) {
+    } else if (node.getAttribute("data-render") !== renderKey(entry)) {
       var fresh = self.render(entry);
       node.replaceWith(fresh);
       node = self.nodes[entry.id] = fresh;
@@ -470,7 +472,7 @@ Widget.prototype.rate = function (id, rating, reason) {
   var entry = this.store.find(id);
   if (!entry) return;
   entry.feedback = { rating: rating, reason: reason || null, at: Date.now() };
-  if (this.nodes[id]) this.nodes[id].setAttribute("data-feedback", feedbackKey(entry));
+  if (this.nodes[id]) this.nodes[id].setAttribute("data-render", renderKey(entry));
   this.store.commit();
   this.connection.sendFeedback(entry, rating, reason);
 };
