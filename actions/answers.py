@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Optional, Text
 
 from actions.base import BotAction, Turn
+from bot.nlu.segments import is_question
 from bot.reply import Reply
 from bot.services import Services
 
@@ -57,7 +58,19 @@ class AnswerMixin:
         else, answered in the previous answer's frame; None when it is not such a follow-up."""
         if not turn.last_facts or not self.is_follow_up(turn) or self.other_topic(turn):  # type: ignore[attr-defined]
             return None
-        return self.answer(turn)
+        return self.answer(turn) or self.restate(turn)
+
+    def restate(self, turn: Turn) -> Optional[Reply]:
+        """A short question about the previous answer that names nothing new ("why?", "only in vitro?",
+        "six weeks? that short"): the previous answer's lead fact again, whose text says why and how much
+        is known; None for anything else."""
+        text = (turn.norm_text or turn.text).strip()
+        if not turn.last_facts or len(text) > SHORT_MESSAGE or not is_question(text):
+            return None
+        if self.must_decline(turn) or self.other_topic(turn):  # type: ignore[attr-defined]
+            return None
+        fact = self.services.kb.facts.get(turn.last_facts[0])
+        return self.services.composer.from_facts([fact], turn.lang) if fact is not None else None
 
     def not_covered(self, turn: Turn) -> Reply:
         """The honest "my facts don't cover that", with what they do cover nearby."""
@@ -81,10 +94,8 @@ class ActionAnswer(AnswerMixin, BotAction):
         if self.must_decline(turn):
             return self.decline_medical(turn)
         if self.other_topic(turn):
-            return self.services.composer.message(
-                "out_of_scope", "replies.out_of_scope", turn.lang, suggestions=self.related_suggestions(turn)
-            )
-        return self.answer(turn) or self.not_covered(turn)
+            return self.decline_not_covered(turn)
+        return self.answer(turn) or self.restate(turn) or self.not_covered(turn)
 
 
 class ActionCheckClaim(AnswerMixin, BotAction):

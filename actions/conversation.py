@@ -9,6 +9,7 @@ from rasa_sdk.events import SlotSet
 from actions.answers import AnswerMixin
 from actions.base import BotAction, Turn
 from bot.lang import localize
+from bot.nlu.segments import is_question
 from bot.reply import Reply
 from bot.staff import HANDOFF_SLOT, WAITING
 
@@ -24,8 +25,8 @@ class SmallTalk(BotAction):
         """An answer when the message also asks a clear question (several words, a question sentence)."""
         if len(turn.norm_text.split()) < 4 and len(turn.norm_text) < 10:
             return None
-        if self.must_decline(turn):
-            return self.decline_medical(turn)
+        if self.must_decline(turn) and is_question(turn.norm_text or turn.text):
+            return self.decline_medical(turn)  # "thanks! can my 15-year-old use it?"
         if turn.confidence < SMALL_TALK_SURE and any(s.get("question") for s in turn.segments):
             selection = self.select(turn)
             if selection.lead is not None and selection.none < selection.candidates[0].learned:

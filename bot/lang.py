@@ -17,6 +17,7 @@ LANGS: tuple[Lang, ...] = ("zh-Hans", "zh-Hant", "en")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 # Characters of written Cantonese that are the same in both scripts.
 _CANTONESE = frozenset("冇㗎嘅咗唔佢啲喺嚟睇咩嘢乜哋噉咁畀揾攞嗰𠵱啱嘥掂喇")
+_ZHUYIN = re.compile(r"[\u3105-\u312f\u31a0-\u31bf]")
 _LATIN = re.compile(r"[A-Za-z\uff21-\uff3a\uff41-\uff5a]")
 
 
@@ -46,10 +47,13 @@ def detect_script(text: str) -> Optional[Lang]:
     if han:
         to_simplified = _same_length_convert(han, "t2s")
         to_traditional = _same_length_convert(han, "s2t")
-        traditional_only = sum(a != b for a, b in zip(han, to_simplified))
+        # Cantonese characters that OpenCC folds to rare variants (嗰 → 𠮶) say nothing about the script.
+        traditional_only = sum(a != b and a not in _CANTONESE for a, b in zip(han, to_simplified))
         simplified_only = sum(a != b for a, b in zip(han, to_traditional))
         # Written Cantonese (冇, 㗎, 嘅, 咗 ...) is written in Traditional characters in Hong Kong: it tells
         # Traditional where no character is Simplified-only ("exosome serum 有冇 evidence 㗎？").
+        if _ZHUYIN.search(text) and simplified_only <= traditional_only + 1:
+            return "zh-Hant"  # zhuyin (ㄇ, ㄉ) is written in Taiwan only
         if simplified_only <= traditional_only and any(c in _CANTONESE for c in han):
             return "zh-Hant"  # also on a tie: "搞掂晒 返枱開工" (晒 reads as Simplified, 開 is Traditional)
         return "zh-Hant" if traditional_only > simplified_only else "zh-Hans"
