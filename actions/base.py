@@ -31,7 +31,7 @@ _MINOR = re.compile(
     r"(?<![\d.])(?:1[0-7]|[1-9])\s*(?:yrs?|years?)[\s-]*old\b|(?<![\d.])(?:1[0-7]|[1-9])\s*(?:yo|y/o)\b"
     r"|(?:孙|孙子|孙女|孙仔|女儿|儿子|个女|个仔|孩子|小孩|细路|客人|顾客|妹妹|弟弟|学生|侄子|侄女|外孙)"
     r"[^，。？！,.?!\d一二三四五六七八九十]{0,6}(?<![一二三四五六七八九十\d])"
-    r"(?:十[一二三四五六七]?|[一二三四五六七八九]|1[0-7]|[1-9])岁"
+    r"(?:十[一二三四五六七]?|[一二三四五六七八九]|1[0-7]|[1-9])\s*岁"
     # "我孙子今年十五": the age after 今年 needs no 岁.
     r"|(?:孙|孙子|孙女|孙仔|女儿|儿子|个女|个仔|孩子|小孩|细路|妹妹|弟弟|侄子|侄女|外孙)[^，。？！,.?!\d]{0,4}今年"
     r"(?:十[一二三四五六七]?|[一二三四五六七八九]|1[0-7]|[1-9])(?![\d十百])"
@@ -172,7 +172,9 @@ class BotAction(Action, metaclass=abc.ABCMeta):
             # A suggestion the bot offered and the user tapped: that fact's answer, whatever the intent.
             return composer.from_facts([tapped], turn.lang)
         further = [code for code in turn.flags if code in FURTHER_CODES]
-        if FLAG_SYSTEMIC_INJECTION in turn.flags or self.claim_across_turns(turn):
+        cell_therapy = {"cell_therapy", "not_exosome"} <= self.services.cues.found_in(turn.norm_text or turn.text)
+        if (FLAG_SYSTEMIC_INJECTION in turn.flags or self.claim_across_turns(turn)) and not cell_therapy:
+            # (Stem cells themselves, "not exosomes", are another treatment: declined by the action below.)
             # A personal phrasing keeps the flag; the reply adds that personal advice is for a doctor. A
             # second question in the message ("is it safe, and does it make you live longer?") is offered.
             other = self.select(turn, claim_made=True)

@@ -7,7 +7,7 @@ from typing import List, Optional, Text
 
 from actions.base import BotAction, Turn
 from bot.contract import LEVELS
-from bot.kb import Reference
+from bot.kb import Fact, Reference
 from bot.lang import localize, normalize
 from bot.nlu.lexicon import journal_groups
 from bot.reply import Part, Reply
@@ -62,17 +62,25 @@ class ActionLookupReference(BotAction):
         text = turn.norm_text or turn.text
         if len(text.strip()) <= SHORT_CITATION_ASK or not self.asks_for_citation(turn):
             return []
-        selection = self.select(turn)
-        best = selection.candidates[0] if selection.candidates else None
-        if selection.lead is None or best is None or best.keyword < self.services.retriever.specific_score:
-            return []
-        return [self.services.kb.references[n] for n in selection.lead.refs if n in self.services.kb.references]
+        fact = self.named_fact(turn)
+        refs = self.services.kb.references
+        return [refs[n] for n in fact.refs if n in refs] if fact is not None else []
 
     def asks_for_citation(self, turn: Turn) -> bool:
         """ "Source?", "which journal", "DOI pls", "all your references": the message asks for citations."""
         text = turn.norm_text or turn.text
         found = self.services.cues.found_in(text)
-        return bool(found & {"citation_details", "all_sources"}) or len(text.strip()) <= SHORT_CITATION_ASK
+        if found & {"citation_details", "all_sources"}:
+            return True
+        return len(text.strip()) <= SHORT_CITATION_ASK and self.named_fact(turn) is None  # "Parkinson's?" is a topic
+
+    def named_fact(self, turn: Turn) -> Optional[Fact]:
+        """The fact the message names by its specific keywords, if any."""
+        selection = self.select(turn)
+        best = selection.candidates[0] if selection.candidates else None
+        if selection.lead is None or best is None or best.keyword < self.services.retriever.specific_score:
+            return None
+        return selection.lead
 
     def asks_for_finding(self, turn: Turn) -> bool:
         """ "What did the Cell Metabolism paper find?": about the study's result, not its citation."""

@@ -46,6 +46,8 @@ REFERENCE_PATTERNS: list[list[dict]] = [
     [{"TEXT": {"REGEX": _NUM}, "OP": "+"}, {"ORTH": {"IN": ["号", "篇"]}}],
 ]
 NUMBER_PATTERNS: list[list[dict]] = [[{"TEXT": {"REGEX": r"^\d{1,3}$"}}]]
+# After "第N", words that make it an ordinal of something other than a reference.
+_ORDINAL_OF_OTHER = re.compile(r"\s*(?:作者|位|个|次|天|年|期|步|代|阶段|批|组|周|针|疗程|轮|条|点|种)")
 
 
 def number_value(text: str) -> Optional[int]:
@@ -132,6 +134,8 @@ class LexiconEntityExtractor(MessageComponent, EntityExtractorMixin):
         for hit in longest_non_overlapping(self.matcher.find(norm_text)):
             if hit.label in ("reference", "number"):
                 n = number_value(hit.text)
+                if hit.text.startswith("第") and _ORDINAL_OF_OTHER.match(norm_text, hit.end):
+                    continue  # "第一作者" (first author), "第二次": an ordinal of something else
                 if n is not None:
                     entities.append(self._entity(hit, hit.label, str(n)))
                 continue
