@@ -39,8 +39,9 @@ class Weights:
     # Sentences of a longer message: how much their own ranking counts (question, other sentence).
     segment_question: float = 1.0
     segment_other: float = 0.5
-    # ... and the whole message, when one of its sentences is a question.
+    # ... and the whole message, when one of its sentences is a question (less in a long message).
     segment_whole: float = 0.7
+    segment_whole_long: float = 0.5
     # A second question of the same message is offered when its own ranking is at least this sure,
     # and answered in the same reply (a second part, with its own grade) from `compose_sure` on.
     second_sure: float = 0.25
@@ -60,6 +61,9 @@ class Weights:
     negated_claim: float = 0.05
     unflagged_claim: float = 0.3
 
+
+# Sentences from which a message counts as long: context around a question.
+LONG_MESSAGE_SEGMENTS = 4
 
 # Facts about the systemic-injection claim itself, which a denied claim does not ask about.
 CLAIM_FACTS = ("claims.systemic_injection", "advice.systemic_products")
@@ -147,6 +151,8 @@ class FactSelector:
         w = self.weights
         questions = [seg for seg in segments if seg.get("question")]
         whole_weight = w.segment_whole if questions and len(segments) > 1 else 1.0
+        if questions and len(segments) >= LONG_MESSAGE_SEGMENTS:
+            whole_weight = w.segment_whole_long  # a story around one question: the question decides
         learned: dict[str, float] = {}
         none = 0.0
         for item in ranking:

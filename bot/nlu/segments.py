@@ -10,12 +10,15 @@ from dataclasses import dataclass
 _BREAK = re.compile(
     r"[。！？!?；;\n]+|\.(?=\s|$)"
     r"|(?:^|[，,\s])(?=(?:另外|还有|仲有|顺便|再问|其次|然后呢|also\b|and also\b|and what about\b|what about\b|plus\b|another question\b|second\b|secondly\b|btw\b))"
+    # Numbered questions: "1) ... 2) ...", "1. ... 2. ..." (not decimals such as 1.5).
+    r"|(?<![\d.])(?=[1-9](?:[)）]|[.、](?!\d)))"
 )
 _CONTENT = re.compile(r"[a-z\u3400-\u4dbf\u4e00-\u9fff]")
 _QUESTION = re.compile(
     r"[?？]|吗|吧|呢|么|嘛|是不是|有没有|会不会|能不能|可不可以|行不行|好不好|多少|多久|怎么|怎样|什么|为什么|哪|几|是否|靠谱|值得|啥|咧|伐|咋"
     r"|^\s*(?:(?:also|and|and also|plus|btw|so|but|ok|then|what about)\s+)?(?:what|how|why|which|who|where|when|is|are|do|does|did|can|could|should|will|would|any|has|have|was|were)\b"
     r"|\b(?:or not|right|legit|true|safe|bo|meh|anot|or no)\b\s*$"
+    r"|\bany (?:data|evidence|proof|research|studies|study|trials?)\b"
     # A-not-A questions of any verb or adjective ("安不安全", "有没有", Cantonese 唔 normalised to 不).
     r"|([\u4e00-\u9fff])[不没]\1"
 )
