@@ -178,3 +178,16 @@ def test_conversation_tests_pass_through_rasa_test(trained_model: Path, tmp_path
     assert result.returncode == 0, f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}\n{details}"
     assert "Correct:" in result.stdout + result.stderr or (tmp_path / "results" / "story_report.json").exists()
     assert "stories:" not in details or details.strip().endswith("stories: []"), details
+
+
+def test_the_trained_model_records_what_its_nlu_read(trained_model: Path) -> None:
+    """The model carries the fingerprint of the term lists, facts and NLU code it was trained with."""
+    import tarfile
+
+    from bot.nlu.base import nlu_fingerprint
+
+    with tarfile.open(trained_model) as archive:
+        stamps = [m for m in archive.getmembers() if m.name.endswith("nlu_fingerprint.txt")]
+        assert len(stamps) == 1, [m.name for m in archive.getmembers()][:20]
+        stamp = archive.extractfile(stamps[0])
+        assert stamp is not None and stamp.read().decode().strip() == nlu_fingerprint()

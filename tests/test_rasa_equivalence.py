@@ -238,3 +238,15 @@ def test_the_training_cache_sees_our_data_and_code(tmp_path: Path, monkeypatch: 
         assert base.nlu_fingerprint() != before
     finally:
         base.nlu_fingerprint.cache_clear()
+
+
+def test_a_model_trained_with_other_term_lists_says_so_when_loaded(caplog: pytest.LogCaptureFixture) -> None:
+    """The fact classifier stores the fingerprint it was trained with; a different one is logged once at
+    load, naming the fix (the rule lists themselves are read from data/ when the model loads)."""
+    from bot.nlu import base
+
+    with caplog.at_level(logging.WARNING, logger="bot.nlu.base"):
+        assert base.check_trained_with(base.nlu_fingerprint())
+        assert not base.check_trained_with("0" * 64)
+    warnings = [r.getMessage() for r in caplog.records if "make train" in r.getMessage()]
+    assert len(warnings) == 1 and "000000000000" in warnings[0]

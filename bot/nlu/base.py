@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import functools
 import hashlib
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Text, Tuple
 
@@ -21,6 +22,8 @@ from bot.nlu.constants import NORM_SPANS, NORM_TEXT
 from bot.nlu.rewrite import map_span
 from bot.paths import DATA
 
+
+logger = logging.getLogger(__name__)
 
 # What our NLU components read besides their config and the training data: term lists, the facts (for
 # keywords and references), the script tables, and the code that interprets them.
@@ -46,6 +49,25 @@ def nlu_fingerprint() -> str:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def check_trained_with(trained_with: str) -> bool:
+    """Compare the fingerprint a model was trained with to today's data and code; warn once when they
+    differ. The rule components (normaliser, tokenizer dictionary, entities, claims, cues) read their term
+    lists from data/ when the model is loaded, so that a fixed rule applies at the next start; the
+    learned classifiers were trained on what those lists produced then, and may read the new text less
+    well until `make train`."""
+    current = nlu_fingerprint()
+    if trained_with == current:
+        return True
+    logger.warning(
+        "The NLU model was trained with other term lists, facts or NLU code than data/ and bot/ hold now "
+        "(fingerprint %s, now %s): the rules apply as they are now, the classifiers as trained. Retrain "
+        "(make train) to bring them together.",
+        (trained_with or "none")[:12],
+        current[:12],
+    )
+    return False
 
 
 class FingerprintedComponent(GraphComponent):

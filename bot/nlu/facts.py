@@ -27,7 +27,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.kb import load_knowledge_base
 from bot.kb.retrieval import FactRetriever
-from bot.nlu.base import FingerprintedComponent, normalized_text, original_span
+from bot.nlu.base import FingerprintedComponent, check_trained_with, nlu_fingerprint, normalized_text, original_span
 from bot.nlu.constants import FACT_RANKING, FACT_SEGMENTS
 from bot.nlu.segments import split_segments
 
@@ -318,6 +318,8 @@ class FactClassifier(FingerprintedComponent):
             (folder / "classes.json").write_text(json.dumps(self.classes), encoding="utf-8")
             (folder / "vocabulary.json").write_text(json.dumps(self.vocabulary, ensure_ascii=False), encoding="utf-8")
             (folder / "keyword_facts.json").write_text(json.dumps(self.keyword_facts), encoding="utf-8")
+            # What the NLU read when it was trained (term lists, facts, code): checked when loading.
+            (folder / "nlu_fingerprint.txt").write_text(nlu_fingerprint(), encoding="utf-8")
             for name, value in (("coef", self.coef), ("intercept", self.intercept), ("idf", self.idf)):
                 np.save(folder / f"{name}.npy", value if value is not None else np.zeros(0))
 
@@ -337,12 +339,15 @@ class FactClassifier(FingerprintedComponent):
                 vocabulary = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
                 keyword_facts = json.loads((folder / "keyword_facts.json").read_text(encoding="utf-8"))
                 arrays = {n: np.load(folder / f"{n}.npy") for n in ("coef", "intercept", "idf")}
+                stamp = folder / "nlu_fingerprint.txt"  # absent in models trained before it was written
+                trained_with = stamp.read_text(encoding="utf-8").strip() if stamp.is_file() else ""
         except (ValueError, FileNotFoundError):
             logger.warning("FactClassifier: no trained weights in the model; it will rank nothing.")
             return cls(config, model_storage, resource)
         classifier = cls(
             config, model_storage, resource, classes, arrays["coef"], arrays["intercept"], arrays["idf"], vocabulary
         )
+        check_trained_with(trained_with)
         if classifier.retriever is not None:
             # Columns as trained; a fact added to the knowledge base since then has none until retraining.
             classifier.keyword_facts = keyword_facts
