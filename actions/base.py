@@ -77,8 +77,14 @@ class Turn:
             or (previous_lang if previous_lang in LANGS else None)
             or default_lang
         )
-        if lang.startswith("zh") and previous_lang in ("zh-Hans", "zh-Hant") and script_is_ambiguous(text):
-            lang = previous_lang  # "那是在人身上做的喔？" reads the same in both scripts: keep the conversation's
+        if lang.startswith("zh") and script_is_ambiguous(text):
+            # "那是在人身上做的喔？" reads the same in both scripts: keep the conversation's, else follow the
+            # script the user's app or browser is set to (the widget's language, Telegram's language_code).
+            hint = _script_hint(tracker)
+            if previous_lang in ("zh-Hans", "zh-Hant"):
+                lang = previous_lang
+            elif hint is not None:
+                lang = hint
         if text.strip().lstrip("\u2060").startswith("/") and previous_lang in LANGS:
             lang = previous_lang  # a typed command ("/restart") says nothing about the writer's language
         intent = message.get("intent") or {}
@@ -102,6 +108,19 @@ class Turn:
     def values(self, entity: str) -> List[str]:
         """Values of one entity type, in message order, without repeats."""
         return list(dict.fromkeys(str(e["value"]) for e in self.entities if e.get("entity") == entity))
+
+
+# The metadata key in which channels pass the script the user's app or browser is set to.
+SCRIPT_HINT_KEY = "ui_lang"
+
+
+def _script_hint(tracker: Tracker) -> Optional[str]:
+    """zh-Hans or zh-Hant from the latest user message's metadata (`ui_lang`), if a channel gave one."""
+    for event in reversed(tracker.events or []):
+        if event.get("event") == "user":
+            hint = (event.get("metadata") or {}).get(SCRIPT_HINT_KEY)
+            return hint if hint in ("zh-Hans", "zh-Hant") else None
+    return None
 
 
 def _previous_user_text(tracker: Tracker) -> Optional[str]:

@@ -124,3 +124,17 @@ def localize(texts: Mapping[str, str], lang: str) -> str:
     if lang == "zh-Hant":
         return texts.get("zh-Hant") or to_traditional(texts["zh"])
     return texts[base_lang(lang)]
+
+
+_HANT_REGIONS = ("hant", "tw", "hk", "mo")
+
+
+def script_of_language_tag(tag: object) -> Optional[Lang]:
+    """The Chinese script a language tag asks for ("zh-TW", "zh-hant", "zh-HK" → zh-Hant; "zh-CN",
+    "zh-hans", "zh" → zh-Hans), None for other languages and anything that is not a tag."""
+    if not isinstance(tag, str):
+        return None
+    parts = tag.strip().lower().replace("_", "-").split("-")
+    if not parts or parts[0] != "zh":
+        return None
+    return "zh-Hant" if any(part in _HANT_REGIONS for part in parts[1:]) else "zh-Hans"

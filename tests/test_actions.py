@@ -346,3 +346,24 @@ def test_a_short_follow_up_that_looks_like_a_hand_off_request_is_answered(full):
     assert reply["payload"]["type"] in ("answer", "advice") and "handoff" not in slots(events)
     reply, events = run(ActionHandoff(full), tracker("can I talk to a real person?", "request_human"))
     assert reply["payload"]["type"] == "handoff" and slots(events)["handoff"] == "waiting"
+
+
+@pytest.mark.parametrize(
+    "text, hint, expected",
+    [
+        ("exosome 能不能改善 mitochondria 的 energy metabolism？", "zh-Hant", "zh-Hant"),
+        ("exosome 能不能改善 mitochondria 的 energy metabolism？", "zh-Hans", "zh-Hans"),
+        ("exosome 能不能改善 mitochondria 的 energy metabolism？", None, "zh-Hans"),
+        ("外泌体能改善线粒体的能量代谢吗？", "zh-Hant", "zh-Hans"),  # the text's own script comes first
+        ("外泌體能改善粒線體的能量代謝嗎？", "zh-Hans", "zh-Hant"),
+    ],
+)
+def test_script_neutral_chinese_follows_the_script_the_users_app_is_set_to(
+    full: Services, text: str, hint: Optional[str], expected: str
+) -> None:
+    t = tracker(text, "ask_knowledge", ranking={"mechanism.mitochondria": 0.9})
+    if hint is not None:
+        t.events[-1]["metadata"] = {"ui_lang": hint}
+    reply, events = run(ActionAnswer(full), t)
+    assert reply["payload"]["lang"] == expected and slots(events)["lang"] == expected
+    assert reply["payload"]["facts"] == ["mechanism.mitochondria"]

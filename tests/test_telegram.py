@@ -47,9 +47,9 @@ class TelegramServer:
         self.update_id += 1
         return self.update_id
 
-    def message(self, chat: int, text: Optional[str] = None, **extra: Any) -> Dict[str, Any]:
+    def message(self, chat: int, text: Optional[str] = None, language_code: str = "en", **extra: Any) -> Dict[str, Any]:
         """A message update from a private chat (text, or other fields such as `photo`)."""
-        person = {"id": chat, "is_bot": False, "first_name": "Test", "language_code": "en"}
+        person = {"id": chat, "is_bot": False, "first_name": "Test", "language_code": language_code}
         message = {
             "message_id": random.randint(1, 10**6),
             "from": person,
@@ -229,3 +229,16 @@ def test_feedback_buttons_store_a_rating_tied_to_the_answer(
     assert rating["rating"] == "not_helpful" and rating["answer_timestamp"] == answer["timestamp"]
     assert rating["answer_facts"] == answer["data"]["custom"]["facts"]
     assert len(telegram.api.sent(chat_id=chat)) == 1, "a rating is not a question: no new answer"
+
+
+@pytest.mark.parametrize(
+    ("language_code", "lang"), [("zh-hant", "zh-Hant"), ("zh-TW", "zh-Hant"), ("zh-hans", "zh-Hans")]
+)
+def test_chinese_that_reads_the_same_in_both_scripts_follows_the_users_telegram_language(
+    telegram: TelegramServer, tracker_db: Path, language_code: str, lang: str
+) -> None:
+    chat = new_chat()
+    question = "exosome 能不能改善 mitochondria 的 energy metabolism？"  # no character tells the script
+    assert telegram.post(telegram.message(chat, question, language_code=language_code)) == 200
+    telegram.answer(chat, 0)
+    assert last_bot(tracker_db, str(chat), "telegram")["custom"]["lang"] == lang

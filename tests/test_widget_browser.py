@@ -520,3 +520,15 @@ def since_iso(timestamp: float) -> str:
     from datetime import datetime
 
     return datetime.fromtimestamp(timestamp).isoformat(timespec="seconds")
+
+
+def test_chinese_that_reads_the_same_in_both_scripts_is_answered_in_the_widgets_language(
+    demo_url: str, new_page: Any
+) -> None:
+    """The widget sends its language with each message; Chinese without a script-specific character is
+    answered in it (here Traditional), while the text's own script still comes first."""
+    page = new_page()
+    open_widget(page, demo_url + "?lang=zh-Hant")
+    reply = ask_widget(page, "exosome 能不能改善 mitochondria 的 energy metabolism？")
+    assert reply.get_attribute("lang") == "zh-Hant"
+    assert ask_widget(page, "外泌体对帕金森病有用吗？").get_attribute("lang") == "zh-Hans"

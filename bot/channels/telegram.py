@@ -30,7 +30,7 @@ from bot.channels.messaging import FEEDBACK_DATA, is_rated, rating_buttons, stor
 from bot.channels.plain import PlainRenderer, RecentMap, Suggestion, clean_user_text, utf16_units
 from bot.channels.rest import answer_or_apologise
 from bot.conversations import conversation_id, platform_sender
-from bot.lang import detect_script
+from bot.lang import detect_script, script_of_language_tag
 from bot.texts import default_texts
 
 logger = logging.getLogger(__name__)
@@ -241,7 +241,9 @@ class TelegramInput(EnvChannel):
             text = clean_user_text(raw)
         if chat is None or not text:
             return
-        await self._ask(str(chat), text, update.get("update_id"), output, on_new_message)
+        sender = (query if isinstance(query, dict) else message).get("from") or {}
+        hint = script_of_language_tag(sender.get("language_code") if isinstance(sender, dict) else None)
+        await self._ask(str(chat), text, update.get("update_id"), output, on_new_message, hint)
 
     async def _rate(self, query: Dict[str, Any], output: ContractTelegramOutput) -> None:
         """A feedback button: the rating of the message it belongs to, stored in its conversation."""
@@ -266,14 +268,17 @@ class TelegramInput(EnvChannel):
         update_id: Any,
         output: ContractTelegramOutput,
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        script_hint: Optional[str] = None,
     ) -> None:
-        """Pass the text to the bot; the output sends the answer."""
+        """Pass the text to the bot (with the script the user's Telegram is set to, for Chinese that reads
+        the same in both scripts); the output sends the answer."""
         message = UserMessage(
             text,
             output,
             conversation_id(self.name(), chat),
             input_channel=self.name(),
             message_id=f"telegram-{update_id}" if update_id is not None else None,
+            metadata={"ui_lang": script_hint} if script_hint else None,
         )
         await answer_or_apologise(on_new_message, message, "Telegram")  # an apology rather than silence
 

@@ -121,6 +121,8 @@ Connection.prototype.emit = function (entry) {
     message: entry.text, session_id: this.store.state.sessionId, client_id: entry.id, attempt: attempt,
   };
   if (this.options.debug) message.explain = true;  // the staff view: why the bot answered so (bot_explained)
+  // The widget's language: Chinese that reads the same in both scripts is answered in this one.
+  message.metadata = { ui_lang: this.store.state.lang || this.options.lang };
   this.socket.emit("user_uttered", message);
   clearTimeout(this.ackTimers[entry.id]);
   this.ackTimers[entry.id] = setTimeout(function () {
