@@ -11,6 +11,8 @@ from bot.services import Services
 
 # Messages up to this many characters may refer to the previous question ("那安全吗？", "and skin?").
 SHORT_MESSAGE = 24
+# A question about the previous answer this long at most, naming nothing new, gets that answer again.
+RESTATE_MAX_CHARS = 40
 
 
 class AnswerMixin:
@@ -65,7 +67,7 @@ class AnswerMixin:
         "six weeks? that short"): the previous answer's lead fact again, whose text says why and how much
         is known; None for anything else."""
         text = (turn.norm_text or turn.text).strip()
-        if not turn.last_facts or len(text) > SHORT_MESSAGE or not is_question(text):
+        if not turn.last_facts or len(text) > RESTATE_MAX_CHARS or not is_question(text):
             return None
         if self.must_decline(turn) or self.other_topic(turn):  # type: ignore[attr-defined]
             return None

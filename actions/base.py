@@ -28,14 +28,18 @@ PERSONAL_MEDICAL_CUES_OR_PRICE = PERSONAL_MEDICAL_CUES | {"price"}
 # An age under 18 ("my daughter is 15", "17岁", "十五歲"): advice for a child, declined.
 # Chinese needs a person before the age: "年轻五岁" is "five years younger", "七十岁" no child.
 _MINOR = re.compile(
-    r"(?<![\d.])(?:1[0-7]|[1-9])\s*(?:yrs?|years?)[\s-]*old\b|(?<![\d.])(?:1[0-7]|[1-9])\s*(?:yo|y/o)\b"
+    r"(?<![\d.])(?:1[0-7]|[1-9])\s*(?:yrs?|years?)[\s-]*old\b(?!\s*(?:dog|cat|pup|puppy|lab|horse|pet|car))"
+    r"|(?<![\d.])(?:1[0-7]|[1-9])\s*(?:yo|y/o)\b"
     r"|(?:孙|孙子|孙女|孙仔|女儿|儿子|个女|个仔|孩子|小孩|细路|客人|顾客|妹妹|弟弟|学生|侄子|侄女|外孙)"
     r"[^，。？！,.?!\d一二三四五六七八九十]{0,6}(?<![一二三四五六七八九十\d])"
     r"(?:十[一二三四五六七]?|[一二三四五六七八九]|1[0-7]|[1-9])\s*岁"
     # "我孙子今年十五": the age after 今年 needs no 岁.
     r"|(?:孙|孙子|孙女|孙仔|女儿|儿子|个女|个仔|孩子|小孩|细路|妹妹|弟弟|侄子|侄女|外孙)[^，。？！,.?!\d]{0,4}今年"
     r"(?:十[一二三四五六七]?|[一二三四五六七八九]|1[0-7]|[1-9])(?![\d十百])"
-    r"|\b(?:daughter|son|kid|child|girl|boy|niece|nephew|grandson|granddaughter|brother|sister|cousin)\b[^.?!]{0,12}?\b(?:is|aged?)\s+(?:1[0-7]|[1-9])\b",
+    r"|\b(?:daughter|son|kid|child|girl|boy|niece|nephew|grandson|granddaughter|brother|sister|cousin|sis|bro)\b"
+    r"[^.?!]{0,12}?(?:\b(?:is|aged?)\s+|\s)(?:1[0-7]|[1-9])\b(?!\s*(?:%|k\b|cm|kg|min|hours?|days?|weeks?|months?|times?|years? ago))"
+    # "im 17", "she's 16": an age said of oneself or of her/him ("explain like im 5" is none).
+    r"|(?<!like )\b(?:i'?m|i am|she'?s|he'?s|she is|he is)\s+(?:1[0-7]|[1-9])\b(?!\s*(?:%|k\b|cm|kg|min|hours?|days?|weeks?|months?|times?|years? ago))",
     re.IGNORECASE,
 )
 

@@ -18,7 +18,7 @@ from bot.staff import HANDOFF_SLOT, WAITING
 SMALL_TALK_SURE = 0.8
 
 
-class SmallTalk(BotAction):
+class SmallTalk(AnswerMixin, BotAction):
     """Greetings and thanks that carry a real question are answered."""
 
     def rescue(self, turn: Turn) -> Optional[Reply]:
@@ -31,6 +31,8 @@ class SmallTalk(BotAction):
             selection = self.select(turn)
             if selection.lead is not None and selection.none < selection.candidates[0].learned:
                 return self.services.composer.from_facts([selection.lead], turn.lang)
+        if is_question(turn.norm_text or turn.text):
+            return self.specific_answer(turn) or self.follow_up_answer(turn)  # "thanks! is it a drug then?"
         return self.specific_answer(turn)
 
     def says(self, turn: Turn, cues: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import List, Optional, Text
 
+from actions.answers import AnswerMixin
 from actions.base import BotAction, Turn
 from bot.contract import LEVELS
 from bot.kb import Fact, Reference
@@ -18,7 +19,7 @@ CITING_FACTS_SHOWN = 2
 SHORT_CITATION_ASK = 12
 
 
-class ActionLookupReference(BotAction):
+class ActionLookupReference(AnswerMixin, BotAction):
     """`ask_reference`: full reference details with DOI and PubMed links, graded by study design."""
 
     def name(self) -> Text:
@@ -45,7 +46,7 @@ class ActionLookupReference(BotAction):
             # is answered from the facts.
             if self.other_topic(turn):
                 return self.decline_not_covered(turn)
-            answer = self.specific_answer(turn)
+            answer = self.specific_answer(turn) or self.follow_up_answer(turn)  # "只是老鼠做的 study?"
             if answer is not None:
                 return answer
         if turn.last_refs and not self.services.cues.found("all_sources", turn.text):
