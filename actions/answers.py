@@ -62,6 +62,13 @@ class AnswerMixin:
             return None
         return self.answer(turn) or self.restate(turn)
 
+    def answer_in_context(self, turn: Turn) -> Optional[Reply]:
+        """An answer when the intent pointed elsewhere: a follow-up ("and the IV ones?") is read in the
+        previous answer's frame first, anything else needs a fact the message clearly asks about."""
+        if turn.last_facts and self.is_follow_up(turn):
+            return self.follow_up_answer(turn) or self.specific_answer(turn)  # type: ignore[attr-defined]
+        return self.specific_answer(turn) or self.follow_up_answer(turn)  # type: ignore[attr-defined]
+
     def restate(self, turn: Turn) -> Optional[Reply]:
         """A short question about the previous answer that names nothing new ("why?", "only in vitro?",
         "six weeks? that short"): the previous answer's lead fact again, whose text says why and how much
@@ -127,8 +134,4 @@ class ActionFallback(AnswerMixin, BotAction):
         """A clear keyword match is answered; anything else gets the fallback reply."""
         if self.must_decline(turn):
             return self.decline_medical(turn)
-        return (
-            self.specific_answer(turn)
-            or self.follow_up_answer(turn)
-            or self.services.composer.message("fallback", "replies.fallback", turn.lang)
-        )
+        return self.answer_in_context(turn) or self.services.composer.message("fallback", "replies.fallback", turn.lang)

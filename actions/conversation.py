@@ -32,7 +32,7 @@ class SmallTalk(AnswerMixin, BotAction):
             if selection.lead is not None and selection.none < selection.candidates[0].learned:
                 return self.services.composer.from_facts([selection.lead], turn.lang)
         if is_question(turn.norm_text or turn.text):
-            return self.specific_answer(turn) or self.follow_up_answer(turn)  # "thanks! is it a drug then?"
+            return self.answer_in_context(turn)  # "thanks! is it a drug then?"
         return self.specific_answer(turn)
 
     def says(self, turn: Turn, cues: str) -> bool:
@@ -117,7 +117,7 @@ class ActionHandoff(AnswerMixin, BotAction):
         text = turn.norm_text or turn.text
         if not self.services.cues.found("human", text) or self.services.cues.found("human_study", text):
             # "有冇真人做过?" (done in real people?) asks about the evidence, not for a person.
-            answer = self.specific_answer(turn) or self.follow_up_answer(turn)
+            answer = self.answer_in_context(turn)
             if answer is not None:
                 return answer
         hours = self.services.hours
@@ -148,7 +148,7 @@ class ActionOutOfScope(AnswerMixin, BotAction):
         """Decline, suggesting facts near the message; a message that clearly asks about a fact is answered."""
         if self.must_decline(turn):
             return self.decline_medical(turn)
-        rescued = None if self.other_topic(turn) else self.specific_answer(turn) or self.follow_up_answer(turn)
+        rescued = None if self.other_topic(turn) else self.answer_in_context(turn)
         return rescued or self.services.composer.message(
             "out_of_scope", "replies.out_of_scope", turn.lang, suggestions=self.related_suggestions(turn)
         )

@@ -46,7 +46,7 @@ class ActionLookupReference(AnswerMixin, BotAction):
             # is answered from the facts.
             if self.other_topic(turn):
                 return self.decline_not_covered(turn)
-            answer = self.specific_answer(turn) or self.follow_up_answer(turn)  # "只是老鼠做的 study?"
+            answer = self.answer_in_context(turn)  # "只是老鼠做的 study?"
             if answer is not None:
                 return answer
         if turn.last_refs and not self.services.cues.found("all_sources", turn.text):
