@@ -115,9 +115,9 @@ def test_held_out_end_to_end(servers, ask, conversations, output_dir: Path):
 
 # The development sets (written by other writers, used to find and fix misreadings, never trained on):
 # their scores are kept from sliding back. Measured 2026-11-30 with the model of that day: dev 0.923,
-# dev2 0.913, dev3 0.946, dev4 0.891, dev5 0.896; the floors leave a few turns for training on another
-# machine.
-DEV_FLOORS = {"dev": 0.90, "dev2": 0.89, "dev3": 0.92, "dev4": 0.86, "dev5": 0.87}
+# dev2 0.913, dev3 0.946, dev4 0.891, dev5 0.894, dev6 0.828; the floors leave a few turns for training on
+# another machine.
+DEV_FLOORS = {"dev": 0.90, "dev2": 0.89, "dev3": 0.92, "dev4": 0.86, "dev5": 0.87, "dev6": 0.80}
 
 
 @pytest.mark.parametrize("folder", sorted(DEV_FLOORS))
