@@ -76,7 +76,8 @@ class AnswerMixin:
         text = (turn.norm_text or turn.text).strip()
         if not turn.last_facts or len(text) > RESTATE_MAX_CHARS or not is_question(text):
             return None
-        if self.must_decline(turn) or self.other_topic(turn):  # type: ignore[attr-defined]
+        # Other topics are declined by every caller before this; personal questions are not, by all of them.
+        if self.must_decline(turn):  # type: ignore[attr-defined]
             return None
         fact = self.services.kb.facts.get(turn.last_facts[0])
         return self.services.composer.from_facts([fact], turn.lang) if fact is not None else None

@@ -24,7 +24,6 @@ CLAIM_FACT = "claims.systemic_injection"
 FURTHER_CODES = (FLAG_DISEASE_CURE, FLAG_OVERSTATED_PROOF, FLAG_APPROVAL)
 # Cue lists (data/nlu/lexicon.yml) that make a question personal medical advice, always declined.
 PERSONAL_MEDICAL_CUES = frozenset({"dosing", "condition", "advice_request"})
-PERSONAL_MEDICAL_CUES_OR_PRICE = PERSONAL_MEDICAL_CUES | {"price"}
 # An age under 18 ("my daughter is 15", "17岁", "十五歲"): advice for a child, declined.
 # Chinese needs a person before the age: "年轻五岁" is "five years younger", "七十岁" no child.
 _MINOR = re.compile(
@@ -271,10 +270,11 @@ class BotAction(Action, metaclass=abc.ABCMeta):
         get it" are always declined with the doctor advice (tapped suggestions, the bot's own questions, are
         answered before this is asked)."""
         text = turn.norm_text or turn.text
-        found = self.services.cues.found_in(text) & PERSONAL_MEDICAL_CUES_OR_PRICE
+        found = self.services.cues.found_in(text)
+        personal = found & PERSONAL_MEDICAL_CUES
         if "price" in found:
-            found.discard("dosing")  # "how much per session?", "几多钱一支": a price, not a dose
-        return bool(found & PERSONAL_MEDICAL_CUES) or minor_age(text)
+            personal.discard("dosing")  # "how much per session?", "几多钱一支": a price, not a dose
+        return bool(personal) or minor_age(text)
 
     def other_topic(self, turn: Turn) -> bool:
         """The message is about something the facts never cover: another product or topic (fish oil,

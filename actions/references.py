@@ -33,14 +33,17 @@ class ActionLookupReference(AnswerMixin, BotAction):
         unknown = [n for n in numbers if kb.reference(n) is None]
         if unknown:
             return composer.message("fallback", "replies.reference_unknown", turn.lang, suggestions=(), n=unknown[0])
-        refs = [kb.references[n] for n in numbers] or self.named(turn) or self.cited_by_named_fact(turn)
+        asks_for_citation = self.asks_for_citation(turn)
+        refs = [kb.references[n] for n in numbers] or self.named(turn)
+        if not refs and asks_for_citation:
+            refs = self.cited_by_named_fact(turn)
         if len(refs) == 1 and self.asks_for_finding(turn):
             answer = self.finding(turn, refs[0])
             if answer is not None:
                 return answer
         if refs:
             return self.describe(refs, turn.lang)
-        if not self.asks_for_citation(turn):
+        if not asks_for_citation:
             # No reference named and no citation asked for: a clinic, a price ("any med spa you'd send me to")
             # is declined; a question about what research shows ("how far is IV research, still rodents?")
             # is answered from the facts.
@@ -59,9 +62,10 @@ class ActionLookupReference(AnswerMixin, BotAction):
 
     def cited_by_named_fact(self, turn: Turn) -> List[Reference]:
         """ "Which journal was the split-face one in?": the references of the study the message names by a
-        fact's specific keywords (not for a bare "source?", which means the previous answer)."""
+        fact's specific keywords (not for a bare "source?", which means the previous answer). Asked only of
+        a message that asks for citations."""
         text = turn.norm_text or turn.text
-        if len(text.strip()) <= SHORT_CITATION_ASK or not self.asks_for_citation(turn):
+        if len(text.strip()) <= SHORT_CITATION_ASK:
             return []
         fact = self.named_fact(turn)
         refs = self.services.kb.references
