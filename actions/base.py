@@ -15,6 +15,7 @@ from rasa_sdk.types import DomainDict
 from bot import guard
 from bot.contract import FLAG_APPROVAL, FLAG_DISEASE_CURE, FLAG_OVERSTATED_PROOF, FLAG_SYSTEMIC_INJECTION
 from bot.kb.selection import CLAIM_FACTS, Context, Selection
+from bot.ocr import IMAGE_KEY, short_quote
 from bot.lang import LANGS, detect_script, normalize, script_is_ambiguous
 from bot.reply import Reply
 from bot.services import Services, default_services
@@ -126,6 +127,14 @@ def _script_hint(tracker: Tracker) -> Optional[str]:
     return None
 
 
+def _from_image(tracker: Tracker) -> bool:
+    """True when the latest user message is text a channel read in an image (metadata `image`)."""
+    for event in reversed(tracker.events or []):
+        if event.get("event") == "user":
+            return isinstance((event.get("metadata") or {}).get(IMAGE_KEY), dict)
+    return False
+
+
 def _previous_user_text(tracker: Tracker) -> Optional[str]:
     """The normalised text of the user's message before the latest one, in the current session."""
     seen_latest = False
@@ -180,6 +189,8 @@ class BotAction(Action, metaclass=abc.ABCMeta):
             return [SlotSet("lang", turn.lang)]
         reply = self.reply_to(turn)
         reply = reply.with_confidence(turn.confidence, reply.intent or turn.intent)
+        if _from_image(tracker):
+            reply = self.services.composer.read_back(reply, short_quote(turn.text))
         text, payload = self.services.composer.render(reply)
         dispatcher.utter_message(text=text, json_message=payload)
         return self.remember(turn, reply)

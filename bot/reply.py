@@ -121,6 +121,14 @@ class ReplyComposer:
         offered = self.texts.default_suggestions if suggestions is None else suggestions
         return Reply(type=type, lang=lang, body=self.texts.get(key, lang, **values), suggestions=tuple(offered))
 
+    def read_back(self, reply: Reply, quote: str) -> Reply:
+        """The reply led by what was read in the user's image ("I read this in your image: …"): the first
+        sentence of an answer's intro, or the first line of a non-answer."""
+        line = self.texts.get("images.read_back", reply.lang, quote=quote)
+        if reply.type in NON_ANSWER_TYPES:
+            return replace(reply, body=f"{line}\n{reply.body}" if reply.body else line)
+        return replace(reply, intro=(" " if reply.lang == "en" else "").join(filter(None, (line, reply.intro))))
+
     def follow_ups(
         self, facts: Sequence[Fact], exclude: Sequence[str] = (), first: Sequence[str] = ()
     ) -> tuple[str, ...]:

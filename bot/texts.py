@@ -60,7 +60,7 @@ def load_texts(path: Optional[Path] = None) -> Texts:
     with path.open(encoding="utf-8") as f:
         data = yaml.safe_load(f) or {}
     entries: dict[str, Mapping[str, str]] = {}
-    for section in ("format", "levels", "flags", "replies", "input_errors", "channels"):
+    for section in ("format", "levels", "flags", "replies", "input_errors", "images", "channels"):
         for key, entry in (data.get(section) or {}).items():
             dotted = f"{section}.{key}"
             _check_entry(path, dotted, entry)

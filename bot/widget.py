@@ -27,6 +27,8 @@ import yaml
 
 from bot.contract import LEVELS, MAX_MESSAGE_CHARS, MAX_REASON_CHARS, RATED_TYPES
 from bot.lang import LANGS, localize
+from bot.ocr import FORMATS as PICTURE_FORMATS
+from bot.ocr import MAX_BYTES as PICTURE_MAX_BYTES
 from bot.paths import DATA, ROOT
 
 WIDGET_DIR = ROOT / "widget"
@@ -38,7 +40,7 @@ SOCKETIO_CLIENT = WIDGET_DIR / "node_modules" / "socket.io-client" / "dist" / "s
 # The widget's modules, one per concern, concatenated in this order into one private scope (helpers
 # first, the shell that starts the widget last): helpers, storage (history, outbox, tabs), connection
 # and delivery, rendering of messages, staff view, the panel itself.
-SOURCES = ("util.js", "storage.js", "connection.js", "render.js", "staff.js", "widget.js")
+SOURCES = ("util.js", "storage.js", "connection.js", "render.js", "staff.js", "pictures.js", "widget.js")
 DEFAULT_SERVER = "http://localhost:5005"
 # Defaults of the embed's data- attributes (widget/src/util.js readOptions): days the history is kept in
 # the browser, seconds without an answer before a message is "not delivered", seconds without the
@@ -120,6 +122,9 @@ def widget_data() -> Dict[str, Any]:
         "historyDays": HISTORY_DAYS,
         "replyTimeout": REPLY_TIMEOUT,
         "ackTimeout": ACK_TIMEOUT,
+        # Pictures the widget may send (checked in the browser, and again by the server: bot/ocr.py).
+        "pictureTypes": sorted(f"image/{kind.lower()}" for kind in PICTURE_FORMATS),
+        "maxPictureBytes": PICTURE_MAX_BYTES,
     }
 
 

@@ -112,6 +112,8 @@ def channel_env(fake_telegram: FakeBotAPI, fake_line: FakeLineAPI, fake_whatsapp
         "WECHAT_APP_ID": "wx5e1a9c0d7b3f2e41",
         # An EncodingAESKey: 43 characters, base64 of a 32-byte AES key without its "=".
         "WECHAT_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+        # Pictures of WeChat image messages are fetched only from these hosts (tests/test_ocr.py serves them).
+        "WECHAT_MEDIA_HOSTS": "127.0.0.1",
         "TELEGRAM_TOKEN": "123456789:exobot-test-token_ABCdef",
         "TELEGRAM_WEBHOOK_SECRET": "exobot-test-secret_42",
         "TELEGRAM_API_URL": fake_telegram.url,

@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional
 
 _PATH = re.compile(r"^/bot(?P<token>[^/]+)/(?P<method>[A-Za-z]+)$")
+_FILE = re.compile(r"^/file/bot(?P<token>[^/]+)/(?P<path>.+)$")
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class FakeBotAPI:
     def __init__(self, host: str = "127.0.0.1") -> None:
         """Bind a free loopback port (not yet serving)."""
         self.calls: List[Call] = []
+        self.files: Dict[str, bytes] = {}  # file_id -> content, served by getFile and /file/bot<token>/<path>
         self._lock = threading.Condition()
         self._ids = itertools.count(1000)
         fake = self
@@ -70,7 +72,19 @@ class FakeBotAPI:
                 fake._record(call)
                 self._send(200, {"ok": True, "result": fake._result(call)})
 
-            do_GET = do_POST  # noqa: N815
+            def do_GET(self) -> None:  # noqa: N802
+                path = urllib.parse.urlsplit(self.path).path
+                file = _FILE.match(path)
+                if file is None:
+                    return self.do_POST()
+                data = fake.files.get(file["path"].rsplit("/", 1)[-1].split(".", 1)[0])
+                if data is None:
+                    return self._send(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def _send(self, status: int, document: Dict[str, Any]) -> None:
                 data = json.dumps(document).encode()
@@ -109,6 +123,17 @@ class FakeBotAPI:
                 "date": int(time.time()),
                 "chat": {"id": int(chat) if str(chat).lstrip("-").isdigit() else chat, "type": "private"},
                 "text": call.params.get("text", ""),
+            }
+        if call.method.lower() == "getfile":
+            file_id = str(call.params.get("file_id"))
+            data = self.files.get(file_id)
+            if data is None:
+                return True
+            return {
+                "file_id": file_id,
+                "file_unique_id": f"u{file_id}",
+                "file_size": len(data),
+                "file_path": f"photos/{file_id}.jpg",
             }
         return True
 

@@ -172,15 +172,15 @@ def test_a_wrong_or_missing_secret_token_is_refused(telegram: TelegramServer, tr
     assert stored_events(tracker_db, str(chat), "telegram") == []
 
 
-def test_start_gets_a_bilingual_welcome_and_a_photo_a_text_only_note(
+def test_start_gets_a_bilingual_welcome_and_a_voice_message_a_text_only_note(
     telegram: TelegramServer, tracker_db: Path
 ) -> None:
     texts, chat = default_texts(), new_chat()
     telegram.post(telegram.message(chat, "/start"))
     welcome = telegram.answer(chat, 0).params["text"]
     assert texts.get("channels.welcome", "zh-Hans") in welcome and texts.get("channels.welcome", "en") in welcome
-    photo = [{"file_id": "AgAD", "file_unique_id": "AQAD", "width": 90, "height": 90}]
-    telegram.post(telegram.message(chat, photo=photo))
+    voice = {"file_id": "AwAD", "file_unique_id": "AQAD", "duration": 3}  # photos are read: tests/test_ocr.py
+    telegram.post(telegram.message(chat, voice=voice))
     note = telegram.answer(chat, 1).params["text"]
     assert texts.get("channels.text_only", "zh-Hans") in note and texts.get("channels.text_only", "en") in note
     assert stored_events(tracker_db, str(chat), "telegram") == []

@@ -322,13 +322,13 @@ def test_subscribe_gets_a_bilingual_welcome_and_other_types_a_text_only_note(
     )
     welcome = wechat.post(subscribe, safe=True).content
     assert texts.get("channels.welcome", "zh-Hans") in welcome and texts.get("channels.welcome", "en") in welcome
-    image = (
+    video = (  # pictures are read (tests/test_ocr.py); a video gets the note
         f"<xml><ToUserName>{cdata(ACCOUNT)}</ToUserName><FromUserName>{cdata(user)}</FromUserName>"
-        f"<CreateTime>{now}</CreateTime><MsgType>{cdata('image')}</MsgType>"
-        f"<PicUrl>{cdata('http://mmbiz.qpic.cn/x')}</PicUrl><MediaId>{cdata('media_id')}</MediaId>"
+        f"<CreateTime>{now}</CreateTime><MsgType>{cdata('video')}</MsgType>"
+        f"<MediaId>{cdata('media_id')}</MediaId><ThumbMediaId>{cdata('thumb_id')}</ThumbMediaId>"
         f"<MsgId>{new_msg_id()}</MsgId></xml>"
     )
-    note = wechat.post(image).content
+    note = wechat.post(video).content
     assert texts.get("channels.text_only", "zh-Hans") in note and texts.get("channels.text_only", "en") in note
     unsubscribe = subscribe.replace("subscribe", "unsubscribe").replace(str(now), str(now + 1))
     quiet = wechat.post(unsubscribe)

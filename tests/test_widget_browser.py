@@ -532,3 +532,33 @@ def test_chinese_that_reads_the_same_in_both_scripts_is_answered_in_the_widgets_
     reply = ask_widget(page, "exosome 能不能改善 mitochondria 的 energy metabolism？")
     assert reply.get_attribute("lang") == "zh-Hant"
     assert ask_widget(page, "外泌体对帕金森病有用吗？").get_attribute("lang") == "zh-Hans"
+
+
+def test_a_picture_of_an_ad_is_read_and_answered_with_its_flags(demo_url: str, new_page: Any, output_dir: Path) -> None:
+    """Issue 18: a picture attached in the widget goes to our server, is read there, and is answered with the
+    claim's flags, led by what was read; a file that is no picture is refused in the browser."""
+    from tests.ocr.render import render
+
+    page = new_page()
+    open_widget(page, demo_url)
+    lang = page.locator(".exo-root").get_attribute("lang") or "zh-Hans"
+    strings = STRINGS[lang if lang in STRINGS else "zh-Hans"]
+    data = render(["外泌体静脉回输", "激活全身细胞 逆转衰老", "临床证实 零副作用"], "zh-Hans", "photo", 7)
+    before = page.locator(".exo-bot").count()
+    page.locator(".exo-file").set_input_files(files=[{"name": "ad.jpg", "mimeType": "image/jpeg", "buffer": data}])
+    reply = page.locator(".exo-bot").nth(before)
+    reply.wait_for(timeout=REPLY_TIMEOUT_MS)
+    codes = [
+        reply.locator(".exo-flag").nth(i).get_attribute("data-code") for i in range(reply.locator(".exo-flag").count())
+    ]
+    assert "unsupported_systemic_injection_claim" in codes and "overstated_proof_claim" in codes, codes
+    assert "我在你的图片里读到" in reply.inner_text()
+    assert page.locator(".exo-user").last.locator(".exo-text").inner_text() == strings["picture_sent"]
+    assert page.locator(".exo-user").last.get_attribute("data-state") == "answered"
+    assert reply.locator("img").count() == 0 and not page.errors
+    shot(page, output_dir, "picture")
+
+    page.locator(".exo-file").set_input_files(files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hi"}])
+    assert page.locator(".exo-notice").inner_text() == strings["picture_type"]
+    assert page.locator(".exo-bot").count() == before + 1, "a refused file is never sent"
+    assert page.locator(".exo-attach").get_attribute("title") == strings["attach_picture"]

@@ -24,8 +24,9 @@ from sanic.response import HTTPResponse
 
 from bot import runtime
 from bot.channels.door import log_id, sender_problem, typed_text
+from bot.channels.images import problem_text, read_upload
 from bot.conversations import conversation_id
-from bot.lang import detect_script
+from bot.lang import LANGS, detect_script
 from bot.texts import default_texts
 
 logger = logging.getLogger(__name__)
@@ -132,26 +133,49 @@ class ContractRestInput(RestInput):
             body, problem = read_body(request)
             if problem:
                 return response.json({"error": problem}, status=400)
-            collector = CollectingOutputChannel()
-            message = UserMessage(
-                typed_text(body["message"]),
-                collector,
-                conversation_id(self.name(), body["sender"]),
-                input_channel=self.name(),
-                metadata=body.get("metadata") if isinstance(body.get("metadata"), dict) else None,
-            )
-            try:
-                await answer_or_apologise(on_new_message, message, "REST")
-            except Exception:
-                logger.exception("REST: a turn failed after its answer was sent.")
-            # The caller reads its own sender id back, as from Rasa's REST channel (not `rest:<sender>`).
-            answers = [{**m, "recipient_id": body["sender"]} for m in collector.messages]
-            if bool_arg(request, "stream", default=False):
-                lines = "".join(json.dumps(m) + "\n" for m in answers)
-                return response.text(lines, content_type="text/event-stream")
-            return response.json(answers)
+            metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else None
+            return await self._answer(request, body["sender"], typed_text(body["message"]), metadata, on_new_message)
+
+        @webhook.route("/picture", methods=["POST"], stream=True)
+        async def picture(request: Request) -> HTTPResponse:
+            # ?sender=<id>[&ui_lang=zh-Hant]; the body is the picture itself (its own size limit, not Sanic's).
+            sender = request.args.get("sender")
+            problem = sender_problem(sender)
+            if problem:
+                return response.json({"error": f"'sender' {problem}"}, status=400)
+            hint = request.args.get("ui_lang")
+            read = await read_upload(request)
+            if read.text is None:
+                note = picture_problem(read.problem or "failed", hint if hint in LANGS else None)
+                return response.json([{**note, "recipient_id": sender}])
+            metadata = {**(read.metadata or {}), **({"ui_lang": hint} if hint in LANGS else {})}
+            return await self._answer(request, str(sender), read.text, metadata, on_new_message)
 
         return webhook
+
+    async def _answer(
+        self,
+        request: Request,
+        sender: str,
+        text: str,
+        metadata: Optional[Dict[str, Any]],
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    ) -> HTTPResponse:
+        """Run one turn and answer with the bot's messages (as lines with `?stream=true`)."""
+        collector = CollectingOutputChannel()
+        message = UserMessage(
+            text, collector, conversation_id(self.name(), sender), input_channel=self.name(), metadata=metadata
+        )
+        try:
+            await answer_or_apologise(on_new_message, message, "REST")
+        except Exception:
+            logger.exception("REST: a turn failed after its answer was sent.")
+        # The caller reads its own sender id back, as from Rasa's REST channel (not `rest:<sender>`).
+        answers = [{**m, "recipient_id": sender} for m in collector.messages]
+        if bool_arg(request, "stream", default=False):
+            lines = "".join(json.dumps(m) + "\n" for m in answers)
+            return response.text(lines, content_type="text/event-stream")
+        return response.json(answers)
 
 
 # How deep a request's JSON may nest (metadata included). Rasa deep-copies the metadata with every event,
@@ -191,3 +215,12 @@ def read_body(request: Request) -> tuple[Dict[str, Any], Optional[str]]:
     if not isinstance(body.get("message"), str):
         return {}, "'message' must be a string"
     return body, None
+
+
+def picture_problem(kind: str, lang: Optional[str]) -> Dict[str, Any]:
+    """The bot message for a picture that could not be read: an `input_error` with text and payload."""
+    composer = _composer()
+    lang = lang or composer.texts.default_lang
+    text = problem_text(kind, lang, composer.texts)
+    _, payload = composer.render(composer.message("input_error", "images.failed", lang, suggestions=()))
+    return {"text": text, "custom": {**payload, "image_problem": kind}}

@@ -19,6 +19,9 @@ messages of its turn again (to the session's room, marked `replay`), never a sec
 remembered in memory for an hour; the client id is also stored in the user event's metadata in the
 tracker store, so a re-send after a server restart is answered from the stored conversation.
 
+Pictures (issue 18): the widget posts a picture to `/webhooks/socketio/picture` (see `_register_picture`);
+the text read in it is answered as a message of the session, led by "I read this in your image: …".
+
 Staff view: a `user_uttered` with `explain: true` (the widget with `?debug=1`) is followed by
 `bot_explained` {reply_to, why} to that socket: the NLU's reading of the message (bot.explain).
 """
@@ -34,15 +37,19 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from rasa.shared.core.events import BotUttered, UserUttered
-from sanic import Blueprint
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
 
 from bot import runtime
 from bot.channels.door import log_id, sender_problem, typed_text
 from bot.channels.plain import RecentMap
-from bot.channels.rest import answer_or_apologise, apology
+from bot.channels.images import read_upload
+from bot.channels.rest import answer_or_apologise, apology, picture_problem
 from bot.conversations import channel_of, conversation_id, platform_sender
 from bot.explain import explanation
 from bot.feedback import read_feedback, record_feedback
+from bot.lang import LANGS
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +166,46 @@ class ContractSocketIOInput(SocketIOInput):
         self._register_session_request()
         self._register_user_uttered(handle)
         self._register_feedback(blueprint)
+        self._register_picture(blueprint, handle)
         return blueprint
+
+    def _register_picture(self, blueprint: Blueprint, handle: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        """`POST /webhooks/socketio/picture?session_id=…&client_id=…[&ui_lang=…]` with the picture as the body
+        (the widget's upload; the server's own size limit, not the 64 KB of other requests). The text read
+        in it is answered like a message with that client id: `user_received`, then `bot_uttered` to the
+        session's room. A picture that cannot be read is answered there with a polite note (not a turn of
+        the conversation). The HTTP answer says which: {"status": "answered" | "not_read", "problem"?}."""
+        sio = self.sio
+        assert sio is not None
+
+        @blueprint.route("/picture", methods=["POST"], stream=True)
+        async def picture(request: Request) -> HTTPResponse:
+            session = request.args.get("session_id")
+            client_id = client_id_of({CLIENT_ID_KEY: request.args.get(CLIENT_ID_KEY)})
+            problem = sender_problem(session) or (
+                None if client_id else "'client_id' must be 8 to 64 letters or digits"
+            )
+            if problem or client_id is None:
+                return response.json({"error": problem}, status=400)
+            hint = request.args.get("ui_lang")
+            hint = hint if hint in LANGS else None
+            conversation = conversation_id(self.name(), session)
+            room = platform_sender(conversation)
+            turn = await self._claim_turn(conversation, client_id, 0)
+            if turn is None:
+                return response.json({"status": "answered"})  # this upload was answered before
+            await sio.emit("user_received", {CLIENT_ID_KEY: client_id}, room=room, namespace=self.namespace)
+            read = await read_upload(request)
+            output = ContractSocketIOOutput(sio, self.bot_message_evt, client_id, turn)
+            try:
+                if read.text is None:
+                    await output.send_response(conversation, picture_problem(read.problem or "failed", hint))
+                    return response.json({"status": "not_read", "problem": read.problem})
+                metadata = {**(read.metadata or {}), CLIENT_ID_KEY: client_id, **({"ui_lang": hint} if hint else {})}
+                await handle(UserMessage(read.text, output, conversation, input_channel=self.name(), metadata=metadata))
+            finally:
+                turn.done = True
+            return response.json({"status": "answered"})
 
     def _register_feedback(self, blueprint: Blueprint) -> None:
         """`feedback` events (`{"session_id", "rating", "answer", "reason"?}`): the rating is stored as an

@@ -25,12 +25,14 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.door import EnvChannel
+from bot.channels.door import EnvChannel, log_id
+from bot.channels.images import DOWNLOAD_TIMEOUT, problem_text, read_picture
 from bot.channels.messaging import FEEDBACK_DATA, is_rated, rating_buttons, store_rating
 from bot.channels.plain import PlainRenderer, RecentMap, Suggestion, clean_user_text, utf16_units
 from bot.channels.rest import answer_or_apologise
 from bot.conversations import conversation_id, platform_sender
 from bot.lang import detect_script, script_of_language_tag
+from bot.ocr import ImageProblem, shared_reader
 from bot.texts import default_texts
 
 logger = logging.getLogger(__name__)
@@ -233,7 +235,11 @@ class TelegramInput(EnvChannel):
             if chat is None:
                 return
             if not isinstance(raw, str):
-                await output.send_message(chat, self.renderer.bilingual("text_only"))
+                file_id = picture_file(message)
+                if file_id is None:
+                    await output.send_message(chat, self.renderer.bilingual("text_only"))
+                    return
+                await self._ask_picture(str(chat), file_id, update, output, on_new_message)
                 return
             if raw.strip().split("@", 1)[0] == "/start":
                 await output.send_message(chat, self.renderer.bilingual("welcome"))
@@ -261,6 +267,40 @@ class TelegramInput(EnvChannel):
             thanks = None if problem else self.renderer.texts.get("channels.feedback_thanks", lang)
             await output.answer_callback_query(query["id"], text=thanks)
 
+    async def _ask_picture(
+        self,
+        chat: str,
+        file_id: str,
+        update: Dict[str, Any],
+        output: ContractTelegramOutput,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    ) -> None:
+        """A photo (or a picture sent as a file): fetched with getFile from the configured Bot API server,
+        read, and answered like the same text typed; a note in the user's language when it cannot be read."""
+        message = update.get("message") or update.get("edited_message") or {}
+        sender = message.get("from") or {}
+        hint = script_of_language_tag(sender.get("language_code") if isinstance(sender, dict) else None)
+        language = sender.get("language_code") if isinstance(sender, dict) else None
+        lang = hint or ("en" if isinstance(language, str) and language.lower().startswith("en") else None)
+        reader = shared_reader()
+        try:
+            found = await output.get_file(file_id)
+            if (found.file_size or 0) > reader.max_bytes:
+                raise ImageProblem("too_large", f"{found.file_size} bytes, limit {reader.max_bytes}")
+            data = (await output.download_file(found.file_path, timeout=DOWNLOAD_TIMEOUT)).getvalue()
+        except ImageProblem as problem:
+            await output.send_message(chat, problem_text(problem.kind, lang, self.renderer.texts))
+            return
+        except Exception as error:  # the Bot API refused or failed, the download broke or timed out
+            logger.warning("Telegram: a picture of chat %s could not be fetched: %r", log_id(chat), error)
+            await output.send_message(chat, problem_text("failed", lang, self.renderer.texts))
+            return
+        read = await read_picture(data, reader)
+        if read.text is None:
+            await output.send_message(chat, problem_text(read.problem or "failed", lang, self.renderer.texts))
+            return
+        await self._ask(chat, read.text, update.get("update_id"), output, on_new_message, hint, read.metadata)
+
     async def _ask(
         self,
         chat: str,
@@ -269,18 +309,32 @@ class TelegramInput(EnvChannel):
         output: ContractTelegramOutput,
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
         script_hint: Optional[str] = None,
+        metadata: Optional[Dict[str, Any]] = None,
     ) -> None:
         """Pass the text to the bot (with the script the user's Telegram is set to, for Chinese that reads
         the same in both scripts); the output sends the answer."""
+        extra = {**(metadata or {}), **({"ui_lang": script_hint} if script_hint else {})}
         message = UserMessage(
             text,
             output,
             conversation_id(self.name(), chat),
             input_channel=self.name(),
             message_id=f"telegram-{update_id}" if update_id is not None else None,
-            metadata={"ui_lang": script_hint} if script_hint else None,
+            metadata=extra or None,
         )
         await answer_or_apologise(on_new_message, message, "Telegram")  # an apology rather than silence
+
+
+def picture_file(message: Mapping[str, Any]) -> Optional[str]:
+    """The file id of a message's picture: the largest size of a photo, or a document sent as an image file."""
+    sizes = [p for p in message.get("photo") or () if isinstance(p, dict) and isinstance(p.get("file_id"), str)]
+    if sizes:
+        return str(max(sizes, key=lambda p: int(p.get("width") or 0) * int(p.get("height") or 0))["file_id"])
+    document = message.get("document")
+    if isinstance(document, dict) and str(document.get("mime_type") or "").startswith("image/"):
+        file_id = document.get("file_id")
+        return file_id if isinstance(file_id, str) else None
+    return None
 
 
 __all__: List[str] = ["TelegramInput", "ContractTelegramOutput", "TelegramSettings", "keyboard", "pressed"]

@@ -42,9 +42,11 @@ from wechatpy.utils import WeChatSigner
 
 from bot.channels.plain import PlainRenderer, RecentMap, Suggestion, clean_user_text, pick_suggestion, utf8_bytes
 from bot.channels.door import EnvChannel, log_id, sender_problem
+from bot.channels.images import WECHAT_MEDIA_HOSTS, fetch_picture, hosts_setting, problem_text, read_picture
 from bot.channels.rest import answer_or_apologise
 from bot.channels.wechat_api import DEFAULT_API_URL, CustomerService, WeChatAPIError
 from bot.conversations import conversation_id
+from bot.ocr import ImageProblem, shared_reader
 from bot.texts import default_texts
 
 logger = logging.getLogger(__name__)
@@ -107,6 +109,7 @@ class WeChatSettings:
     app_secret: str = ""
     api_url: str = DEFAULT_API_URL
     reply_budget: float = REPLY_BUDGET
+    media_hosts: tuple[str, ...] = WECHAT_MEDIA_HOSTS  # where a picture's PicUrl may point (WECHAT_MEDIA_HOSTS)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "WeChatSettings":
@@ -128,6 +131,7 @@ class WeChatSettings:
             app_secret=env.get("WECHAT_APP_SECRET", "").strip(),
             api_url=env.get("WECHAT_API_URL", "").strip() or DEFAULT_API_URL,
             reply_budget=reply_budget,
+            media_hosts=hosts_setting(env, "WECHAT_MEDIA_HOSTS", WECHAT_MEDIA_HOSTS),
         )
         if settings.app_secret and not settings.app_id:
             raise RasaException(
@@ -209,6 +213,7 @@ class WeChatInput(EnvChannel):
         """A channel for one Official Account."""
         self.settings = settings
         self.reply_budget, self.hold = settings.reply_budget, hold
+        self.media_hosts = settings.media_hosts
         self.service = (
             CustomerService(settings.app_id, settings.app_secret, settings.api_url) if settings.app_secret else None
         )
@@ -396,18 +401,40 @@ class WeChatInput(EnvChannel):
         ):
             words = fields.get("Content") if kind == "text" else fields.get("Recognition")
             text = await self._ask(user, words if isinstance(words, str) else "", fields.get("MsgId"), on_new_message)
+        elif kind == "image" and isinstance(fields.get("PicUrl"), str):
+            text = await self._ask_picture(user, fields["PicUrl"], fields.get("MsgId"), on_new_message)
         else:
             text = self.renderer.bilingual("text_only")
         if not text:
             return None
         return _Answer(text, user, account)
 
+    async def _ask_picture(
+        self, user: str, url: str, msg_id: Any, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> str:
+        """A picture message: downloaded from `PicUrl` (only from WECHAT_MEDIA_HOSTS), read, and answered like
+        the same text typed; a note in both languages when it cannot be read."""
+        try:
+            data = await fetch_picture(url, self.media_hosts, shared_reader().max_bytes)
+        except ImageProblem as problem:
+            logger.warning("WeChat: the picture of %s was not fetched: %s.", log_id(user), problem)
+            return problem_text(problem.kind, None, self.renderer.texts)
+        read = await read_picture(data)
+        if read.text is None:
+            return problem_text(read.problem or "failed", None, self.renderer.texts)
+        return await self._ask(user, read.text, msg_id, on_new_message, read.metadata)
+
     async def _ask(
-        self, user: str, words: str, msg_id: Any, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+        self,
+        user: str,
+        words: str,
+        msg_id: Any,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        metadata: Optional[Dict[str, Any]] = None,
     ) -> str:
         """Ask the bot (a lone number picks a suggestion of the last reply); the fitted plain text."""
         remembered = self.suggestions.get(user) or ()
-        text = pick_suggestion(words, remembered) or clean_user_text(words)
+        text = (None if metadata else pick_suggestion(words, remembered)) or clean_user_text(words)
         output = WeChatOutput()
         message = UserMessage(
             text,
@@ -415,6 +442,7 @@ class WeChatInput(EnvChannel):
             conversation_id(self.name(), user),
             input_channel=self.name(),
             message_id=f"wechat-{msg_id}" if msg_id else None,
+            metadata=metadata,
         )
         await answer_or_apologise(on_new_message, message, "WeChat")  # an apology rather than silence
         reply = self.renderer.render(output.messages, TEXT_LIMIT_BYTES, utf8_bytes, numbered=True)

@@ -20,6 +20,8 @@ def message_record(m: Message) -> Dict[str, Any]:
     record: Dict[str, Any] = {"time": _iso(m.time), "from": m.by, "text": m.text}
     if m.by == "user":
         record.update(intent=m.intent, confidence=m.confidence, channel=m.channel)
+        if m.picture:
+            record["picture"] = m.picture  # the text was read in a picture the user sent
     elif m.by == "feedback":
         rating = m.payload or {}
         record.update(

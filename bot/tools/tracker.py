@@ -13,6 +13,7 @@ from typing import Any, Collection, Dict, Iterator, List, Mapping, Optional
 import sqlalchemy as sa
 
 from bot.contract import FEEDBACK_SLOT
+from bot.ocr import IMAGE_KEY
 from bot.conversations import channel_of, conversation_id
 from bot.tools import ToolError
 
@@ -33,6 +34,7 @@ class Message:
     channel: Optional[str] = None
     payload: Optional[Dict[str, Any]] = None
     question: Optional[str] = None  # for a bot message: the user message it answers
+    picture: Optional[Dict[str, Any]] = None  # for a user message read from a picture: what the reader measured
 
 
 @dataclass
@@ -180,6 +182,7 @@ def _message(row: Any, conversation: Conversation) -> Message:
             intent=intent.get("name"),
             confidence=intent.get("confidence"),
             channel=channel_of(row.sender_id, data.get("input_channel")),
+            picture=_picture(data.get("metadata")),
         )
     last_user = next((m for m in reversed(conversation.messages) if m.by == "user"), None)
     custom = (data.get("data") or {}).get("custom")
@@ -191,6 +194,12 @@ def _message(row: Any, conversation: Conversation) -> Message:
         payload=custom if isinstance(custom, dict) else None,
         question=last_user.text if last_user else None,
     )
+
+
+def _picture(metadata: Any) -> Optional[Dict[str, Any]]:
+    """The reader's measures of a message read from a picture (metadata `image`, bot.ocr), or None."""
+    picture = metadata.get(IMAGE_KEY) if isinstance(metadata, dict) else None
+    return dict(picture) if isinstance(picture, dict) else None
 
 
 def latest_slot_values(url: Any, slot: str) -> Dict[str, Any]:

@@ -84,6 +84,7 @@ Connection.prototype.flush = function (all) {
   var now = Date.now();
   var changed = false;
   this.store.pending().forEach(function (entry) {
+    if (entry.picture) return;  // a picture is posted once (pictures.js); its bytes are not kept
     if (now - entry.ts > OUTBOX_MAX_AGE_MS) {
       entry.state = "failed";
       changed = true;
@@ -112,6 +113,7 @@ Connection.prototype.retry = function (entry) {
 
 Connection.prototype.emit = function (entry) {
   var self = this;
+  if (entry.picture) return;  // posted by pictures.js, never as text
   var attempt = entry.attempts || 0;
   entry.attempts = attempt + 1;
   entry.state = "sending";
@@ -140,7 +142,7 @@ Connection.prototype.reopen = function () {
   this.confirmed = false;
   var changed = false;
   this.store.pending().forEach(function (entry) {
-    if (entry.state === "sending") { entry.state = "queued"; changed = true; }
+    if (entry.state === "sending" && !entry.picture) { entry.state = "queued"; changed = true; }
   });
   if (changed) this.store.commit();
   this.socket.disconnect();
@@ -215,7 +217,7 @@ Connection.prototype.onDisconnect = function () {
     this.deadlines = {};
     var changed = false;
     this.store.pending().forEach(function (entry) {
-      if (entry.state === "sending") { entry.state = "queued"; changed = true; }
+      if (entry.state === "sending" && !entry.picture) { entry.state = "queued"; changed = true; }
     });
     if (changed) this.store.commit();
   }

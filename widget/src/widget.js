@@ -95,6 +95,8 @@ Widget.prototype.build = function () {
   this.counter = el("p", { id: "exo-counter", className: "exo-counter", hidden: true });
   this.sendButton = el("button", { type: "submit", className: "exo-send" });
   append(this.form, this.inputLabel, append(el("div", { className: "exo-field" }), this.input, this.counter), this.sendButton);
+  this.pictures = new Pictures(this);
+  this.pictures.build(this.form, this.sendButton);
   this.form.addEventListener("submit", function (event) {
     event.preventDefault();
     self.sendTyped();
@@ -183,6 +185,7 @@ Widget.prototype.applyLang = function () {
   this.inputLabel.textContent = t(lang, "input_label");
   this.input.setAttribute("placeholder", t(lang, "placeholder"));
   this.sendButton.textContent = t(lang, "send");
+  this.pictures.applyLang(lang);
   this.typing.lastChild.textContent = t(lang, "typing");
   this.refClose.textContent = t(lang, "close_reference");
   this.newTabNote.textContent = t(lang, "new_tab");
@@ -404,6 +407,7 @@ Widget.prototype.onInput = function () {
 
 /** A paste that would go past the limit is cut at it, and a notice says so. */
 Widget.prototype.onPaste = function (event) {
+  if (this.pictures.fromPaste(event)) return;  // a screenshot pasted: sent as a picture
   var data = event.clipboardData && event.clipboardData.getData("text/plain");
   if (!data) return;
   var input = this.input;
@@ -463,6 +467,10 @@ Widget.prototype.send = function (text) {
 
 Widget.prototype.retry = function (id) {
   var entry = this.store.find(id);
+  if (entry && entry.picture) {
+    this.showNotice(t(this.lang, "picture_again"));  // its bytes are not kept: attach it again
+    return;
+  }
   if (entry && entry.state === "failed") this.connection.retry(entry);
   this.input.focus();
 };

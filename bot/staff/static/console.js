@@ -606,6 +606,12 @@
   }
 
   function userTurn(item, message) {
+    if (message.picture) {
+      var picture = message.picture;
+      item.appendChild(el("p", { className: "meta picture-note", text: t("user_picture", {
+        lines: picture.lines, score: number(picture.score), width: picture.width, height: picture.height,
+      }) }));
+    }
     item.appendChild(el("p", { className: "turn-text", text: message.text || "" }));
     if (message.intent) {
       item.appendChild(el("p", { className: "meta", text: t("user_intent", { intent: message.intent, confidence: number(message.confidence) }) }));
