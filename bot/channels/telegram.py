@@ -4,7 +4,9 @@ Settings come from the environment: TELEGRAM_TOKEN (required), TELEGRAM_WEBHOOK_
 `secret_token` given to setWebhook; updates without it are refused) and TELEGRAM_API_URL (default
 https://api.telegram.org; a self-hosted Bot API server or a test fake). Route: POST
 /webhooks/telegram/webhook. Each answer goes out as one sendMessage with the visible text (never the
-contract payload as JSON) and the suggestions as inline keyboard buttons, one per row.
+contract payload as JSON) and the suggestions as inline keyboard buttons, one per row. A photo (or a
+picture sent as a file) is fetched with getFile from the same Bot API server, read (bot.ocr) and answered
+like the same text typed.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ Settings come from the environment: WECHAT_TOKEN (required), WECHAT_APP_ID and W
 mode). Routes: GET/POST /webhooks/wechat/webhook. Signatures and the AES frame are checked with
 wechatpy; XML from the network is parsed with entity declarations and DTDs refused.
 
+Pictures: an image message's `PicUrl` is fetched (only from WECHAT_MEDIA_HOSTS), read (bot.ocr) and answered
+like the same text typed; voice with WeChat's `Recognition` is answered as that text.
+
 Retries: WeChat re-sends a message it got no answer to within 5 s (same MsgId, up to three times).
 Each MsgId is answered by the bot once; every delivery of it waits for that one answer and gets the
 same reply (cached for ten minutes).
