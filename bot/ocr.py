@@ -52,7 +52,6 @@ DOMAIN_WORDS = (
     "nmpa",
 )
 _LETTER_RUN = re.compile(r"[A-Za-z]{9,}")
-_ENDS = ".,;:!?。，；：！？、)]\"'”’"
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
@@ -77,16 +76,13 @@ class ImageText:
 
     @property
     def text(self) -> str:
-        """The lines as one message. A poster's lines are fragments of one statement ("中风 帕金森" over
-        "外泌体 有效治疗"), so Chinese lines are joined with a space, which keeps them in one clause; English
-        lines end a sentence unless they end with punctuation already."""
+        """The lines as one message, joined with spaces: a poster's lines are fragments of one statement
+        ("中风 帕金森" over "外泌体 有效治疗", "Our exosome therapy reverses" over "Alzheimer's in 8 weeks"),
+        so a line break does not end a sentence or a clause; the lines' own punctuation does."""
         out = ""
         for line in self.lines:
             if out:
-                if _CJK.search(out[-1] + line[:1]):
-                    out += " "
-                else:
-                    out += " " if out[-1] in _ENDS else ". "
+                out += " "
             out += line
         return out
 

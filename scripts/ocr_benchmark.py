@@ -90,7 +90,9 @@ def main() -> int:
                     }
                 )
     out = io.StringIO()
-    print(f"{len(ads)} ads x {len(STYLES)} styles; character accuracy (mean) and seconds per picture (median)", file=out)
+    print(
+        f"{len(ads)} ads x {len(STYLES)} styles; character accuracy (mean) and seconds per picture (median)", file=out
+    )
     groups = [(s, st) for s in TESSERACT_LANGS for st in STYLES] + [("all", "all")]
     print(f"{'engine':44} " + " ".join(f"{s[:7]}/{st[:5]:5}" for s, st in groups) + "  s/pic", file=out)
     for engine in engines:

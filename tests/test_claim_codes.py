@@ -19,10 +19,12 @@ from tests.conftest import split_reply
 from tests.nlu_helpers import parse
 
 CLAIMS = Path(__file__).resolve().parent / "claims" / "new_codes.yml"  # the rules were tuned on this set
+DEV2 = Path(__file__).resolve().parent / "claims" / "dev2_codes.yml"  # a second writer's set, tuned on since
 HELD_OUT = Path(__file__).resolve().parent / "claims" / "heldout_codes.yml"  # written after; never tuned on
-# Held-out floors: the first measurement (recall 15/30, 24/30, 27/30; 7 false flags in 90 near misses)
-# less a margin; the issue's target (recall 1.0, no false flags) is printed, not yet met.
-HELD_OUT_FLOORS = {FLAG_DISEASE_CURE: 0.45, FLAG_OVERSTATED_PROOF: 0.75, FLAG_APPROVAL: 0.85}
+# Held-out floors: the latest measurement (recall 22/30, 24/30, 27/30; 7 false flags in 90 near misses;
+# the first was 15/30 for the disease code) less a margin; the issue's target (recall 1.0, no false flags)
+# is printed, not yet met.
+HELD_OUT_FLOORS = {FLAG_DISEASE_CURE: 0.70, FLAG_OVERSTATED_PROOF: 0.75, FLAG_APPROVAL: 0.85}
 HELD_OUT_MAX_FALSE = 9
 CODES = (FLAG_DISEASE_CURE, FLAG_OVERSTATED_PROOF, FLAG_APPROVAL)
 
@@ -66,6 +68,20 @@ def score(items: List[Dict[str, Any]]) -> tuple[Dict[str, float], list, list]:
 def test_every_claim_of_the_tuning_set_is_flagged_and_no_near_miss_is(items: List[Dict[str, Any]]) -> None:
     """The set the rules were written against: recall 100 % per code and no false flags."""
     _, missed, false = score(items)
+    assert not missed, f"{len(missed)} claims missed, e.g. {missed[:8]}"
+    assert not false, f"{len(false)} false flags, e.g. {false[:8]}"
+
+
+def test_every_claim_of_the_second_development_set_is_flagged_and_no_near_miss_is(
+    items: List[Dict[str, Any]],
+) -> None:
+    """A second writer's 240 messages (40 claims and 40 near misses per code; first contact: recall 0.45 /
+    0.775 / 0.825, 3 false flags), tuned on since: recall 100 % per code and no false flags."""
+    dev2 = yaml.safe_load(DEV2.read_text(encoding="utf-8"))["items"]
+    training = "\n".join(p.read_text(encoding="utf-8") for p in (DATA / "nlu").glob("*.yml"))
+    assert len(dev2) == 240 and not [i["text"] for i in dev2 if i["text"] in training]
+    assert not {i["text"] for i in dev2} & {i["text"] for i in items}
+    _, missed, false = score(dev2)
     assert not missed, f"{len(missed)} claims missed, e.g. {missed[:8]}"
     assert not false, f"{len(false)} false flags, e.g. {false[:8]}"
 

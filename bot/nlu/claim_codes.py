@@ -27,6 +27,7 @@ from bot.paths import DATA
 CLAIM_CODES_FILE = DATA / "nlu" / "claim_codes.yml"
 _ROLES = (
     "cure",
+    "outcome",
     "disease",
     "proof",
     "proof_exceptions",
@@ -46,6 +47,10 @@ _QUOTES = "「」『』“”\"'《》"
 # Most characters between a cure verb and its disease ("治好了我妈的帕金森", "reverses early Alzheimer's"):
 # Chinese, English (words are longer).
 _PAIR_GAP = {"zh": 12, "en": 40}
+# A product word that is what a claim says is raised ("boosts collagen", "促进胶原蛋白"), not a product.
+_BOOSTED = re.compile(r"(?:boost\w*|increas\w*|stimulat\w*|促进|提升|增加|刺激)\s*$")
+# Most characters from a disease to an outcome told later in its sentence (across clauses).
+_OUTCOME_GAP = {"zh": 32, "en": 90}
 # A negation counts when it ends this close before the trigger ("不能治好", "is not FDA approved").
 _NEGATION_GAP = {"zh": 10, "en": 28}
 _LATIN = re.compile(r"[a-z]")
@@ -145,7 +150,9 @@ class CodeDetector:
 
     @staticmethod
     def _cures(text: str, by_role: Dict[str, List[Hit]]) -> List[Hit]:
-        """A cure verb and a disease in one clause, close together, in either order."""
+        """A cure verb and a disease in one clause, close together, in either order; or a disease and, later
+        in the same sentence, an outcome told as a result ("帕金森十年了，做了外泌体，现在手不抖了",
+        "after the exosome drip his tremor is gone"), which may lie a clause or two further on."""
         pairs = []
         for verb in by_role["cure"]:
             for disease in by_role["disease"]:
@@ -155,6 +162,15 @@ class CodeDetector:
                 if _CLAUSE_BREAK.search(text, lo.end, hi.start) or _SENTENCE_END.search(text, lo.end, hi.start):
                     continue
                 pairs.append(Hit("cure", lo.start, hi.end, text[lo.start : hi.end]))
+        for outcome in by_role["outcome"]:
+            for disease in by_role["disease"]:
+                if disease.end > outcome.start:
+                    continue
+                if outcome.start - disease.end > _OUTCOME_GAP[_script(text[disease.start : outcome.end])]:
+                    continue
+                if _SENTENCE_END.search(text, disease.end, outcome.start):
+                    continue
+                pairs.append(Hit("cure", outcome.start, outcome.end, text[disease.start : outcome.end]))
         return pairs
 
     def _asserted(
@@ -166,8 +182,11 @@ class CodeDetector:
         inside = lambda role, span: [h for h in by_role[role] if span[0] <= h.start < span[1]]  # noqa: E731
         if inside("animal", sentence) and not inside("human", sentence):
             return False  # about the mouse studies
-        if inside("other_subject", clause) and not inside("exosome", clause):
+        products = [h for h in inside("other_subject", clause) if not _BOOSTED.search(text, 0, h.start)]
+        if products and not inside("exosome", clause):
             return False  # another product's claim ("左旋多巴可以治疗帕金森", "this retinol is clinically proven")
+        if self._about_other_product(text, trigger, by_role):
+            return False  # "Botox (FDA approved) ... exosome facials also available": Botox is the one approved
         following = next((s for s in sentences if s[0] >= sentence[1]), None)
         reported = [h for h in inside("reporting", sentence) if h.start < trigger.end]
         if following is not None:  # "Is it true exosomes reverse heart failure? The clinic's website says so."
@@ -187,6 +206,20 @@ class CodeDetector:
             return True
         # No one is quoted: a statement is a claim, a question about the research is not.
         return not is_question(text[clause[0] : min(clause[1] + 1, len(text))])
+
+    @staticmethod
+    def _about_other_product(text: str, trigger: Hit, by_role: Dict[str, List[Hit]]) -> bool:
+        """True when the product named last before the trigger is another product, not exosomes, and no
+        exosome is named in that product's own clause (an ad listing a collagen drink "clinically proven"
+        and, further on, an exosome cream; but "exosomes beat hyaluronic acid, clinically proven" stays: exosomes are
+        named with the other product, before the claim)."""
+        named = [h for h in by_role["other_subject"] + by_role["exosome"] if h.end <= trigger.start]
+        if not named:
+            return False
+        last = max(named, key=lambda h: h.start)
+        if last.label != "other_subject":
+            return False
+        return not any(e.end <= trigger.start and _same_clause(text, last, e) for e in by_role["exosome"])
 
     @staticmethod
     def _quoted(text: str, trigger: Hit, sentence: tuple[int, int]) -> bool:

@@ -56,6 +56,10 @@ def split_segments(text: str) -> list[Segment]:
     return [Segment(s, e, bool(_QUESTION.search(text[s:e].strip()))) for s, e in merged if _CONTENT.search(text[s:e])]
 
 
+# Question words inside statements: "手不怎么抖了" (not much), "没什么副作用" (hardly any), "什么都能治" (anything).
+_NOT_ASKING = re.compile(r"[不没]怎么|没有?什么|[什怎]么都")
+
+
 def is_question(text: str) -> bool:
     """True when a sentence or clause asks something (a question mark, a question word or particle)."""
-    return bool(_QUESTION.search(text.strip()))
+    return bool(_QUESTION.search(_NOT_ASKING.sub(" ", text.strip())))
