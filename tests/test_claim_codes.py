@@ -20,11 +20,12 @@ from tests.nlu_helpers import parse
 
 CLAIMS = Path(__file__).resolve().parent / "claims" / "new_codes.yml"  # the rules were tuned on this set
 DEV2 = Path(__file__).resolve().parent / "claims" / "dev2_codes.yml"  # a second writer's set, tuned on since
+DEV3 = Path(__file__).resolve().parent / "claims" / "dev3_codes.yml"  # a third writer's set, tuned on since
 HELD_OUT = Path(__file__).resolve().parent / "claims" / "heldout_codes.yml"  # written after; never tuned on
-# Held-out floors: the latest measurement (recall 22/30, 24/30, 27/30; 7 false flags in 90 near misses;
-# the first was 15/30 for the disease code) less a margin; the issue's target (recall 1.0, no false flags)
+# Held-out floors: the latest measurement (recall 23/30, 25/30, 27/30; 8 false flags in 90 near misses;
+# the first was 15/30, 24/30, 27/30 and 7) less a margin; the issue's target (recall 1.0, no false flags)
 # is printed, not yet met.
-HELD_OUT_FLOORS = {FLAG_DISEASE_CURE: 0.70, FLAG_OVERSTATED_PROOF: 0.75, FLAG_APPROVAL: 0.85}
+HELD_OUT_FLOORS = {FLAG_DISEASE_CURE: 0.73, FLAG_OVERSTATED_PROOF: 0.80, FLAG_APPROVAL: 0.85}
 HELD_OUT_MAX_FALSE = 9
 CODES = (FLAG_DISEASE_CURE, FLAG_OVERSTATED_PROOF, FLAG_APPROVAL)
 
@@ -84,6 +85,18 @@ def test_every_claim_of_the_second_development_set_is_flagged_and_no_near_miss_i
     _, missed, false = score(dev2)
     assert not missed, f"{len(missed)} claims missed, e.g. {missed[:8]}"
     assert not false, f"{len(false)} false flags, e.g. {false[:8]}"
+
+
+def test_the_third_development_set_keeps_its_score(items: List[Dict[str, Any]]) -> None:
+    """A third writer's 180 messages (WeChat forwards, a Taipei nurse, Cantonese WhatsApp, forum posts, mixed
+    Malaysian English; first contact: recall 0.43 / 0.70 / 0.60, 10 false flags), tuned on since. Left:
+    two claims that never name exosomes (the conversation does) and a mouse study 'far from people'."""
+    dev3 = yaml.safe_load(DEV3.read_text(encoding="utf-8"))["items"]
+    training = "\n".join(p.read_text(encoding="utf-8") for p in (DATA / "nlu").glob("*.yml"))
+    assert len(dev3) == 180 and not [i["text"] for i in dev3 if i["text"] in training]
+    recall, missed, false = score(dev3)
+    assert min(recall.values()) >= 0.93 and len(missed) <= 2, missed
+    assert len(false) <= 1, false
 
 
 def test_held_out_claims(items: List[Dict[str, Any]]) -> None:

@@ -160,7 +160,7 @@ def test_every_rendered_ad_is_answered_with_its_flags(servers: Any, tracker_db: 
     """End to end: each picture's claims flagged (recall 100 %), no flag on the honest ads, the reply led by
     what was read, in the ad's language; the text read is stored as the user's message, marked as a picture."""
     texts = default_texts()
-    missed, false, started = [], [], time.monotonic()
+    missed, false, started, started_at = [], [], time.monotonic(), time.time()
     everything = [(ADS, n) for n in range(len(ADS))] + [(ADS2, n) for n in range(len(ADS2))]
     for ads, number in everything:
         ad = ads[number]
@@ -177,6 +177,13 @@ def test_every_rendered_ad_is_answered_with_its_flags(servers: Any, tracker_db: 
         assert user and isinstance(user[-1]["metadata"].get(IMAGE_KEY), dict) and short_quote(user[-1]["text"]) in first
     print(f"{len(everything)} pictures in {time.monotonic() - started:.0f} s; missed {missed}; false {false}")
     assert not missed and not false
+    # The staff tools count them (bot insights: totals.pictures) and the flags by code.
+    from bot.tools.insights import insights
+    from bot.tools.tracker import read_conversations
+
+    report = insights(read_conversations(f"sqlite:///{tracker_db}", since=started_at))
+    assert report["totals"]["pictures"] >= len(everything)
+    assert set(report["flagged_claims"]["by_code"]) == set(FLAG_CODES)
 
 
 def test_a_picture_the_bot_cannot_read_gets_a_polite_note(servers: Any) -> None:
@@ -259,7 +266,12 @@ def test_a_wechat_picture_from_another_host_or_unreadable_gets_a_note(
     )
     media_host["files"]["/blank.png"] = b"GIF89a not really"
     broken = wechat.post(wechat_picture(new_user(), media_host["url"] + "/blank.png"))
+    assert texts.get("images.not_image", "zh-Hans") in broken.content  # a new follower: both languages
     assert texts.get("images.not_image", "en") in broken.content
+    follower = new_user()
+    wechat.ask(follower, "What are exosomes?")
+    later = wechat.post(wechat_picture(follower, media_host["url"] + "/blank.png"))
+    assert later.content == texts.get("images.not_image", "en"), "the conversation's language"
 
 
 def test_a_telegram_photo_is_fetched_with_getfile_and_answered(

@@ -83,6 +83,23 @@ def problem_text(kind: str, lang: Optional[str], texts: Optional[Texts] = None) 
     return "\n\n".join(texts.get(key, code, **values) for code in ("zh-Hans", "en"))
 
 
+async def known_lang(agent: Any, conversation: str) -> Optional[str]:
+    """The language of a conversation so far (its `lang` slot), for a note about a picture that could not be
+    read; None for a new conversation or when the store cannot be read."""
+    from bot.lang import LANGS
+
+    store = getattr(agent, "tracker_store", None)
+    if store is None:
+        return None
+    try:
+        tracker = await store.retrieve(conversation)
+    except Exception:  # the note is then written in both languages
+        logger.exception("Could not read a conversation to answer a picture in its language.")
+        return None
+    lang = tracker.get_slot("lang") if tracker is not None else None
+    return lang if lang in LANGS else None
+
+
 def hosts_setting(env: Mapping[str, str], name: str, default: Iterable[str]) -> Tuple[str, ...]:
     """Host names from a comma-separated setting (lower case, blanks dropped), else `default`."""
     raw = env.get(name, "")

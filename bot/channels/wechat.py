@@ -45,7 +45,15 @@ from wechatpy.utils import WeChatSigner
 
 from bot.channels.plain import PlainRenderer, RecentMap, Suggestion, clean_user_text, pick_suggestion, utf8_bytes
 from bot.channels.door import EnvChannel, log_id, sender_problem
-from bot.channels.images import WECHAT_MEDIA_HOSTS, fetch_picture, hosts_setting, problem_text, read_picture
+from bot.channels.images import (
+    WECHAT_MEDIA_HOSTS,
+    PictureRead,
+    fetch_picture,
+    hosts_setting,
+    known_lang,
+    problem_text,
+    read_picture,
+)
 from bot.channels.rest import answer_or_apologise
 from bot.channels.wechat_api import DEFAULT_API_URL, CustomerService, WeChatAPIError
 from bot.conversations import conversation_id
@@ -217,6 +225,7 @@ class WeChatInput(EnvChannel):
         self.settings = settings
         self.reply_budget, self.hold = settings.reply_budget, hold
         self.media_hosts = settings.media_hosts
+        self.agent: Any = None  # the Rasa agent, from the first request (a picture's note uses its store)
         self.service = (
             CustomerService(settings.app_id, settings.app_secret, settings.api_url) if settings.app_secret else None
         )
@@ -284,6 +293,7 @@ class WeChatInput(EnvChannel):
             if problem:  # the channel's door (bot/channels/door.py): the id becomes a tracker store key
                 logger.warning("WeChat: refused a message whose FromUserName %s.", problem)
                 return response.text("bad request", status=400)
+            self.agent = getattr(request.app.ctx, "agent", None)
             key = f"{fields.get('FromUserName')}:{fields.get('MsgId') or fields.get('CreateTime')}"
             answer = await self._deliver(str(key), lambda: self._respond(fields, on_new_message))
             if answer is None:
@@ -419,12 +429,15 @@ class WeChatInput(EnvChannel):
         the same text typed; a note in both languages when it cannot be read."""
         try:
             data = await fetch_picture(url, self.media_hosts, shared_reader().max_bytes)
-        except ImageProblem as problem:
-            logger.warning("WeChat: the picture of %s was not fetched: %s.", log_id(user), problem)
-            return problem_text(problem.kind, None, self.renderer.texts)
-        read = await read_picture(data)
+            read = await read_picture(data)
+            problem = read.problem
+        except ImageProblem as error:
+            logger.warning("WeChat: the picture of %s was not fetched: %s.", log_id(user), error)
+            read, problem = PictureRead(), error.kind
         if read.text is None:
-            return problem_text(read.problem or "failed", None, self.renderer.texts)
+            # In the conversation's language so far; in both when it is new.
+            lang = await known_lang(self.agent, conversation_id(self.name(), user))
+            return problem_text(problem or "failed", lang, self.renderer.texts)
         return await self._ask(user, read.text, msg_id, on_new_message, read.metadata)
 
     async def _ask(

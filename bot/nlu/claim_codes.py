@@ -41,6 +41,7 @@ _ROLES = (
     "negation_exceptions",
     "animal",
     "human",
+    "debunk",
 )
 _CLAUSE_BREAK = re.compile(r"[，,、:：]|但是|不过|可是|\bbut\b|\bhowever\b")
 _QUOTES = "「」『』“”\"'《》"
@@ -49,6 +50,8 @@ _QUOTES = "「」『』“”\"'《》"
 _PAIR_GAP = {"zh": 12, "en": 40}
 # A product word that is what a claim says is raised ("boosts collagen", "促进胶原蛋白"), not a product.
 _BOOSTED = re.compile(r"(?:boost\w*|increas\w*|stimulat\w*|促进|提升|增加|刺激)\s*$")
+# A product word that the claim says is no longer needed ("胰岛素都停掉了"), not a product claimed about.
+_STOPPED = re.compile(r"\s*(?:都|也|就|已经)?(?:停|不用|戒)")
 # Most characters from a disease to an outcome told later in its sentence (across clauses).
 _OUTCOME_GAP = {"zh": 32, "en": 90}
 # A negation counts when it ends this close before the trigger ("不能治好", "is not FDA approved").
@@ -130,6 +133,8 @@ class CodeDetector:
         about_exosomes = bool(by_role["exosome"]) or (bool(by_role["subject"]) and not by_role["other_subject"])
         if not about_exosomes:
             return []
+        if any(not is_question(_sentence_of(norm_text, h)) for h in by_role["debunk"]):
+            return []  # "【辟谣】外泌体治好糖尿病是假消息！！"
         sentences = _spans(norm_text, _SENTENCE_END)
         exceptions = by_role["proof_exceptions"]
         candidates = [
@@ -166,7 +171,8 @@ class CodeDetector:
             for disease in by_role["disease"]:
                 if disease.end > outcome.start:
                     continue
-                if outcome.start - disease.end > _OUTCOME_GAP[_script(text[disease.start : outcome.end])]:
+                stretch = text[disease.start : outcome.end]  # mixed Chinese and English counts as English
+                if outcome.start - disease.end > _OUTCOME_GAP["en" if _LATIN.search(stretch) else "zh"]:
                     continue
                 if _SENTENCE_END.search(text, disease.end, outcome.start):
                     continue
@@ -182,14 +188,19 @@ class CodeDetector:
         inside = lambda role, span: [h for h in by_role[role] if span[0] <= h.start < span[1]]  # noqa: E731
         if inside("animal", sentence) and not inside("human", sentence):
             return False  # about the mouse studies
-        products = [h for h in inside("other_subject", clause) if not _BOOSTED.search(text, 0, h.start)]
+        products = [
+            h
+            for h in inside("other_subject", clause)
+            if not _BOOSTED.search(text, 0, h.start) and not _STOPPED.match(text, h.end)
+        ]
         if products and not inside("exosome", clause):
             return False  # another product's claim ("左旋多巴可以治疗帕金森", "this retinol is clinically proven")
         if self._about_other_product(text, trigger, by_role):
             return False  # "Botox (FDA approved) ... exosome facials also available": Botox is the one approved
         following = next((s for s in sentences if s[0] >= sentence[1]), None)
         reported = [h for h in inside("reporting", sentence) if h.start < trigger.end]
-        if following is not None:  # "Is it true exosomes reverse heart failure? The clinic's website says so."
+        if following is not None and not inside("negation", following):
+            # "Is it true exosomes reverse heart failure? The clinic's website says so." (not "… says it isn't")
             reported += inside("reporting", following)
         skip = inside("negation_exceptions", clause)
         negations = [
@@ -213,7 +224,8 @@ class CodeDetector:
         exosome is named in that product's own clause (an ad listing a collagen drink "clinically proven"
         and, further on, an exosome cream; but "exosomes beat hyaluronic acid, clinically proven" stays: exosomes are
         named with the other product, before the claim)."""
-        named = [h for h in by_role["other_subject"] + by_role["exosome"] if h.end <= trigger.start]
+        others = [h for h in by_role["other_subject"] if not _STOPPED.match(text, h.end)]  # not "胰岛素都停了"
+        named = [h for h in others + by_role["exosome"] if h.end <= trigger.start]
         if not named:
             return False
         last = max(named, key=lambda h: h.start)
@@ -225,6 +237,12 @@ class CodeDetector:
     def _quoted(text: str, trigger: Hit, sentence: tuple[int, int]) -> bool:
         before = text[sentence[0] : trigger.start]
         return sum(before.count(q) for q in _QUOTES) % 2 == 1
+
+
+def _sentence_of(text: str, hit: Hit) -> str:
+    """The sentence around a hit."""
+    start, end = _around(_spans(text, _SENTENCE_END), hit.start)
+    return text[start : min(end + 1, len(text))]
 
 
 def _same_clause(text: str, a: Hit, b: Hit) -> bool:

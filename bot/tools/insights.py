@@ -84,7 +84,7 @@ def insights(
     languages, topics, types, channels, flag_codes = Counter(), Counter(), Counter(), Counter(), Counter()
     ratings: Counter = Counter()
     unhelpful = _Groups()
-    senders, user_messages, replies, first, last = 0, 0, 0, None, None
+    senders, user_messages, replies, pictures, first, last = 0, 0, 0, 0, None, None
     for conversation in conversations:
         senders += 1
         for m in conversation.messages:
@@ -92,6 +92,7 @@ def insights(
             last = m.time if last is None else max(last, m.time)
             if m.by == "user":
                 user_messages += 1
+                pictures += 1 if m.picture else 0
                 channels[m.channel or "unknown"] += 1
                 continue
             if m.by == "feedback":
@@ -127,6 +128,7 @@ def insights(
         "totals": {
             "conversations": senders,
             "user_messages": user_messages,
+            "pictures": pictures,  # user messages that are the text read in a picture
             "replies": replies,
             "answered": answered,
             "unanswered": sum(types[t] for t in UNANSWERED_TYPES),
