@@ -282,6 +282,8 @@ class BotAction(Action, metaclass=abc.ABCMeta):
         answered before this is asked)."""
         text = turn.norm_text or turn.text
         found = self.services.cues.found_in(text)
+        if "animal_patient" in found:
+            return False  # a pet's treatment: not covered, and "my dog is 14" is no child (other_topic)
         personal = found & PERSONAL_MEDICAL_CUES
         if "price" in found:
             personal.discard("dosing")  # "how much per session?", "几多钱一支": a price, not a dose
@@ -290,12 +292,12 @@ class BotAction(Action, metaclass=abc.ABCMeta):
     def other_topic(self, turn: Turn) -> bool:
         """The message is about something the facts never cover: another product or topic (fish oil,
         retinol, the weather), a cell therapy that is explicitly not exosomes, prices, where to buy or book,
-        which brand, or a use of exosomes such as cancer tests."""
+        which brand, a use of exosomes such as cancer tests, or an animal patient."""
         found = self.services.cues.found_in(turn.norm_text or turn.text)
         about_exosomes = "exosome" in found and "not_exosome" not in found
         if ("other_product" in found or "cell_therapy" in found) and not about_exosomes:
             return True
-        return bool(found & {"price", "shopping", "other_use"})
+        return bool(found & {"price", "shopping", "other_use", "animal_patient"})
 
     def decline_not_covered(self, turn: Turn) -> Reply:
         """The polite decline of a message the facts never cover, with facts near it as suggestions."""

@@ -35,6 +35,7 @@ MAX_PIXELS = 24_000_000  # a 6000 x 4000 phone photo; larger ones are refused be
 MAX_SIDE = 2000  # larger images are scaled down before reading (the recogniser reads 48-pixel lines)
 TIMEOUT = 15.0
 MIN_SCORE = 0.5  # recognised lines below this confidence are dropped
+SECOND_READER_BUDGET = 1.5  # seconds Tesseract may spend re-reading the Traditional lines of one picture
 
 # English terms of this bot that a general word list splits wrongly ("exosomes" -> "exo somes").
 DOMAIN_WORDS = (
@@ -287,11 +288,19 @@ class ImageReader:
         lines = [(_join([item[3] for item in row]), sum(item[4] for item in row) / len(row)) for row in rows]
         if self.second_reader and detect_script(" ".join(text for text, _ in lines)) == "zh-Hant":
             known = set(engine.text_rec.postprocess_op.character)
+            # Top lines first (an ad's headline and claims), within SECOND_READER_BUDGET seconds: a long
+            # screenshot keeps RapidOCR's reading of the lines left over.
+            deadline = time.monotonic() + SECOND_READER_BUDGET
+
+            def second_reading(n: int) -> str:
+                left = deadline - time.monotonic()
+                return _join([tesseract_line(pixels, item[5], left) for item in rows[n]]) if left > 0.1 else ""
+
             chinese = [n for n, (text, _) in enumerate(lines) if _CJK.search(text)]
             with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:  # one Tesseract process per core
-                seconds = pool.map(lambda n: _join([tesseract_line(pixels, item[5]) for item in rows[n]]), chinese)
-                for n, second in zip(chinese, seconds):
-                    lines[n] = (mend(lines[n][0], second, known), lines[n][1])
+                for n, second in zip(chinese, pool.map(second_reading, chinese)):
+                    if second:
+                        lines[n] = (mend(lines[n][0], second, known), lines[n][1])
         lines = [(split_run_together(text), score) for text, score in lines if score >= self.min_score and text]
         if not lines:
             raise ImageProblem("no_text", f"no line read with confidence >= {self.min_score}")
