@@ -149,6 +149,8 @@ class CodeDetector:
         candidates += [(FLAG_DISEASE_CURE, pair) for pair in self._cures(norm_text, by_role)]
         found: Dict[str, CodeHit] = {}
         for code, trigger in sorted(candidates, key=lambda c: c[1].start):
+            if code == FLAG_DISEASE_CURE and not self._exosomes_named_by(norm_text, trigger, by_role, sentences):
+                continue  # "我妈妈乳癌治疗结束两年了，她可以去做外泌体保养吗": the treatment is not the exosomes'
             if code not in found and self._asserted(norm_text, trigger, by_role, sentences):
                 found[code] = CodeHit(code, trigger.start, trigger.end, trigger.text)
         return list(found.values())
@@ -217,6 +219,22 @@ class CodeDetector:
             return True
         # No one is quoted: a statement is a claim, a question about the research is not.
         return not is_question(text[clause[0] : min(clause[1] + 1, len(text))])
+
+    @staticmethod
+    def _exosomes_named_by(
+        text: str, trigger: Hit, by_role: Dict[str, List[Hit]], sentences: List[tuple[int, int]]
+    ) -> bool:
+        """True when exosomes (or the product talked about) are named in the trigger's sentence no later than
+        the end of its clause, or in the sentence after it: they are what cures or brought the outcome, not a
+        treatment named before them."""
+        sentence = _around(sentences, trigger.start)
+        clause = _around(_spans(text, _CLAUSE_BREAK, *sentence), trigger.start)
+        named = by_role["exosome"] + by_role["subject"]
+        if any(sentence[0] <= h.start < clause[1] for h in named):
+            return True
+        # A headline, then its subject: "肾衰竭不用再透析了！外泌体修复肾细胞……"
+        following = next((s for s in sentences if s[0] >= sentence[1]), None)
+        return following is not None and any(following[0] <= h.start < following[1] for h in named)
 
     @staticmethod
     def _about_other_product(text: str, trigger: Hit, by_role: Dict[str, List[Hit]]) -> bool:
