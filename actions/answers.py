@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Optional, Text
 
 from actions.base import BotAction, Turn
+from bot.kb.selection import HUMAN_VS_ANIMAL_FACT, STUDY_LEVELS
 from bot.nlu.segments import is_question
 from bot.reply import Reply
 from bot.services import Services
@@ -39,11 +40,22 @@ class AnswerMixin:
         if wants_more and turn.last_facts and len(turn.text.strip()) <= SHORT_MESSAGE:
             return self.more(turn, **kwargs)
         selection = self.select(turn, follow_up=follow_up)  # type: ignore[attr-defined]
+        if selection.lead is not None and self.about_that_study(turn, selection.lead.id, follow_up):
+            return composer.from_facts([self.services.kb.facts[turn.last_facts[0]]], turn.lang, **kwargs)
         if selection.lead is not None:
             return composer.from_facts(selection.answered(), turn.lang, offer=selection.offered(), **kwargs)
         if follow_up and turn.last_facts and wants_more:
             return self.more(turn, **kwargs)
         return None
+
+    def about_that_study(self, turn: Turn, lead: str, follow_up: bool) -> bool:
+        """A short "in humans?" / "那是在人身上还是老鼠身上？" after an answer about an animal or lab study:
+        that study is meant (its text says where it was done), not the general humans-versus-animals fact."""
+        if not (follow_up and lead == HUMAN_VS_ANIMAL_FACT and turn.last_facts):
+            return False
+        previous = self.services.kb.facts.get(turn.last_facts[0])
+        short = len(turn.text.strip()) <= SHORT_MESSAGE * 2
+        return previous is not None and previous.id != lead and previous.level in STUDY_LEVELS and short
 
     def more(self, turn: Turn, **kwargs: Any) -> Reply:
         """The next related fact not given yet, or "that's all" with other questions offered."""

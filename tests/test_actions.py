@@ -367,3 +367,19 @@ def test_script_neutral_chinese_follows_the_script_the_users_app_is_set_to(
     reply, events = run(ActionAnswer(full), t)
     assert reply["payload"]["lang"] == expected and slots(events)["lang"] == expected
     assert reply["payload"]["facts"] == ["mechanism.mitochondria"]
+
+
+@pytest.mark.parametrize(
+    "text, lang",
+    [("in humans??", "en"), ("那是在人身上還是老鼠身上看到的？", "zh-Hant"), ("那人身上呢？", "zh-Hans")],
+)
+def test_in_humans_after_an_animal_study_is_about_that_study(full, text, lang):
+    """Issue 10 (dev7): "in humans?" right after an answer about a mouse study asks about that study, whose own
+    text and grade say it was done in mice; the general humans-versus-animals fact is not the answer."""
+    previous = {"last_question": "Parkinson's?", "last_facts": ["animal.parkinsons"], "last_refs": [11]}
+    ranking = {"overview.human_vs_animal": 0.8}  # how the NLU's fact ranking reads such a message
+    reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", {**previous, "lang": lang}, ranking=ranking))
+    assert reply["payload"]["facts"][0] == "animal.parkinsons", reply["payload"]["facts"]
+    assert reply["payload"]["evidence"]["level"] == "animal"
+    first, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", {"lang": lang}, ranking=ranking))
+    assert first["payload"]["facts"][0] == "overview.human_vs_animal"  # without that answer before

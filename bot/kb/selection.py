@@ -67,6 +67,10 @@ LONG_MESSAGE_SEGMENTS = 4
 
 # Facts about the systemic-injection claim itself, which a denied claim does not ask about.
 CLAIM_FACTS = ("claims.systemic_injection", "advice.systemic_products")
+# The general "what was shown in people and what only in animals" fact: after an answer about one animal or
+# lab study, "in humans??" asks about that study, whose own text says where it was done.
+HUMAN_VS_ANIMAL_FACT = "overview.human_vs_animal"
+STUDY_LEVELS = ("animal", "in_vitro")
 
 
 @dataclass(frozen=True)
