@@ -118,21 +118,24 @@ class Turn:
 SCRIPT_HINT_KEY = "ui_lang"
 
 
-def _script_hint(tracker: Tracker) -> Optional[str]:
-    """zh-Hans or zh-Hant from the latest user message's metadata (`ui_lang`), if a channel gave one."""
+def _latest_user_metadata(tracker: Tracker) -> Dict[str, Any]:
+    """The metadata a channel gave with the latest user message ({} when none)."""
     for event in reversed(tracker.events or []):
         if event.get("event") == "user":
-            hint = (event.get("metadata") or {}).get(SCRIPT_HINT_KEY)
-            return hint if hint in ("zh-Hans", "zh-Hant") else None
-    return None
+            metadata = event.get("metadata")
+            return metadata if isinstance(metadata, dict) else {}
+    return {}
+
+
+def _script_hint(tracker: Tracker) -> Optional[str]:
+    """zh-Hans or zh-Hant from the latest user message's metadata (`ui_lang`), if a channel gave one."""
+    hint = _latest_user_metadata(tracker).get(SCRIPT_HINT_KEY)
+    return hint if hint in ("zh-Hans", "zh-Hant") else None
 
 
 def _from_image(tracker: Tracker) -> bool:
     """True when the latest user message is text a channel read in an image (metadata `image`)."""
-    for event in reversed(tracker.events or []):
-        if event.get("event") == "user":
-            return isinstance((event.get("metadata") or {}).get(IMAGE_KEY), dict)
-    return False
+    return isinstance(_latest_user_metadata(tracker).get(IMAGE_KEY), dict)
 
 
 def _previous_user_text(tracker: Tracker) -> Optional[str]:

@@ -80,12 +80,7 @@ class ImageText:
         """The lines as one message, joined with spaces: a poster's lines are fragments of one statement
         ("中风 帕金森" over "外泌体 有效治疗", "Our exosome therapy reverses" over "Alzheimer's in 8 weeks"),
         so a line break does not end a sentence or a clause; the lines' own punctuation does."""
-        out = ""
-        for line in self.lines:
-            if out:
-                out += " "
-            out += line
-        return out
+        return " ".join(self.lines)
 
 
 def check_image(data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS) -> Tuple[str, int, int]:

@@ -71,13 +71,18 @@ async def read_upload(request: Any, reader: Optional[ImageReader] = None) -> Pic
     return await read_picture(request.body or b"", reader)
 
 
+def problem_key(kind: str, texts: Texts) -> Tuple[str, Dict[str, Any]]:
+    """The texts.yml key of the note for a picture problem and its values (the size limit in MB)."""
+    limit = round(shared_reader().max_bytes / 1024 / 1024, 1)
+    key = f"images.{kind}" if f"images.{kind}" in texts.entries else "images.failed"
+    return key, {"limit": int(limit) if limit == int(limit) else limit}
+
+
 def problem_text(kind: str, lang: Optional[str], texts: Optional[Texts] = None) -> str:
     """The polite note for a picture that could not be read, in `lang`; in both languages (zh, then en)
     when the user's language is not known yet."""
     texts = texts or default_texts()
-    limit = round(shared_reader().max_bytes / 1024 / 1024, 1)
-    values = {"limit": int(limit) if limit == int(limit) else limit}
-    key = f"images.{kind}" if f"images.{kind}" in texts.entries else "images.failed"
+    key, values = problem_key(kind, texts)
     if lang:
         return texts.get(key, lang, **values)
     return "\n\n".join(texts.get(key, code, **values) for code in ("zh-Hans", "en"))
@@ -151,6 +156,7 @@ __all__ = [
     "allowed_url",
     "fetch_picture",
     "hosts_setting",
+    "problem_key",
     "problem_text",
     "read_picture",
 ]

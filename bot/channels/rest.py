@@ -24,7 +24,7 @@ from sanic.response import HTTPResponse
 
 from bot import runtime
 from bot.channels.door import log_id, sender_problem, typed_text
-from bot.channels.images import problem_text, read_upload
+from bot.channels.images import problem_key, read_upload
 from bot.conversations import conversation_id
 from bot.lang import LANGS, detect_script
 from bot.texts import default_texts
@@ -220,7 +220,7 @@ def read_body(request: Request) -> tuple[Dict[str, Any], Optional[str]]:
 def picture_problem(kind: str, lang: Optional[str]) -> Dict[str, Any]:
     """The bot message for a picture that could not be read: an `input_error` with text and payload."""
     composer = _composer()
-    lang = lang or composer.texts.default_lang
-    text = problem_text(kind, lang, composer.texts)
-    _, payload = composer.render(composer.message("input_error", "images.failed", lang, suggestions=()))
+    key, values = problem_key(kind, composer.texts)
+    reply = composer.message("input_error", key, lang or composer.texts.default_lang, suggestions=(), **values)
+    text, payload = composer.render(reply)
     return {"text": text, "custom": {**payload, "image_problem": kind}}

@@ -249,8 +249,7 @@ class TelegramInput(EnvChannel):
             text = clean_user_text(raw)
         if chat is None or not text:
             return
-        sender = (query if isinstance(query, dict) else message).get("from") or {}
-        hint = script_of_language_tag(sender.get("language_code") if isinstance(sender, dict) else None)
+        hint = script_of_language_tag(_language_code((query if isinstance(query, dict) else message).get("from")))
         await self._ask(str(chat), text, update.get("update_id"), output, on_new_message, hint)
 
     async def _rate(self, query: Dict[str, Any], output: ContractTelegramOutput) -> None:
@@ -279,10 +278,8 @@ class TelegramInput(EnvChannel):
     ) -> None:
         """A photo (or a picture sent as a file): fetched with getFile from the configured Bot API server,
         read, and answered like the same text typed; a note in the user's language when it cannot be read."""
-        message = update.get("message") or update.get("edited_message") or {}
-        sender = message.get("from") or {}
-        hint = script_of_language_tag(sender.get("language_code") if isinstance(sender, dict) else None)
-        language = sender.get("language_code") if isinstance(sender, dict) else None
+        language = _language_code((update.get("message") or update.get("edited_message") or {}).get("from"))
+        hint = script_of_language_tag(language)
         lang = hint or ("en" if isinstance(language, str) and language.lower().startswith("en") else None)
         reader = shared_reader()
         try:
@@ -325,6 +322,12 @@ class TelegramInput(EnvChannel):
             metadata=extra or None,
         )
         await answer_or_apologise(on_new_message, message, "Telegram")  # an apology rather than silence
+
+
+def _language_code(sender: Any) -> Optional[str]:
+    """The language its Telegram is set to, of an update's `from` user (None when not given)."""
+    code = sender.get("language_code") if isinstance(sender, dict) else None
+    return code if isinstance(code, str) else None
 
 
 def picture_file(message: Mapping[str, Any]) -> Optional[str]:
