@@ -5,6 +5,10 @@ RASA_JWT_SECRET (JWT) is set; CORS allows only the widget demo page's origins un
 otherwise; request bodies over SANIC_REQUEST_MAX_SIZE bytes (default 64 KB) are refused with 413 before
 they reach a channel. REDIS_URL switches the lock store to Redis (needed for several Rasa replicas).
 
+Cores (bot.workers): RASA_WORKERS Rasa server processes (default: one per core; 1 is the single-process
+set-up) answer behind HAProxy on the Rasa port, sharing the tracker store and a lock store that works
+across processes (Redis with REDIS_URL, otherwise an SQLite file private to this run).
+
 Privacy defaults (README, "Privacy"; bot.runtime): the servers run with umask 077, their logs and the
 SQLite tracker store are 0600 in 0700 folders, log lines carry no user text, sender id or secret, and the
 Rasa server reads RASA_API_TOKEN / RASA_JWT_SECRET from its environment (`python -m bot.runtime run`),
@@ -34,6 +38,7 @@ from bot.paths import ROOT, VAR
 from bot.runtime import PRIVATE_UMASK, open_private_log, private_file, private_sqlite
 from bot.runtime import api_arguments  # noqa: F401  (the `rasa run` API options; bot.runtime adds them)
 from bot.widget import server_command
+from bot.workers import WorkersError, find_haproxy, worker_count
 
 DEFAULT_MODEL = ROOT / "models" / "current.tar.gz"
 QUIET_ENV = {
@@ -77,6 +82,7 @@ class ServerSettings:
     log_dir: Path = VAR / "logs"
     env: Dict[str, str] = field(default_factory=dict)
     actions: str = "actions"  # Python package of the custom actions
+    workers: Optional[int] = None  # Rasa server processes; None: RASA_WORKERS, default one per core
     startup_timeout: float = 180.0
 
     @property
@@ -201,8 +207,14 @@ def lock_store_settings(env: Mapping[str, str]) -> Optional[Dict[str, Any]]:
     return store
 
 
-def write_endpoints(settings: ServerSettings, directory: Path, env: Optional[Mapping[str, str]] = None) -> Path:
-    """A copy of endpoints.yml with this deployment's action server address (and Redis lock store)."""
+def write_endpoints(
+    settings: ServerSettings,
+    directory: Path,
+    env: Optional[Mapping[str, str]] = None,
+    lock_file: Optional[Path] = None,
+) -> Path:
+    """A copy of endpoints.yml with this deployment's action server address and lock store: Redis with
+    REDIS_URL, else the SQLite `lock_file` when given (several Rasa processes), else Rasa's in-memory one."""
     endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8")) or {}
     endpoints["action_endpoint"] = {"url": settings.action_url}
     token = (os.environ if env is None else env).get("ACTION_SERVER_TOKEN", "").strip()
@@ -211,6 +223,8 @@ def write_endpoints(settings: ServerSettings, directory: Path, env: Optional[Map
     lock_store = lock_store_settings(os.environ if env is None else env)
     if lock_store:
         endpoints["lock_store"] = lock_store
+    elif lock_file is not None:
+        endpoints["lock_store"] = {"type": "bot.locks.SQLiteLockStore", "path": str(lock_file)}
     path = directory / "endpoints.yml"
     private_file(path, create=True)  # 0600 before the action server token is written into it
     path.write_text(yaml.safe_dump(endpoints, sort_keys=False), encoding="utf-8")
@@ -273,6 +287,8 @@ class BotServers:
         self._tmp = tempfile.TemporaryDirectory(prefix="exobot-")
         self.env = {**os.environ, **QUIET_ENV, **settings.env}
         self.channel_notes: List[str] = []
+        self.worker_count = 1  # Rasa server processes of the running set-up (start_rasa_server)
+        self.worker_note = ""  # why fewer processes run than cores, if so
 
     def _spawn(self, name: str, args: List[str], env: Optional[Dict[str, str]] = None) -> tuple[subprocess.Popen, Path]:
         log = self.settings.log_dir / f"{name}.log"
@@ -308,37 +324,58 @@ class BotServers:
         )
         self.action_process = process
 
+    def rasa_workers(self) -> int:
+        """How many Rasa server processes to start: settings, RASA_WORKERS or one per core (1 without HAProxy)."""
+        try:
+            count = self.settings.workers or worker_count(self.env)
+        except WorkersError as error:
+            raise StartupError(str(error)) from None
+        if count > 1 and find_haproxy() is None:
+            if self.settings.workers or self.env.get("RASA_WORKERS", "").strip():
+                raise StartupError(
+                    f"RASA_WORKERS={count} needs HAProxy in front of the Rasa processes, and it is not installed. "
+                    "Install it (scripts/install-system-deps, or apt-get install haproxy) or set RASA_WORKERS=1."
+                )
+            self.worker_note = "workers: one Rasa process (install haproxy to use every core; see RASA_WORKERS)"
+            return 1
+        return count
+
     def start_rasa_server(self) -> None:
-        """Start the Rasa server (REST and socket.io channels) and wait until its model is loaded."""
+        """Start the Rasa server (REST and socket.io channels) and wait until its model is loaded: one process,
+        or RASA_WORKERS processes behind HAProxy (bot.workers) on the same port."""
         check_stores(self.env)
         s = self.settings
         if not Path(s.model).is_file():
             raise StartupError(f"No trained model at {s.model}. Train one with `make train` (or `make run`).")
+        self.worker_count = count = self.rasa_workers()
         credentials, self.channel_notes = write_credentials(self.env, Path(self._tmp.name))
+        lock_file = None
+        if count > 1:
+            lock_file = Path(self._tmp.name) / "locks.db"  # this run's processes only; stale locks go with a restart
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{lock_file}{suffix}").unlink(missing_ok=True)
         # `rasa run` through bot.runtime: the API token and JWT secret (api_arguments) are read from the
         # environment there, so they are not on this command line, which `ps` shows to every local user.
-        args = [
-            sys.executable,
-            "-m",
-            "bot.runtime",
-            "run",
+        rasa_args = [
             "--model",
             str(s.model),
             "--credentials",
             str(credentials),
             "--endpoints",
-            str(write_endpoints(s, Path(self._tmp.name), self.env)),
-            "--port",
-            str(s.rasa_port),
-            "--interface",
-            s.host,
+            str(write_endpoints(s, Path(self._tmp.name), self.env, lock_file)),
             "--cors",
             *s.cors_origins,
         ]
+        if count == 1:
+            args = [sys.executable, "-m", "bot.runtime", "run", *rasa_args, "--port", str(s.rasa_port)]
+            args += ["--interface", s.host]
+        else:
+            args = [sys.executable, "-m", "bot.workers", "--workers", str(count), "--host", s.host]
+            args += ["--port", str(s.rasa_port), "--", *rasa_args]
         limit = self.env.get("SANIC_REQUEST_MAX_SIZE") or str(DEFAULT_REQUEST_MAX_SIZE)
         env = {**self.env, "SANIC_REQUEST_MAX_SIZE": limit}
         process, log = self._spawn("rasa-server", args, env)
-        _wait_http(f"{s.rasa_url}/", process, log, s.startup_timeout, "The Rasa server")
+        _wait_http(f"{s.rasa_url}/", process, log, s.startup_timeout * max(1, count / 2), "The Rasa server")
         self.rasa_process = process
 
     def start_widget_server(self) -> None:
@@ -418,10 +455,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 1
     for note in servers.channel_notes:
         print(f"channel {note}", flush=True)
+    if servers.worker_note:
+        print(servers.worker_note, flush=True)
     print(
         "\nThe bot is running:\n"
         f'  REST       POST {settings.rasa_url}/webhooks/rest/webhook  {{"sender": "me", "message": "外泌体是什么？"}}\n'
         f"  socket.io  {settings.rasa_url}/socket.io\n"
+        f"  processes  {servers.worker_count} Rasa server{'s behind HAProxy' if servers.worker_count > 1 else ''}"
+        " (RASA_WORKERS)\n"
         f"  actions    {settings.action_url}\n"
         f"  widget     {settings.widget_url}  (demo page; staff view: {settings.widget_url}?debug=1)\n"
         f"  staff      {settings.rasa_url}/staff/  "

@@ -132,9 +132,12 @@ def channel_env(fake_telegram: FakeBotAPI, fake_line: FakeLineAPI, fake_whatsapp
 def servers(
     trained_model: Path, tracker_db: Path, channel_env: Dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[BotServers]:
-    """The real action server and Rasa server on free loopback ports, for the whole session."""
+    """The real action server and Rasa server on free loopback ports, for the whole session: two Rasa
+    processes behind HAProxy (bot.workers), as `make run` starts them on a machine with two cores, so every
+    REST, socket.io and browser test also runs through the proxy and the shared lock store."""
     settings = ServerSettings(
         model=trained_model,
+        workers=2,
         rasa_port=free_port(),
         action_port=free_port(),
         widget_port=free_port(),
@@ -215,7 +218,8 @@ def bot_factory(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -
     another); all are stopped at the module's end. The session's `servers` are never touched.
 
     `start(env=None, action_server=True, **settings)` returns the running BotServers (`settings` override
-    ServerSettings fields, e.g. `action_port` to share another bot's action server); its tracker file is
+    ServerSettings fields, e.g. `action_port` to share another bot's action server; one Rasa process unless
+    `workers` says otherwise: the single-process set-up stays tested); its tracker file is
     `servers.settings.env["TRACKER_SQLITE_PATH"]`.
     """
     started: List[BotServers] = []
@@ -229,6 +233,7 @@ def bot_factory(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -
             widget_port=free_port(),
             log_dir=directory / "logs",
             env={"TRACKER_SQLITE_PATH": str(directory / "tracker.db"), **(env or {})},
+            workers=1,
         )
         settings = ServerSettings(**{**fields, **overrides})
         servers = BotServers(settings)

@@ -1,4 +1,6 @@
-"""Load and soak: 50 conversations of 40 messages at once over REST, against a bot of its own.
+"""Load and soak: 50 conversations of 40 messages at once over REST, against a bot of its own: once with
+one Rasa process, once with two behind HAProxy (bot.workers), where both processes must have done part of
+the work and messages of one conversation sent at the same moment must still be processed one by one.
 
 Every message must be answered with one text and one contract payload (never the 'unavailable'
 apology), without an HTTP error, and afterwards the tracker store must hold every user message and
@@ -85,10 +87,37 @@ def problem(result: Result) -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def soak_bot(bot_factory: Any) -> BotServers:
-    """A bot of its own (own tracker store), so the counts below are exact."""
-    return bot_factory()
+@pytest.fixture(scope="module", params=[1, 2], ids=["one-process", "two-processes"])
+def soak_bot(bot_factory: Any, request: pytest.FixtureRequest) -> BotServers:
+    """A bot of its own (own tracker store), so the counts below are exact; one or two Rasa processes."""
+    return bot_factory(workers=request.param)
+
+
+def rasa_processes(bot: BotServers) -> Dict[int, float]:
+    """CPU seconds used so far by each Rasa server process of `bot` (the proxy's children, or the one)."""
+    import os
+
+    def children(pid: int) -> List[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+        return found
+
+    root = bot.rasa_process.pid
+    pids = [root] if bot.worker_count == 1 else children(root)
+    cpu = {}
+    for pid in pids:
+        try:
+            if "bot.runtime" in Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " "):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                cpu[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            continue
+    return cpu
 
 
 def test_fifty_conversations_of_forty_messages_lose_nothing(soak_bot: BotServers, output_dir: Path) -> None:
@@ -97,9 +126,12 @@ def test_fifty_conversations_of_forty_messages_lose_nothing(soak_bot: BotServers
     plan = {
         f"soak-{tag}-{n:02d}": [pool[(n * 7 + i) % len(pool)] for i in range(MESSAGES)] for n in range(CONVERSATIONS)
     }
+    cpu_before = rasa_processes(soak_bot)
+    assert len(cpu_before) == soak_bot.worker_count, cpu_before
     started = time.perf_counter()
     results = asyncio.run(run_all(f"{soak_bot.settings.rasa_url}/webhooks/rest/webhook", plan))
     wall = time.perf_counter() - started
+    cpu_used = {pid: seconds - cpu_before[pid] for pid, seconds in rasa_processes(soak_bot).items()}
 
     latencies = sorted(r[3] for turns in results.values() for r in turns)
     figures = {
@@ -111,13 +143,18 @@ def test_fifty_conversations_of_forty_messages_lose_nothing(soak_bot: BotServers
         "p50_ms": round(statistics.median(latencies) * 1000),
         "p95_ms": round(latencies[int(0.95 * len(latencies))] * 1000),
         "max_ms": round(latencies[-1] * 1000),
+        "rasa_processes": soak_bot.worker_count,
+        "cpu_s_per_rasa_process": sorted(round(s, 1) for s in cpu_used.values()),
     }
-    (output_dir / "load.json").write_text(json.dumps(figures, indent=2), encoding="utf-8")
+    (output_dir / f"load-{soak_bot.worker_count}.json").write_text(json.dumps(figures, indent=2), encoding="utf-8")
     print(f"\nload: {figures}")
 
     problems = [p for turns in results.values() for p in map(problem, turns) if p]
     assert not problems, f"{len(problems)} of {len(latencies)} messages not answered properly, e.g. {problems[:5]}"
     assert wall < TIME_LIMIT_S, f"{len(latencies)} messages took {wall:.0f} s (limit {TIME_LIMIT_S:.0f} s): {figures}"
+    # Every process did a fair part of the work (the proxy spreads REST by load), none stayed idle.
+    assert sorted(cpu_used) == sorted(cpu_before), "a Rasa process was replaced during the run"
+    assert min(cpu_used.values()) > 0.25 * sum(cpu_used.values()) / len(cpu_used), figures
 
     # Every user message and every reply is in the tracker store, in the order of the conversation.
     db = Path(soak_bot.settings.env["TRACKER_SQLITE_PATH"])
@@ -132,3 +169,39 @@ def test_fifty_conversations_of_forty_messages_lose_nothing(soak_bot: BotServers
         ]
         assert bots == sent, f"{sender}: stored replies differ from those received"
         assert [e["event"] for e in events].count("action") >= 2 * MESSAGES  # the answer and action_listen
+
+
+def test_simultaneous_messages_of_one_conversation_are_processed_one_by_one(soak_bot: BotServers) -> None:
+    """Two messages of one conversation at the same moment: with two processes the proxy hands them to
+    different processes, and the shared lock store must still let one finish before the other starts."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    sender = f"burst-{uuid.uuid4().hex[:6]}"
+    url = f"{soak_bot.settings.rasa_url}/webhooks/rest/webhook"
+    pairs = [(f"What are exosomes? ({n})", f"外泌体面霜有用吗？（{n}）") for n in range(8)]
+    start = threading.Barrier(2)
+
+    async def one(message: str) -> Result:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+            return (await converse(session, url, sender, [message]))[0]
+
+    def together(message: str) -> Result:
+        start.wait()
+        return asyncio.run(one(message))
+
+    replies: Dict[str, str] = {}
+    with ThreadPoolExecutor(2) as pool:
+        for pair in pairs:
+            for result in pool.map(together, pair):
+                assert problem(result) is None, problem(result)
+                replies[result[0]] = [m["text"] for m in result[2] if m.get("text")][0]
+    events = stored_events(Path(soak_bot.settings.env["TRACKER_SQLITE_PATH"]), sender)
+    turns: List[Tuple[str, List[str]]] = []
+    for event in events:
+        if event["event"] == "user":
+            turns.append((event["text"], []))
+        elif event["event"] == "bot":
+            turns[-1][1].append(event["text"])
+    # Each message is followed by its own reply and nothing else: never interleaved, none lost.
+    assert sorted(turns) == sorted((message, [text]) for message, text in replies.items()), turns
