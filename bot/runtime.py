@@ -82,11 +82,54 @@ def _action_response_validator() -> Any:
     return cls(schema)
 
 
+@functools.lru_cache(maxsize=1)
+def _event_validators() -> Optional[Tuple[Any, Dict[str, Any]]]:
+    """(validator of the response without the per-event `oneOf`, validator of each event type's branch), or
+    None when the schema is not shaped as this assumes (then every response takes the full check).
+
+    Rasa's schema says each event is exactly one of ~20 branches (`oneOf`), so jsonschema checks every event
+    against every branch. Each branch fixes `event` to its own constant; an event whose `event` is X can only
+    match branch X, so "valid against the base schema and against branch X" means exactly what `oneOf` means.
+    """
+    import copy
+
+    full = _action_response_validator()
+    schema = copy.deepcopy(full.schema)
+    try:
+        items = schema["properties"]["events"]["items"]
+        branches = items.pop("oneOf")
+        names = [branch["properties"]["event"]["const"] for branch in branches]
+    except (KeyError, TypeError):
+        return None
+    if len(set(names)) != len(names) or "event" not in items.get("required", ()):
+        return None
+    cls = type(full)
+    return cls(schema), {name: cls(branch) for name, branch in zip(names, branches)}
+
+
+def _quickly_valid(result: Any) -> bool:
+    """True when the response is certainly valid (see _event_validators); False means: check it fully."""
+    validators = _event_validators()
+    if validators is None or not isinstance(result, dict):
+        return False
+    base, branches = validators
+    if not base.is_valid(result):
+        return False
+    for event in result.get("events") or ():
+        branch = branches.get(event.get("event"))
+        if branch is None or not branch.is_valid(event):
+            return False
+    return True
+
+
 def _validate_action_result(self: Any, result: Dict[Text, Any]) -> bool:
-    """RemoteAction._validate_action_result with a validator compiled once (same checks, same error)."""
+    """RemoteAction._validate_action_result with a validator compiled once (same checks, same error); a valid
+    response is recognised without checking each event against every event type."""
     from jsonschema.exceptions import best_match
     from rasa.shared.constants import DOCS_BASE_URL
 
+    if _quickly_valid(result):
+        return True
     error = best_match(_action_response_validator().iter_errors(result))
     if error is not None:
         error.message += (
@@ -95,6 +138,94 @@ def _validate_action_result(self: Any, result: Dict[Text, Any]) -> bool:
         )
         raise error
     return True
+
+
+def _run_graph(
+    self: Any, inputs: Optional[Dict[Text, Any]] = None, targets: Optional[List[Text]] = None
+) -> Dict[Text, Any]:
+    """DaskGraphRunner.run without dask: the same nodes called with the same inputs, in an order computed
+    once per set of targets (Rasa rebuilds the minimal graph and dask plans it at every message)."""
+    from rasa.engine.exceptions import GraphRunError
+
+    run_targets = list(targets if targets else self._graph_schema.target_names)
+    plans = self.__dict__.setdefault("_exobot_plans", {})
+    plan = plans.get(tuple(run_targets))
+    if plan is None:
+        plan = plans[tuple(run_targets)] = _graph_plan(self._graph_schema, run_targets)
+    results: Dict[Text, Any] = {}
+    for name, value in (inputs or {}).items():
+        if isinstance(value, str) and value in self._graph_schema.nodes:
+            raise GraphRunError(
+                f"Input value '{value}' clashes with a node name. Make sure that none of the input names passed to "
+                "the `run` method are the same as node names in the graph schema."
+            )
+        results[name] = (name, value)
+    try:
+        for name, needs in plan:
+            results[name] = self._instantiated_nodes[name](*(results[need] for need in needs))
+    except RuntimeError as e:
+        raise GraphRunError("Error running runner.") from e
+    return dict(results[target] for target in run_targets)
+
+
+def _graph_plan(schema: Any, targets: List[Text]) -> List[Tuple[Text, List[Text]]]:
+    """(node, the names it needs) for every node the targets depend on, each after what it needs."""
+    order: List[Tuple[Text, List[Text]]] = []
+    done: set = set()
+
+    def visit(name: Text) -> None:
+        if name in done or name not in schema.nodes:  # done, or an input placeholder
+            return
+        done.add(name)
+        needs = list(schema.nodes[name].needs.values())
+        for need in needs:
+            visit(need)
+        order.append((name, needs))
+
+    for target in targets:
+        visit(target)
+    return order
+
+
+class _KeptSession:
+    """`async with` on a client session that stays open for the next call (EndpointConfig.session)."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    async def __aenter__(self) -> Any:
+        return self.session
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+# Idle connections to the action server are dropped after 2 s, before Sanic's own keep-alive limit (5 s)
+# closes them from its side, so a kept connection is never one the server is closing at that moment.
+KEEP_ALIVE_S = 2.0
+
+
+def _kept_session(self: Any) -> Any:
+    """EndpointConfig.session returning one client session per endpoint and event loop, kept open: Rasa opens
+    a new session (and a new connection to the action server) for every action call."""
+    import asyncio
+
+    import aiohttp
+    from rasa.utils import endpoints
+
+    loop = asyncio.get_running_loop()
+    kept = self.__dict__.get("_exobot_session")
+    if kept is None or kept[0] is not loop or kept[1].closed:
+        # The session Rasa's EndpointConfig.session makes, with a connector that keeps connections.
+        auth = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"]) if self.basic_auth else None
+        session = aiohttp.ClientSession(
+            headers=self.headers,
+            auth=auth,
+            timeout=aiohttp.ClientTimeout(total=endpoints.DEFAULT_REQUEST_TIMEOUT),
+            connector=aiohttp.TCPConnector(keepalive_timeout=KEEP_ALIVE_S),
+        )
+        kept = self.__dict__["_exobot_session"] = (loop, session)
+    return _KeptSession(kept[1])
 
 
 _event_classes: Dict[str, Any] = {}
@@ -111,6 +242,7 @@ def _resolve_event_type(type_name: Text, default: Optional[Any] = None) -> Optio
 
 
 _original_resolve: Any = None
+_originals: Dict[str, Any] = {}  # Rasa's own functions that apply() replaced
 _applied: Dict[str, Any] = {}
 
 # The Rasa release the adjustments above and the store overrides in bot.stores were written for and
@@ -154,6 +286,13 @@ def apply() -> Dict[str, Any]:
     speed = rasa_version_matches()
     if speed:
         rasa_action.RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+        from rasa.engine.runner.dask import DaskGraphRunner
+
+        _originals.setdefault("graph_run", DaskGraphRunner.run)  # stock, for tests/test_rasa_equivalence.py
+        DaskGraphRunner.run = _run_graph  # type: ignore[method-assign]
+        from rasa.utils.endpoints import EndpointConfig
+
+        EndpointConfig.session = _kept_session  # type: ignore[method-assign]
         _original_resolve = Event.resolve_by_type
         Event.resolve_by_type = staticmethod(_resolve_event_type)  # type: ignore[method-assign]
     protect_logs()
@@ -162,12 +301,17 @@ def apply() -> Dict[str, Any]:
         action_timeout_s=rasa_action.DEFAULT_REQUEST_TIMEOUT,
         compiled_action_schema=speed,
         event_type_cache=speed,
+        planned_graph_runs=speed,
+        kept_action_connections=speed,
         private_logs=True,
     )
     logger.info(
         "Rasa adjustments: action server timeout %.0f s (ACTION_TIMEOUT); action responses checked "
-        "against a compiled schema: %s; event classes remembered: %s.",
+        "against a compiled schema: %s; event classes remembered: %s; graph runs planned once: %s; "
+        "connections to the action server kept: %s.",
         rasa_action.DEFAULT_REQUEST_TIMEOUT,
+        speed,
+        speed,
         speed,
         speed,
     )

@@ -13,6 +13,7 @@ README, "Privacy").
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import json
 import logging
@@ -127,27 +128,38 @@ class ConfiguredSQLTrackerStore(SQLTrackerStore):
         finally:
             session.close()
 
-    def _since_session_start(self, sender_id: str, all_sessions: bool) -> Any:
-        """The WHERE clause of Rasa's event query: this sender's events, from its latest session start."""
+    def _since_session_start(self, all_sessions: bool) -> Any:
+        """The WHERE clause of Rasa's event query: the events of sender `:sender_id`, from its latest session
+        start (a bound parameter, so that each statement is built and compiled once, not at every turn)."""
         events = self.SQLEvent.__table__
-        clause = events.c.sender_id == sender_id
+        sender: Any = sa.bindparam("sender_id")
+        clause = events.c.sender_id == sender
         if all_sessions:
             return clause
         start = (
             sa.select(sa.func.max(events.c.timestamp))
-            .where(events.c.sender_id == sender_id, events.c.type_name == SessionStarted.type_name)
+            .where(events.c.sender_id == sender, events.c.type_name == SessionStarted.type_name)
             .scalar_subquery()
         )
         return sa.and_(clause, sa.or_(events.c.timestamp >= start, start.is_(None)))
+
+    @functools.cached_property
+    def _queries(self) -> Dict[str, Any]:
+        """The statements of _retrieve and save, built once."""
+        events = self.SQLEvent.__table__
+        return {
+            "load": sa.select(events.c.data).where(self._since_session_start(False)).order_by(events.c.id),
+            "load_all": sa.select(events.c.data).where(self._since_session_start(True)).order_by(events.c.id),
+            "count": sa.select(sa.func.count()).select_from(events).where(self._since_session_start(False)),
+        }
 
     async def _retrieve(self, sender_id: str, fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
         """The conversation's events in id order (as Rasa's), read as plain rows."""
         if not self._fast:
             return await super()._retrieve(sender_id, fetch_events_from_all_sessions)
-        events = self.SQLEvent.__table__
-        query = sa.select(events.c.data).where(self._since_session_start(sender_id, fetch_events_from_all_sessions))
+        query = self._queries["load_all" if fetch_events_from_all_sessions else "load"]
         with self.session_scope() as session:
-            rows = session.execute(query.order_by(events.c.id)).all()
+            rows = session.execute(query, {"sender_id": sender_id}).all()
         if not rows or not self.domain:
             return None
         return DialogueStateTracker.from_dict(sender_id, [json.loads(data) for (data,) in rows], self.domain.slots)
@@ -159,11 +171,7 @@ class ConfiguredSQLTrackerStore(SQLTrackerStore):
         await self.stream_events(tracker)
         events = self.SQLEvent.__table__
         with self.session_scope() as session:
-            stored = session.execute(
-                sa.select(sa.func.count())
-                .select_from(events)
-                .where(self._since_session_start(tracker.sender_id, False))
-            ).scalar()
+            stored = session.execute(self._queries["count"], {"sender_id": tracker.sender_id}).scalar()
             rows: List[Dict[str, Any]] = []
             for event in itertools.islice(tracker.events, stored, None):
                 data = event.as_dict()

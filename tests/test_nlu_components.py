@@ -255,6 +255,31 @@ def test_fact_classifier_learns_facts_from_paraphrases(normalizer, tokenizer, te
     assert abs(sum(r["confidence"] for r in ranking) - 1.0) < 0.05
 
 
+def test_fact_classifier_ranks_one_message_as_it_ranks_a_batch(normalizer, tokenizer):
+    """A user's message takes the one-row path; a batch (training, evaluation) the sparse-matrix one: the
+    same rankings, and the sentence features are Rasa's own combination."""
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.constants import TEXT
+
+    from bot.nlu.base import normalized_text
+    from bot.nlu.facts import FactClassifier, sentence_features
+
+    training, featurizer, storage, context = _training_data(normalizer, tokenizer, FACT_EXAMPLES)
+    classifier = FactClassifier.create(FactClassifier.get_default_config(), storage, Resource("facts3"), context)
+    classifier.train(training)
+    messages = []
+    for text in ("is exosome cream safe on skin", "外泌体对帕金森病人有帮助吗", "外泌體面膜會唔會過敏", "hello", "🙂"):
+        message = _prepared(normalizer, text)
+        tokenizer.process([message])
+        featurizer.process([message])
+        messages.append(message)
+        assert (sentence_features(message) != message.get_sparse_features(TEXT)[1].features.tocsr()).nnz == 0
+    batch = classifier._rank_rows(
+        classifier._features(classifier._raw(messages), [normalized_text(m) or "" for m in messages])
+    )
+    assert [classifier.rank([m])[0] for m in messages] == batch
+
+
 def test_fact_classifier_ranks_each_question_of_a_two_question_message(normalizer, tokenizer):
     from rasa.engine.storage.resource import Resource
 

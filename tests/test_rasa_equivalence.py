@@ -1,7 +1,8 @@
 """Our adjustments of Rasa give the same results as stock Rasa 3.6.21 (issue 17 point 6).
 
-bot.runtime replaces two Rasa functions for speed (the action-response check and the event-class look-up)
-and bot.stores replaces the SQL tracker store's load and save queries. Each is run here side by side with
+bot.runtime replaces Rasa functions for speed (the action-response check, the event-class look-up, the
+graph runner's planning and the action server's client session) and bot.stores replaces the SQL tracker
+store's load and save queries. Each is run here side by side with
 the stock code on the same inputs: the same answers, the same errors, the same stored conversations. No
 servers are needed.
 """
@@ -71,6 +72,26 @@ RESPONSES: List[Dict[str, Any]] = [
     {"events": [{"name": "x"}]},
     {"events": [{"event": "slot", "name": 3}]},
     {"responses": "nope"},
+    # A real answer: a bot event with the contract payload, slots, and the response itself.
+    {
+        "events": [
+            {"event": "slot", "name": "last_facts", "value": ["safety.topical"], "timestamp": None},
+            {
+                "event": "bot",
+                "text": "答案 …",
+                "data": {"custom": {"type": "answer", "facts": ["safety.topical"], "citations": [{"ref": 3}]}},
+                "metadata": {},
+                "timestamp": 1.5,
+            },
+            {"event": "followup", "name": "action_listen"},
+        ],
+        "responses": [{"text": "答案 …", "custom": {"type": "answer", "parts": [{"kind": "answer"}]}}],
+    },
+    {"events": [{"event": "no_such_event_type"}]},
+    {"events": [{"event": "slot", "name": "x", "value": 1, "timestamp": "yesterday"}]},
+    {"events": [{"event": "bot", "text": 3}]},
+    {"events": [{"event": "user", "text": "hi", "parse_data": {"intent": {"name": 5}}}]},
+    {"events": [{"event": "slot", "name": "x"}, "not an object"]},
 ]
 
 
@@ -89,6 +110,98 @@ def test_the_compiled_action_response_check_accepts_and_refuses_like_rasa(result
             runtime._validate_action_result(stock, result)
         assert ours.value.message == stock_error.message
         assert list(ours.value.path) == list(stock_error.path)
+    # The quick check never accepts what the full one refuses, and accepts the valid real answer.
+    assert not runtime._quickly_valid(result) or stock_error is None
+    if result is RESPONSES[8]:
+        assert runtime._quickly_valid(result), "the quick check is not used for a real answer"
+
+
+def test_the_planned_graph_run_gives_what_dasks_does(tmp_path: Path) -> None:
+    from rasa.engine.exceptions import GraphRunError
+    from rasa.engine.graph import ExecutionContext, GraphComponent, GraphSchema, SchemaNode
+    from rasa.engine.runner.dask import DaskGraphRunner
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+
+    calls: List[str] = []
+
+    class Step(GraphComponent):
+        @classmethod
+        def create(cls, config: Dict[str, Any], *args: Any, **kwargs: Any) -> "Step":
+            return cls(config["name"])
+
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def run(self, **inputs: Any) -> Any:
+            calls.append(self.name)
+            if inputs.get("x") == "boom":
+                raise RuntimeError("boom")
+            return [self.name, sorted(inputs.items())]
+
+    def node(name: str, **needs: str) -> SchemaNode:
+        return SchemaNode(needs=needs, uses=Step, fn="run", constructor_name="create", config={"name": name})
+
+    schema = GraphSchema(
+        {
+            "a": node("a", x="message"),
+            "b": node("b", x="a"),
+            "c": node("c", first="a", second="b", other="tracker"),
+            "unused": node("unused", x="message"),
+            "d": node("d", x="c"),
+        }
+    )
+    stock = runtime._originals.get("graph_run", DaskGraphRunner.run)
+    runner = DaskGraphRunner(schema, LocalModelStorage(tmp_path), ExecutionContext(schema, "test"))
+    for targets in (["d"], ["c", "b"], None):
+        inputs = {"message": "hi", "tracker": {"n": 1}}
+        calls.clear()
+        expected, stock_calls = stock(runner, inputs=dict(inputs), targets=targets), sorted(calls)
+        calls.clear()
+        assert runtime._run_graph(runner, inputs=dict(inputs), targets=targets) == expected
+        assert sorted(calls) == stock_calls, "the same nodes ran (each once)"
+    with pytest.raises(GraphRunError, match="clashes"):
+        runtime._run_graph(runner, inputs={"message": "a", "tracker": {}}, targets=["d"])
+    for run in (stock, runtime._run_graph):
+        with pytest.raises(Exception) as error:
+            run(runner, inputs={"message": "boom", "tracker": {}}, targets=["d"])
+        assert "boom" in repr(error.value) + repr(error.value.__cause__)
+
+
+def test_action_calls_keep_one_connection_to_the_action_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rasa opens a connection per action call; with the kept session, calls reuse one, and answers and
+    errors are the same."""
+    from aiohttp import web
+    from rasa.utils.endpoints import ClientResponseError, EndpointConfig
+
+    peers: List[Any] = []
+
+    async def webhook(request: web.Request) -> web.Response:
+        peers.append(request.transport.get_extra_info("peername") if request.transport else None)
+        body = await request.json()
+        if body.get("fail"):
+            return web.json_response({"error": "no"}, status=400)
+        return web.json_response({"echo": body})
+
+    async def scenario() -> List[Any]:
+        app = web.Application()
+        app.router.add_post("/webhook", webhook)
+        server = web.AppRunner(app)
+        await server.setup()
+        site = web.TCPSite(server, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook")
+        answers = [await endpoint.request(json={"n": n}, method="post") for n in range(3)]
+        with pytest.raises(ClientResponseError):
+            await endpoint.request(json={"fail": True}, method="post")
+        answers.append(await endpoint.request(json={"n": 9}, method="post"))
+        await server.cleanup()
+        return answers
+
+    monkeypatch.setattr(EndpointConfig, "session", runtime._kept_session)
+    answers = asyncio.run(scenario())
+    assert answers == [{"echo": {"n": n}} for n in (0, 1, 2, 9)]
+    assert len(peers) == 5 and len(set(peers)) == 1, f"one connection for all calls, not {len(set(peers))}"
 
 
 def test_the_remembered_event_classes_are_the_ones_rasa_finds(monkeypatch: pytest.MonkeyPatch) -> None:
