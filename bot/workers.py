@@ -16,7 +16,7 @@ Routing (`haproxy_config`):
   channels remember in process memory the deliveries already answered (a platform's retries), the
   numbered suggestions a reply offered and the answers a rating button rates (docs/operators.md, "Load
   balancer");
-- REST messages go by their conversation (`sender` in the JSON body) to one process while the load is
+- REST messages (`/webhooks/rest/webhook`) go by their conversation (`sender` in the JSON body) to one process while the load is
   light, so that a conversation stays with a process whose caches are warm (a turn costs about 3 ms more
   in a process that sat idle while another answered), but never more than 110 % of the average number
   of messages in progress (HAProxy's bounded-load consistent hashing), so that a burst is spread over all;
@@ -40,7 +40,10 @@ import urllib.request
 from pathlib import Path
 from typing import List, Mapping, Optional, Sequence
 
+from bot.channels.socket_bus import SOCKETIO_BUS_ENV
+
 HAPROXY_CANDIDATES = ("haproxy", "/usr/sbin/haproxy")
+DEFAULT_BODY_LIMIT = 65536  # bytes, as bot.serve's SANIC_REQUEST_MAX_SIZE default
 STARTUP_TIMEOUT = 300.0  # seconds for every process to load its model (they load at the same time)
 
 
@@ -74,8 +77,10 @@ def find_haproxy() -> Optional[str]:
     return None
 
 
-def haproxy_config(host: str, port: int, backends: Sequence[int]) -> str:
-    """HAProxy's configuration: `host:port` in front of the Rasa processes on loopback `backends`."""
+def haproxy_config(host: str, port: int, backends: Sequence[int], body_limit: int = 65536) -> str:
+    """HAProxy's configuration: `host:port` in front of the Rasa processes on loopback `backends`; REST
+    messages announcing at most `body_limit` bytes are read whole to find their conversation, larger ones
+    go straight to a Rasa process, which refuses them at once (413) as without the proxy."""
     check = "check inter 2s fall 2 rise 1"
     servers = "\n".join(f"    server rasa{i} 127.0.0.1:{p} {check}" for i, p in enumerate(backends))
     backend = "\n".join(("    option httpchk GET /", servers))
@@ -101,7 +106,7 @@ frontend bot
     acl messaging path_beg /webhooks/wechat/ /webhooks/telegram/ /webhooks/line/ /webhooks/whatsapp/
     use_backend sticky_client if socketio
     use_backend one_process if messaging
-    use_backend by_conversation if {{ path_beg /webhooks/rest/ }}
+    use_backend by_conversation if {{ path /webhooks/rest/webhook }} {{ req.hdr_val(content-length) le {body_limit} }}
     default_backend round_robin
 
 backend by_conversation
@@ -158,11 +163,14 @@ class Workers:
     def start(self) -> None:
         """Start the Rasa processes, wait until each answers, then start HAProxy in front of them."""
         ports = free_ports(self.count)
+        # socket.io emits between the processes (a staff reply reaches a session another process holds).
+        env = {**os.environ, SOCKETIO_BUS_ENV: str(Path(self._tmp.name) / "socketio-bus")}
         for port in ports:
             self.processes.append(
                 subprocess.Popen(
                     [sys.executable, "-m", "bot.runtime", "run", *self.rasa_args, "--port", str(port)]
-                    + ["--interface", "127.0.0.1"]
+                    + ["--interface", "127.0.0.1"],
+                    env=env,
                 )
             )
         deadline = time.monotonic() + STARTUP_TIMEOUT
@@ -174,7 +182,8 @@ class Workers:
             waiting = [(p, process) for p, process in waiting if not _answers(f"http://127.0.0.1:{p}/")]
             time.sleep(0.3)
         config = Path(self._tmp.name) / "haproxy.cfg"
-        config.write_text(haproxy_config(self.host, self.port, ports), encoding="utf-8")
+        limit = int(os.environ.get("SANIC_REQUEST_MAX_SIZE") or DEFAULT_BODY_LIMIT)
+        config.write_text(haproxy_config(self.host, self.port, ports, limit), encoding="utf-8")
         # -db: stay in the foreground, in this process group; -Ws would need systemd.
         self.processes.append(subprocess.Popen([self.haproxy, "-db", "-f", str(config)]))
         deadline = time.monotonic() + 30

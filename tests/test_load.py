@@ -4,7 +4,7 @@ the work and messages of one conversation sent at the same moment must still be 
 
 Every message must be answered with one text and one contract payload (never the 'unavailable'
 apology), without an HTTP error, and afterwards the tracker store must hold every user message and
-every reply of every conversation, in order. The figures are written to test-output/load.json.
+every reply of every conversation, in order. The figures are written to test-output/load-<processes>.json.
 """
 
 from __future__ import annotations

@@ -263,3 +263,22 @@ def test_a_rest_conversation_cannot_be_reached_later_and_says_so(servers: Any, a
         and {k.lower(): v for k, v in headers.items()}["content-type"].startswith("text/csv")
         and f"rest:{sender}" in data.decode()
     )
+
+
+def test_staff_replies_reach_the_widget_whichever_rasa_process_sends_them(servers: Any) -> None:
+    """The session's servers run two Rasa processes behind HAProxy: the widget's socket.io session lives in
+    one, the staff API requests go round robin to both, and every reply must arrive (bot.channels.socket_bus)."""
+    assert servers.worker_count == 2
+    base = servers.settings.rasa_url
+    user = Widget(base)
+    try:
+        assert user.say("Can I talk to a real person please?")["custom"]["type"] == "handoff"
+        conversation = f"web:{user.session}"
+        for n in range(4):  # round robin: two from each process
+            before = len(user.received)
+            sent = api(base, "POST", f"/staff/api/conversations/{conversation}/reply", {"text": f"Reply {n} from Mei."})
+            assert sent["delivered"] is True
+            assert f"Reply {n} from Mei." in user.next(before, timeout=15)["text"]
+        api(base, "POST", f"/staff/api/conversations/{conversation}/release")
+    finally:
+        user.close()

@@ -22,6 +22,9 @@ tracker store, so a re-send after a server restart is answered from the stored c
 Pictures (issue 18): the widget posts a picture to `/webhooks/socketio/picture` (see `_register_picture`);
 the text read in it is answered as a message of the session, led by "I read this in your image: …".
 
+Several Rasa processes (bot.workers): with EXOBOT_SOCKETIO_BUS set, emits also reach the sessions held by
+the other processes (bot.channels.socket_bus), so a staff reply sent by any process arrives.
+
 Staff view: a `user_uttered` with `explain: true` (the widget with `?debug=1`) is followed by
 `bot_explained` {reply_to, why} to that socket: the NLU's reading of the message (bot.explain).
 """
@@ -30,8 +33,10 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import re
 import uuid
+from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
@@ -43,6 +48,7 @@ from sanic.response import HTTPResponse
 
 from bot import runtime
 from bot.channels.door import log_id, sender_problem, typed_text
+from bot.channels.socket_bus import SOCKETIO_BUS_ENV, attach_bus, start_listening
 from bot.channels.plain import RecentMap
 from bot.channels.images import read_upload
 from bot.channels.rest import answer_or_apologise, apology, picture_problem
@@ -157,10 +163,15 @@ class ContractSocketIOInput(SocketIOInput):
         runtime.apply()
         blueprint = super().blueprint(handle)
         self.app: Dict[str, Any] = {}
+        bus = os.environ.get(SOCKETIO_BUS_ENV, "").strip()
+        if bus:  # several Rasa processes (bot.workers): emits reach sessions held by the others
+            attach_bus(self.sio, Path(bus))
 
         @blueprint.listener("after_server_start")
         async def keep_app(server: Any, _loop: Any) -> None:
             self.app["agent"] = getattr(server.ctx, "agent", None)
+            if bus:
+                start_listening(self.sio)
 
         self.turns: RecentMap[Turn] = RecentMap(size=TURNS_KEPT, ttl=TURN_MEMORY_SECONDS)
         self._register_session_request()
