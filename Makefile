@@ -1,7 +1,8 @@
 # Two commands set everything up on a fresh machine:
 #   make run    virtualenv (Python 3.10), install, train if needed, start the bot, print addresses
 #   make test   the same set-up, then the whole test suite (trains its own model once per run)
-#   make bench  a stock `rasa init` bot and ours, trained and measured in one run (results/bench.json)
+#   make bench  a stock `rasa init` bot and ours (one process, one per core), trained and measured in one run
+#               (results/bench.json and bench.svg)
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -39,8 +40,8 @@ lint: $(INSTALLED)
 train: $(MODEL)
 
 # Latency, throughput, memory, training and start-up time against a stock `rasa init` bot (README, "Performance").
-# Trains both bots in temporary folders; run it on a quiet machine (about 5 minutes on 2 cores).
-bench: $(INSTALLED)
+# Trains both bots in temporary folders; run it on a quiet machine (about 8 minutes on 2 cores).
+bench: $(INSTALLED) system-deps
 	$(PY) scripts/bench.py
 
 setup: $(INSTALLED)
