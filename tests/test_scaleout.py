@@ -25,7 +25,7 @@ from typing import Any, Dict, Iterator, List, Tuple
 import pytest
 
 from bot.serve import BotServers
-from tests.conftest import free_port, split_reply
+from tests.conftest import STAFF_TOKEN, free_port, split_reply
 
 DB_USER = "exobot"
 
@@ -125,7 +125,7 @@ def redis_url() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def replicas(bot_factory: Any, postgres_url: str, redis_url: str) -> Tuple[BotServers, BotServers]:
     """Two Rasa servers on the same stores; the second uses the first one's action server."""
-    env = {"TRACKER_DB_URL": postgres_url, "REDIS_URL": redis_url}
+    env = {"TRACKER_DB_URL": postgres_url, "REDIS_URL": redis_url, "STAFF_TOKEN": STAFF_TOKEN}
     first = bot_factory(env=env)
     second = bot_factory(env=env, action_server=False, action_port=first.settings.action_port)
     return first, second
@@ -278,3 +278,28 @@ def lock_store_settings_for(redis_url: str) -> Dict[str, Any]:
     settings = dict(lock_store_settings({"REDIS_URL": redis_url}) or {})
     settings.pop("type")
     return settings
+
+
+def test_a_staff_reply_sent_by_one_server_reaches_the_widget_on_the_other(
+    replicas: Tuple[BotServers, BotServers],
+) -> None:
+    """The widget's socket.io session is held by the first server; the staff console's request reaches the
+    second: the reply passes through Redis (python-socketio's Redis manager, set up from REDIS_URL)."""
+    from tests.test_staff import Widget, api
+
+    user = Widget(replicas[0].settings.rasa_url)
+    try:
+        assert user.say("Can I talk to a real person please?")["custom"]["type"] == "handoff"
+        conversation = f"web:{user.session}"
+        before = len(user.received)
+        sent = api(
+            replicas[1].settings.rasa_url,
+            "POST",
+            f"/staff/api/conversations/{conversation}/reply",
+            {"text": "Mei here."},
+        )
+        assert sent["delivered"] is True
+        assert "Mei here." in user.next(before, timeout=15)["text"]
+        api(replicas[1].settings.rasa_url, "POST", f"/staff/api/conversations/{conversation}/release")
+    finally:
+        user.close()

@@ -7,8 +7,9 @@ client manager (its Redis one needs a Redis server); this one passes the message
 sockets in a folder private to the run: each process binds `<folder>/<id>.sock`, and an emit is handled
 in its own process and sent to every other socket there, whose process delivers it to its own clients.
 
-bot.workers sets SOCKETIO_BUS_ENV for its Rasa processes; a single Rasa process uses python-socketio's
-default in-process manager.
+bot.workers sets SOCKETIO_BUS_ENV for its Rasa processes; with REDIS_URL (Rasa servers on several machines)
+python-socketio's own Redis manager is used instead (`attach_redis`); a single Rasa process keeps
+python-socketio's default in-process manager.
 """
 
 from __future__ import annotations
@@ -81,6 +82,18 @@ def attach_bus(sio: Any, folder: Path) -> UnixSocketBus:
     sio.manager = bus
     sio.manager_initialized = False
     return bus
+
+
+def attach_redis(sio: Any, url: str, prefix: str) -> Any:
+    """Give the server python-socketio's Redis client manager (REDIS_URL: several Rasa servers, possibly on
+    several machines, share the lock store's Redis), on the channel `<prefix>:socketio`."""
+    from socketio.async_redis_manager import AsyncRedisManager
+
+    manager = AsyncRedisManager(url, channel=f"{prefix}:socketio")
+    manager.set_server(sio)
+    sio.manager = manager
+    sio.manager_initialized = False
+    return manager
 
 
 def start_listening(sio: Any) -> None:

@@ -22,8 +22,9 @@ tracker store, so a re-send after a server restart is answered from the stored c
 Pictures (issue 18): the widget posts a picture to `/webhooks/socketio/picture` (see `_register_picture`);
 the text read in it is answered as a message of the session, led by "I read this in your image: …".
 
-Several Rasa processes (bot.workers): with EXOBOT_SOCKETIO_BUS set, emits also reach the sessions held by
-the other processes (bot.channels.socket_bus), so a staff reply sent by any process arrives.
+Several Rasa processes (bot.workers) or servers: emits also reach the sessions held by the others (over Redis
+with REDIS_URL, else over Unix sockets with EXOBOT_SOCKETIO_BUS; bot.channels.socket_bus), so a staff
+reply sent by any of them arrives.
 
 Staff view: a `user_uttered` with `explain: true` (the widget with `?debug=1`) is followed by
 `bot_explained` {reply_to, why} to that socket: the NLU's reading of the message (bot.explain).
@@ -48,7 +49,7 @@ from sanic.response import HTTPResponse
 
 from bot import runtime
 from bot.channels.door import log_id, sender_problem, typed_text
-from bot.channels.socket_bus import SOCKETIO_BUS_ENV, attach_bus, start_listening
+from bot.channels.socket_bus import SOCKETIO_BUS_ENV, attach_bus, attach_redis, start_listening
 from bot.channels.plain import RecentMap
 from bot.channels.images import read_upload
 from bot.channels.rest import answer_or_apologise, apology, picture_problem
@@ -164,13 +165,16 @@ class ContractSocketIOInput(SocketIOInput):
         blueprint = super().blueprint(handle)
         self.app: Dict[str, Any] = {}
         bus = os.environ.get(SOCKETIO_BUS_ENV, "").strip()
-        if bus:  # several Rasa processes (bot.workers): emits reach sessions held by the others
+        redis_url = os.environ.get("REDIS_URL", "").strip()
+        if redis_url:  # several Rasa servers (machines): emits pass through Redis, python-socketio's way
+            attach_redis(self.sio, redis_url, os.environ.get("REDIS_KEY_PREFIX", "exobot"))
+        elif bus:  # several Rasa processes on one machine (bot.workers): over Unix sockets
             attach_bus(self.sio, Path(bus))
 
         @blueprint.listener("after_server_start")
         async def keep_app(server: Any, _loop: Any) -> None:
             self.app["agent"] = getattr(server.ctx, "agent", None)
-            if bus:
+            if bus or redis_url:
                 start_listening(self.sio)
 
         self.turns: RecentMap[Turn] = RecentMap(size=TURNS_KEPT, ttl=TURN_MEMORY_SECONDS)

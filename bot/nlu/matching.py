@@ -77,12 +77,14 @@ class TermMatcher:
     ) -> None:
         """Compile `terms` (label -> term strings) and extra spaCy `patterns` (label -> patterns)."""
         self._exact: dict[str, list[tuple[tuple[tuple[str, bool], ...], str]]] = {}
-        self._prefixed: list[tuple[tuple[tuple[str, bool], ...], str]] = []
+        # Terms whose first piece is a prefix (`pregnan*`), by the prefix's first character: a piece is
+        # compared only with the prefixes that can start it (every one of them, at each piece, before).
+        self._prefixed: dict[str, list[tuple[tuple[tuple[str, bool], ...], str]]] = {}
         for label, words in terms.items():
             for word in words:
                 pieces = term_pieces(word)
                 if pieces[0][1]:
-                    self._prefixed.append((pieces, label))
+                    self._prefixed.setdefault(pieces[0][0][:1], []).append((pieces, label))
                 else:
                     self._exact.setdefault(pieces[0][0], []).append((pieces, label))
         self.matcher = None
@@ -112,8 +114,9 @@ class TermMatcher:
         hits = set()
         for i, piece in enumerate(pieces):
             candidates = self._exact.get(piece.text, [])
-            if self._prefixed:
-                candidates = candidates + [c for c in self._prefixed if piece.text.startswith(c[0][0][0])]
+            prefixed = self._prefixed.get(piece.text[:1], []) + self._prefixed.get("", [])
+            if prefixed:
+                candidates = candidates + [c for c in prefixed if piece.text.startswith(c[0][0][0])]
             for term, label in candidates:
                 if self._matches(term, pieces, i):
                     s, e = piece.start, pieces[i + len(term) - 1].end
