@@ -1,14 +1,15 @@
-"""Several Rasa processes on one machine (bot.workers): the SQLite lock store, the proxy's configuration and
-the settings. The set-up running under load is tested in tests/test_load.py (the soak test runs against one
+"""Several Rasa processes on one machine (bot.workers): the SQLite lock store, the proxy's configuration,
+the settings, and the set-up stopping as a whole when one of its processes dies. The set-up running under load is tested in tests/test_load.py (the soak test runs against one
 and against two processes) and, through the session's servers (two processes behind HAProxy), by every
 REST, socket.io and browser test."""
 
 from __future__ import annotations
 
 import multiprocessing
+import re
 import subprocess
 from pathlib import Path
-from typing import List
+from typing import Any, List
 
 import pytest
 import yaml
@@ -106,3 +107,47 @@ def test_proxy_configuration_is_valid_and_keeps_socketio_sticky(tmp_path: Path) 
     assert "use_backend one_process if messaging" in text and "path_beg /webhooks/wechat/ /webhooks/telegram/" in text
     assert "127.0.0.1:41001 check inter 2s fall 2 rise 1\n" in backends["one_process"]
     assert "127.0.0.1:41002 check inter 2s fall 2 rise 1 backup" in backends["one_process"]
+
+
+def test_when_one_rasa_process_dies_the_set_up_stops_and_says_so(bot_factory: Any) -> None:
+    """`make run` watches one process for "the Rasa server": the proxy's supervisor must not run on with a
+    process missing, but stop the others and exit with an error that names it."""
+    import os
+    import signal
+    import time
+
+    bot = bot_factory(workers=2)
+    supervisor = bot.rasa_process
+    children = [
+        int(p.name)
+        for p in Path("/proc").iterdir()
+        if p.name.isdigit() and _parent(p) == supervisor.pid and "bot.runtime" in _command(p)
+    ]
+    assert len(children) == 2, children
+    os.kill(children[0], signal.SIGKILL)
+    assert supervisor.wait(timeout=30) == 1
+    time.sleep(1)
+    assert not any(Path(f"/proc/{pid}").exists() and _state(pid) != "Z" for pid in children[1:]), "a process was left"
+    log = Path(bot.settings.log_dir / "rasa-server.log").read_text(encoding="utf-8", errors="replace")
+    assert re.search(r"Rasa process [12] of 2 exited with code -9", log) and "Stopping the others" in log, log[-2000:]
+
+
+def _parent(proc: Path) -> int:
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+def _command(proc: Path) -> str:
+    try:
+        return (proc / "cmdline").read_text().replace("\0", " ")
+    except OSError:
+        return ""
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
