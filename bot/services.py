@@ -72,13 +72,14 @@ class Services:
         """Services over the given (or the project's) knowledge base, texts and support hours."""
         kb = kb or default_knowledge_base()
         texts = texts or default_texts()
-        cues = Cues({**cue_groups(), **load_cues()})
+        action_cues = load_cues()
+        cues = Cues({**cue_groups(), **action_cues})
         retriever = FactRetriever(kb)
         return cls(
             kb,
             texts,
             retriever,
-            FactSelector(kb, retriever),
+            FactSelector(kb, retriever, contrast=action_cues.get("contrast_not", ())),
             ReplyComposer(kb, texts),
             cues,
             ClaimDetector(),

@@ -196,3 +196,39 @@ def test_the_reviews_own_judgement_is_answered_without_a_study_citation(kb):
         text, payload = composer.render(composer.from_facts([kb.fact("animal.limits")], lang))
         assert payload["evidence"]["level"] == "article_assessment" and payload["citations"] == []
         assert payload["source"]["title"] in text and "[" not in text.split("\n")[-1]
+
+
+@pytest.mark.parametrize(
+    "text, kept, dropped",
+    [
+        ("我是说涂脸那种 不是打针", "safety.topical", "safety.injection"),
+        ("no I meant the creams, not the injections", "skin.overview", "safety.injection"),
+        ("唔係呀 我問嘅係塗喺面嗰隻 唔係打針", "safety.topical", "safety.injection"),
+    ],
+)
+def test_a_correction_sets_aside_the_facts_only_its_denied_words_reach(kb, text, kept, dropped):
+    from bot.kb.selection import FactSelector
+    from bot.lang import normalize
+    from bot.nlu.lexicon import cues
+
+    retriever = FactRetriever(kb)
+    selector = FactSelector(kb, retriever, contrast=cues()["contrast_not"])
+    norm = normalize(text)
+    before = retriever.scores(norm)
+    after = selector._without_contrasted(norm, before)
+    assert dropped in before and dropped not in after, (sorted(before), sorted(after))
+    assert set(after) < set(before) and after, "what the correction keeps stays"
+
+
+@pytest.mark.parametrize(
+    "text", ["外泌体是不是干细胞做的", "is it not safe?", "外泌体点滴係唔係打針", "不是打针"]
+)
+def test_a_question_with_not_in_it_is_no_correction(kb, text):
+    from bot.kb.selection import FactSelector
+    from bot.lang import normalize
+    from bot.nlu.lexicon import cues
+
+    retriever = FactRetriever(kb)
+    selector = FactSelector(kb, retriever, contrast=cues()["contrast_not"])
+    norm = normalize(text)
+    assert selector._without_contrasted(norm, retriever.scores(norm)) == retriever.scores(norm)

@@ -135,6 +135,16 @@ def test_follow_up_leans_on_the_previous_turn(ask):
     assert_answer(payload, text, {"safety.injection"}, "zh-Hans")
 
 
+def test_a_correction_sets_aside_what_it_denies(ask):
+    """ "No, I meant the one you put on your face, not injections": the previous question, asked again about
+    what the correction keeps."""
+    who = sender("correct")
+    _, first = reply(ask, who, "外泌体打针安全吗？")
+    assert first["facts"][0] == "safety.injection"
+    text, payload = reply(ask, who, "不不 我是说涂脸那种 不是打针")
+    assert_answer(payload, text, {"safety.topical"}, "zh-Hans")
+
+
 def test_tapped_suggestion_gets_its_own_facts_answer(ask):
     who = sender("tap")
     _, first = reply(ask, who, "Do exosomes help with Parkinson's disease?")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence
 
 from bot.kb.models import Fact, KnowledgeBase
-from bot.kb.retrieval import FactRetriever
+from bot.kb.retrieval import FactRetriever, has_cjk, keyword_span
 from bot.lang import localize, normalize
 
 NONE_LABEL = "__none__"
@@ -136,9 +136,17 @@ def question_key(text: str) -> str:
 class FactSelector:
     """Combines the learned ranking and the keyword scores into one choice."""
 
-    def __init__(self, kb: KnowledgeBase, retriever: FactRetriever, weights: Optional[Weights] = None) -> None:
-        """Index every fact's own question (all three scripts) for tapped suggestions."""
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        retriever: FactRetriever,
+        weights: Optional[Weights] = None,
+        contrast: Sequence[str] = (),
+    ) -> None:
+        """Index every fact's own question (all three scripts) for tapped suggestions; `contrast` are the
+        words that set aside what follows them ("not", "不是", "唔係": lexicon.yml, cues.contrast_not)."""
         self.kb, self.retriever, self.weights = kb, retriever, weights or Weights()
+        self.contrast = tuple(sorted({normalize(c).strip() for c in contrast if c.strip()}, key=len, reverse=True))
         self.questions: dict[str, str] = {}
         for fact in kb.facts.values():
             for lang in ("zh-Hans", "zh-Hant", "en"):
@@ -207,6 +215,8 @@ class FactSelector:
         w = self.weights
         learned, none = self._learned(ranking, segments)
         keywords = self.retriever.scores(text)
+        if context is not None:  # a correction leans on the previous turn ("no, I meant the creams")
+            keywords = self._without_contrasted(text, keywords)
         bonus = self._context_bonus(context)
         specific = self.retriever.specific_score
         candidates = []
@@ -246,6 +256,36 @@ class FactSelector:
             "selected",
             second_answered=confidence >= self.weights.compose_sure,
         )
+
+    def _set_aside(self, text: str, word: str) -> bool:
+        """True when `word` first occurs right after a contrast word ("creams, not injections")."""
+        span = keyword_span(word, text)
+        if span is None:
+            return False
+        before = text[: span[0]].rstrip()
+        for cue in self.contrast:
+            if before.endswith(cue):
+                start = len(before) - len(cue)
+                if has_cjk(cue):
+                    # "是不是" / "係唔係" ask "is it or not": a question, not a correction.
+                    return not before[:start].endswith(("是", "系", "係"))
+                return start == 0 or not before[start - 1].isalnum()
+        return False
+
+    def _without_contrasted(
+        self, text: str, keywords: dict[str, tuple[float, list[str]]]
+    ) -> dict[str, tuple[float, list[str]]]:
+        """Drop the facts reached only by words the writer sets aside ("I meant the creams, not injections";
+        "我是说涂脸那种 不是打针"), when the message also names something it keeps. A lone negation ("is it
+        not safe?") keeps its keywords: it is a question, not a correction."""
+        if not self.contrast or not keywords:
+            return keywords
+        text = normalize(text)
+        words = {w for _, found in keywords.values() for w in found}
+        aside = {w for w in words if self._set_aside(text, w)}
+        if not aside or aside == words:
+            return keywords
+        return {fact: value for fact, value in keywords.items() if not set(value[1]) <= aside}
 
     def _continuation(
         self, text: str, context: Optional[Context], candidates: Sequence[Candidate], keywords: Mapping
