@@ -220,9 +220,7 @@ def test_a_correction_sets_aside_the_facts_only_its_denied_words_reach(kb, text,
     assert set(after) < set(before) and after, "what the correction keeps stays"
 
 
-@pytest.mark.parametrize(
-    "text", ["外泌体是不是干细胞做的", "is it not safe?", "外泌体点滴係唔係打針", "不是打针"]
-)
+@pytest.mark.parametrize("text", ["外泌体是不是干细胞做的", "is it not safe?", "外泌体点滴係唔係打針", "不是打针"])
 def test_a_question_with_not_in_it_is_no_correction(kb, text):
     from bot.kb.selection import FactSelector
     from bot.lang import normalize
