@@ -128,18 +128,15 @@ class SQLiteLockStore(AtomicChanges, LockStore):
         return f"Check that the lock file {self.path} is writable and its disk is not full."
 
     def _atomically(self, conversation_id: Text, change: Change[T]) -> T:
+        # The statements below run on this thread's connection, inside its transaction.
         connection = self._connection()
         connection.execute("BEGIN IMMEDIATE")  # the write lock first: no other process changes it meanwhile
         try:
-            row = connection.execute("SELECT lock FROM locks WHERE conversation_id = ?", (conversation_id,)).fetchone()
-            lock, result = change(TicketLock.from_dict(json.loads(row[0])) if row else None)
+            lock, result = change(self.get_lock(conversation_id))
             if lock is None:
-                connection.execute("DELETE FROM locks WHERE conversation_id = ?", (conversation_id,))
+                self.delete_lock(conversation_id)
             else:
-                connection.execute(
-                    "INSERT OR REPLACE INTO locks (conversation_id, lock) VALUES (?, ?)",
-                    (conversation_id, lock.dumps()),
-                )
+                self.save_lock(lock)
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")

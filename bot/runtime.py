@@ -148,10 +148,10 @@ def _run_graph(
     from rasa.engine.exceptions import GraphRunError
 
     run_targets = list(targets if targets else self._graph_schema.target_names)
-    plans = self.__dict__.setdefault("_exobot_plans", {})
-    plan = plans.get(tuple(run_targets))
+    plans, key = self.__dict__.setdefault("_exobot_plans", {}), tuple(run_targets)
+    plan = plans.get(key)
     if plan is None:
-        plan = plans[tuple(run_targets)] = _graph_plan(self._graph_schema, run_targets)
+        plan = plans[key] = _graph_plan(self._graph_schema, run_targets)
     results: Dict[Text, Any] = {}
     for name, value in (inputs or {}).items():
         if isinstance(value, str) and value in self._graph_schema.nodes:

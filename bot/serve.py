@@ -25,8 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
@@ -35,10 +33,10 @@ from urllib.parse import urlsplit
 import yaml
 
 from bot.paths import ROOT, VAR
-from bot.runtime import PRIVATE_UMASK, open_private_log, private_file, private_sqlite
+from bot.runtime import SQLITE_SIDE_FILES, PRIVATE_UMASK, open_private_log, private_file, private_sqlite
 from bot.runtime import api_arguments  # noqa: F401  (the `rasa run` API options; bot.runtime adds them)
 from bot.widget import server_command
-from bot.workers import WorkersError, find_haproxy, worker_count
+from bot.workers import WorkersError, answers, find_haproxy, worker_count
 
 DEFAULT_MODEL = ROOT / "models" / "current.tar.gz"
 QUIET_ENV = {
@@ -260,12 +258,8 @@ def _wait_http(url: str, process: subprocess.Popen, log: Path, timeout: float, w
                 f"{what} exited with code {process.returncode} before answering at {url}. "
                 f"Its log is {log}; the last lines:\n{_tail(log)}"
             )
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status < 500:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
+        if answers(url):
+            return
         time.sleep(0.5)
     raise StartupError(f"{what} did not answer at {url} within {timeout:.0f} s. See {log}:\n{_tail(log)}")
 
@@ -352,7 +346,7 @@ class BotServers:
         lock_file = None
         if count > 1:
             lock_file = Path(self._tmp.name) / "locks.db"  # this run's processes only; stale locks go with a restart
-            for suffix in ("", "-wal", "-shm"):
+            for suffix in ("", *SQLITE_SIDE_FILES):
                 Path(f"{lock_file}{suffix}").unlink(missing_ok=True)
         # `rasa run` through bot.runtime: the API token and JWT secret (api_arguments) are read from the
         # environment there, so they are not on this command line, which `ps` shows to every local user.

@@ -143,7 +143,8 @@ def free_ports(count: int) -> List[int]:
             s.close()
 
 
-def _answers(url: str) -> bool:
+def answers(url: str) -> bool:
+    """True when a server answers a GET of `url` with a status below 500 within 2 s."""
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return response.status < 500
@@ -179,7 +180,7 @@ class Workers:
             self._check_alive("while loading its model")
             if time.monotonic() > deadline:
                 raise WorkersError(f"{len(waiting)} Rasa process(es) did not answer within {STARTUP_TIMEOUT:.0f} s.")
-            waiting = [(p, process) for p, process in waiting if not _answers(f"http://127.0.0.1:{p}/")]
+            waiting = [(p, process) for p, process in waiting if not answers(f"http://127.0.0.1:{p}/")]
             time.sleep(0.3)
         config = Path(self._tmp.name) / "haproxy.cfg"
         limit = int(os.environ.get("SANIC_REQUEST_MAX_SIZE") or DEFAULT_BODY_LIMIT)
@@ -187,7 +188,7 @@ class Workers:
         # -db: stay in the foreground, in this process group; -Ws would need systemd.
         self.processes.append(subprocess.Popen([self.haproxy, "-db", "-f", str(config)]))
         deadline = time.monotonic() + 30
-        while not _answers(f"http://{'127.0.0.1' if self.host in ('0.0.0.0', '::') else self.host}:{self.port}/"):
+        while not answers(f"http://{'127.0.0.1' if self.host in ('0.0.0.0', '::') else self.host}:{self.port}/"):
             self._check_alive("while starting")
             if time.monotonic() > deadline:
                 raise WorkersError(f"HAProxy did not answer on {self.host}:{self.port} within 30 s.")

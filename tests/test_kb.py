@@ -207,26 +207,24 @@ def test_the_reviews_own_judgement_is_answered_without_a_study_citation(kb):
     ],
 )
 def test_a_correction_sets_aside_the_facts_only_its_denied_words_reach(kb, text, kept, dropped):
-    from bot.kb.selection import FactSelector
-    from bot.lang import normalize
-    from bot.nlu.lexicon import cues
-
-    retriever = FactRetriever(kb)
-    selector = FactSelector(kb, retriever, contrast=cues()["contrast_not"])
-    norm = normalize(text)
-    before = retriever.scores(norm)
-    after = selector._without_contrasted(norm, before)
+    before, after = keywords_before_and_after_contrast(kb, text)
     assert dropped in before and dropped not in after, (sorted(before), sorted(after))
     assert set(after) < set(before) and after, "what the correction keeps stays"
 
 
 @pytest.mark.parametrize("text", ["外泌体是不是干细胞做的", "is it not safe?", "外泌体点滴係唔係打針", "不是打针"])
 def test_a_question_with_not_in_it_is_no_correction(kb, text):
+    before, after = keywords_before_and_after_contrast(kb, text)
+    assert after == before
+
+
+def keywords_before_and_after_contrast(kb, text):
+    """The keyword scores of `text`, and what the selector keeps of them as a follow-up's correction."""
     from bot.kb.selection import FactSelector
     from bot.lang import normalize
     from bot.nlu.lexicon import cues
 
     retriever = FactRetriever(kb)
-    selector = FactSelector(kb, retriever, contrast=cues()["contrast_not"])
     norm = normalize(text)
-    assert selector._without_contrasted(norm, retriever.scores(norm)) == retriever.scores(norm)
+    before = retriever.scores(norm)
+    return before, FactSelector(kb, retriever, contrast=cues()["contrast_not"])._without_contrasted(norm, before)

@@ -271,9 +271,7 @@ class FactClassifier(FingerprintedComponent):
     def _one_row_scores(self, raw: scipy.sparse.csr_matrix, text: str) -> np.ndarray:
         """`_features(raw, [text]) @ coef.T` for one message, computed on its non-zero columns only."""
         assert self.coef is not None and self.idf is not None  # set by train() or load()
-        width = raw.shape[1] + len(self.keyword_facts)
-        if width != self.coef.shape[1]:
-            self._check_width(width)
+        self._check_width(raw.shape[1] + len(self.keyword_facts))
         columns, counts = raw.indices, raw.data.astype(np.float64)
         weights = (1.0 + np.log(np.maximum(counts, 1.0))) * self.idf[columns]
         norm = float(np.sqrt(np.dot(weights, weights))) or 1.0

@@ -114,7 +114,7 @@ class TermMatcher:
         hits = set()
         for i, piece in enumerate(pieces):
             candidates = self._exact.get(piece.text, [])
-            prefixed = self._prefixed.get(piece.text[:1], []) + self._prefixed.get("", [])
+            prefixed = self._prefixed.get(piece.text[:1])
             if prefixed:
                 candidates = candidates + [c for c in prefixed if piece.text.startswith(c[0][0][0])]
             for term, label in candidates:
