@@ -6,9 +6,13 @@ package (a wheel: `pip install .`) carries the same files as the package `exobot
 (its `data/` and `var/`), for a deployment that keeps its own facts.
 """
 
+import contextlib
+import contextvars
 import importlib.util
 import os
+import shutil
 from pathlib import Path
+from typing import Iterator, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,11 +46,67 @@ def _var_dir() -> Path:
 DATA = _data_dir()
 FACTS_DIR = DATA / "facts"
 TEXTS_FILE = DATA / "texts.yml"
-LEXICON_FILE = DATA / "nlu" / "lexicon.yml"
-CLAIM_RULES_FILE = DATA / "nlu" / "claim_rules.yml"
-INTENT_CUES_FILE = DATA / "nlu" / "intent_cues.yml"
-JIEBA_DICT = DATA / "nlu" / "jieba_dict.txt"
-VARIANTS_FILE = DATA / "nlu" / "variants.yml"
 HANT_FIXES_FILE = DATA / "lang" / "zh_hant_fixes.yml"
-SOURCE_ARTICLE = DATA / "source" / "exosome-therapy-article.zh.txt"
+SOURCE_NAME = "exosome-therapy-article.zh.txt"
+SOURCE_ARTICLE = DATA / "source" / SOURCE_NAME
 VAR = _var_dir()
+
+# What the NLU components read besides their config and training data, relative to a data folder: the
+# term lists, the facts (keywords, vocabulary, reference authors) and the article the facts are checked
+# against. A trained model carries a copy of them (bot.nlu.base.ModelDataComponent), so it understands
+# messages as it did when it was trained, whatever data/ holds when it is loaded.
+NLU_DATA = (
+    "nlu/lexicon.yml",
+    "nlu/claim_rules.yml",
+    "nlu/claim_codes.yml",
+    "nlu/intent_cues.yml",
+    "nlu/jieba_dict.txt",
+    "nlu/variants.yml",
+    "facts",
+    f"source/{SOURCE_NAME}",
+)
+
+_reading_from: contextvars.ContextVar[Optional[Path]] = contextvars.ContextVar("exobot_data_folder", default=None)
+
+
+def data_dir() -> Path:
+    """The data folder being read: a model's own copy while its components load, else DATA."""
+    return _reading_from.get() or DATA
+
+
+@contextlib.contextmanager
+def reading_data_from(folder: Path) -> Iterator[Path]:
+    """Within the block, the NLU's term lists and facts are read from `folder` (a copy of data/'s NLU_DATA)."""
+    token = _reading_from.set(Path(folder))
+    try:
+        yield Path(folder)
+    finally:
+        _reading_from.reset(token)
+
+
+def nlu_file(name: str) -> Path:
+    """A term file of data/nlu (`lexicon.yml`, `variants.yml`, ...) in the data folder being read."""
+    return data_dir() / "nlu" / name
+
+
+def facts_dir() -> Path:
+    """The fact folder in the data folder being read."""
+    return data_dir() / "facts"
+
+
+def source_article() -> Path:
+    """The source article in the data folder being read."""
+    return data_dir() / "source" / SOURCE_NAME
+
+
+def copy_nlu_data(target: Path, replacements: Optional[dict[str, Path]] = None) -> None:
+    """Copy NLU_DATA from the data folder being read into `target` (same layout); `replacements` maps an
+    entry of NLU_DATA to another file or folder to copy in its place (a component configured with its own)."""
+    for entry in NLU_DATA:
+        source = (replacements or {}).get(entry) or data_dir() / entry
+        destination = target / entry
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, destination, dirs_exist_ok=True)
+        else:
+            shutil.copyfile(source, destination)

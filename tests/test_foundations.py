@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -191,3 +192,56 @@ def test_the_trained_model_records_what_its_nlu_read(trained_model: Path) -> Non
         assert len(stamps) == 1, [m.name for m in archive.getmembers()][:20]
         stamp = archive.extractfile(stamps[0])
         assert stamp is not None and stamp.read().decode().strip() == nlu_fingerprint()
+
+
+_PARSE_WITH_MODEL = """
+import asyncio, json, sys
+from rasa.core.agent import Agent
+from bot.nlu.claims import SystemicClaimDetector
+from rasa.shared.nlu.training_data.message import Message
+text = sys.argv[2]
+parsed = asyncio.run(Agent.load(sys.argv[1]).parse_message(text))
+direct = Message({"text": text})
+SystemicClaimDetector({**SystemicClaimDetector.get_default_config()}).process_message(direct)
+print(json.dumps({"model": [f["code"] for f in parsed["flags"]], "data": [f["code"] for f in direct.get("flags")]}))
+"""
+
+
+def test_a_trained_model_understands_with_the_term_lists_it_was_trained_with(
+    trained_model: Path, tmp_path: Path
+) -> None:
+    """Issue 17 point 4: the model carries its term lists and facts (ModelStorage). Loaded where data/ holds
+    other claim rules (EXOBOT_HOME), it still flags the claim it was trained to flag, while a detector built
+    from that data/ does not: the model reads its own copy, not the folder it happens to run next to."""
+    import shutil
+    import tarfile
+
+    home = tmp_path / "home"
+    shutil.copytree(ROOT / "data", home / "data")
+    rules = home / "data" / "nlu" / "claim_rules.yml"
+    text = rules.read_text(encoding="utf-8")
+    start = text.index("\nroute:\n")
+    end = text.index("\n\n", start + 1)
+    rules.write_text(text[:start] + "\nroute:\n  zh: [无此途径]\n  en: [nosuchroute]" + text[end:], encoding="utf-8")
+    claim = "Exosome IV drips make your whole body younger"
+    result = subprocess.run(
+        [sys.executable, "-c", _PARSE_WITH_MODEL, str(trained_model), claim],
+        env={**TEST_ENV, "EXOBOT_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    flags = json.loads(result.stdout.strip().splitlines()[-1])
+    assert flags == {"model": ["unsupported_systemic_injection_claim"], "data": []}, flags
+    with tarfile.open(trained_model) as archive:
+        copies = {m.name.split("/")[-4] for m in archive.getmembers() if m.name.endswith("data/nlu/claim_rules.yml")}
+    carriers = {name.rstrip("0123456789").split(".")[-1] for name in copies}
+    assert carriers == {
+        "ScriptNormalizer",
+        "BilingualTokenizer",
+        "LexiconEntityExtractor",
+        "SystemicClaimDetector",
+        "CueFeaturizer",
+        "FactClassifier",
+    }, copies

@@ -334,3 +334,32 @@ def test_sampled_diet_classifies_intents(normalizer, tokenizer, text, intent):
     featurizer.process([message])
     classifier.process([message])
     assert message.get("intent")["name"] == intent
+
+
+def test_a_rule_component_keeps_its_term_lists_in_the_model(normalizer, tokenizer, tmp_path):
+    """Training keeps a copy of the term files in the model storage (a configured file in its entry's place);
+    loading builds the component from that copy, whatever the config or data/ say by then (issue 17)."""
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    from bot.nlu.cues import CueFeaturizer
+
+    cues = tmp_path / "cues.yml"
+    cues.write_text("sparkle:\n  zh: [闪闪]\n  en: [sparkly]\n", encoding="utf-8")
+    (tmp_path / "model").mkdir()
+    storage = LocalModelStorage(tmp_path / "model")
+    resource, context = Resource("cues"), ExecutionContext(GraphSchema({}), "test")
+    config = {**CueFeaturizer.get_default_config(), "cues_path": str(cues), "with_entities": False}
+    trained = CueFeaturizer.create(config, storage, resource, context)
+    assert trained.train(TrainingData()) == resource
+    cues.write_text("other:\n  zh: [别的]\n  en: [other]\n", encoding="utf-8")  # an edit after training
+    loaded = CueFeaturizer.load({**config, "cues_path": None}, storage, resource, context)
+    assert [name for name, _ in loaded.groups] == ["sparkle"]
+    for text in ("This serum is sparkly", "这个精华闪闪的"):
+        message = _prepared(normalizer, text)
+        tokenizer.process([message])
+        loaded.process([message])
+        sentence = message.get_sparse_features(TEXT)[1]
+        assert sentence is not None and sentence.features.toarray().tolist() == [[1.0]]

@@ -13,7 +13,7 @@ from bot.contract import LEVELS
 from bot.kb.models import Fact, KnowledgeBase, Passage, Reference, Topic
 from bot.kb.provenance import Article, check_facts
 from bot.lang import normalize
-from bot.paths import FACTS_DIR, SOURCE_ARTICLE
+from bot.paths import SOURCE_NAME, facts_dir, source_article
 
 REFERENCES_FILE = "references.yml"
 LANG_KEYS = ("zh", "en")
@@ -295,11 +295,18 @@ def _check_links(topics: dict[str, Topic], facts: dict[str, Fact]) -> None:
                 raise _fail(path, item, "related", f"unknown fact {other!r}", "Use ids of existing facts.")
 
 
+# Default of `article`: the source article of the data folder being read (bot.paths.source_article).
+ARTICLE_OF_DATA = Path("<the source article of the data folder being read>")
+
+
 def load_knowledge_base(
-    directory: Optional[Path] = None, files: Optional[Iterable[Path]] = None, article: Optional[Path] = SOURCE_ARTICLE
+    directory: Optional[Path] = None, files: Optional[Iterable[Path]] = None, article: Optional[Path] = ARTICLE_OF_DATA
 ) -> KnowledgeBase:
-    """Load and validate facts, references and their provenance against `article` (None: skip provenance)."""
-    directory = Path(directory or FACTS_DIR)
+    """Load and validate facts, references and their provenance against `article` (None: skip provenance);
+    by default the facts and article of the data folder being read (data/, or a model's copy)."""
+    directory = Path(directory or facts_dir())
+    if article == ARTICLE_OF_DATA:
+        article = source_article()
     references = _load_references(directory / REFERENCES_FILE)
     fact_files = (
         sorted(files) if files is not None else sorted(p for p in directory.glob("*.yml") if p.name != REFERENCES_FILE)
@@ -331,7 +338,11 @@ def _check_provenance(
         raise KnowledgeBaseError(problems[0].message(str(paths.get(problems[0].file, problems[0].file))) + more)
 
 
-@functools.lru_cache(maxsize=1)
 def default_knowledge_base() -> KnowledgeBase:
-    """The project's knowledge base, loaded once per process."""
-    return load_knowledge_base()
+    """The knowledge base of the data folder being read (data/facts, or a model's copy), loaded once."""
+    return _knowledge_base_in(facts_dir())
+
+
+@functools.lru_cache(maxsize=4)
+def _knowledge_base_in(directory: Path) -> KnowledgeBase:
+    return load_knowledge_base(directory, article=directory.parent / "source" / SOURCE_NAME)

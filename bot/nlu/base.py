@@ -7,7 +7,7 @@ import functools
 import hashlib
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Text, Tuple
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Optional, Text, Tuple
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.storage.resource import Resource
@@ -20,7 +20,7 @@ from bot import guard
 from bot.lang import normalize
 from bot.nlu.constants import NORM_SPANS, NORM_TEXT
 from bot.nlu.rewrite import map_span
-from bot.paths import DATA
+from bot.paths import DATA, ROOT, copy_nlu_data, reading_data_from
 
 
 logger = logging.getLogger(__name__)
@@ -53,17 +53,16 @@ def nlu_fingerprint() -> str:
 
 def check_trained_with(trained_with: str) -> bool:
     """Compare the fingerprint a model was trained with to today's data and code; warn once when they
-    differ. The rule components (normaliser, tokenizer dictionary, entities, claims, cues) read their term
-    lists from data/ when the model is loaded, so that a fixed rule applies at the next start; the
-    learned classifiers were trained on what those lists produced then, and may read the new text less
-    well until `make train`."""
+    differ. The model understands messages with the term lists and facts it was trained with (it carries a
+    copy, see `ModelDataComponent`), so edits of data/nlu or data/facts reach the NLU only with `make train`;
+    the actions answer from data/facts as it is now."""
     current = nlu_fingerprint()
     if trained_with == current:
         return True
     logger.warning(
         "The NLU model was trained with other term lists, facts or NLU code than data/ and bot/ hold now "
-        "(fingerprint %s, now %s): the rules apply as they are now, the classifiers as trained. Retrain "
-        "(make train) to bring them together.",
+        "(fingerprint %s, now %s): it understands messages with the lists and facts it was trained with. "
+        "Retrain (make train) to bring in the edits.",
         (trained_with or "none")[:12],
         current[:12],
     )
@@ -79,6 +78,72 @@ class FingerprintedComponent(GraphComponent):
         return nlu_fingerprint()
 
 
+class ModelDataComponent(FingerprintedComponent):
+    """A component built from term lists and facts (bot.paths.NLU_DATA) that keeps a copy of them in the model.
+
+    Training (`train`) copies the files into the component's resource in the model storage; loading the
+    model (`load`) builds the component from that copy (`bot.paths.reading_data_from`), so a trained model
+    understands messages as it did when it was trained, whatever data/ holds when it is loaded, and an
+    installed model needs no data folder for its NLU. Rasa's training cache reuses a copy only while the
+    files are unchanged (`fingerprint_addon`).
+    """
+
+    # Config keys that name a file of the component's own in place of an entry of NLU_DATA (for example
+    # {"variants_path": "nlu/variants.yml"}): training copies that file in the entry's place, and loading
+    # reads the copy.
+    own_files: ClassVar[Dict[str, str]] = {}
+    _data_storage: Optional[Tuple[ModelStorage, Resource, Dict[str, Path]]] = None
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "ModelDataComponent":
+        """Builds the component from the data folder being read (data/, or a model's copy in `load`)."""
+        component = cls(config)  # type: ignore[call-arg]  # every subclass is built from its config alone
+        replacements = {entry: _project_path(config[key]) for key, entry in cls.own_files.items() if config.get(key)}
+        component._data_storage = (model_storage, resource, replacements)
+        return component
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Keeps a copy of the term lists and facts in the model (nothing else is learned)."""
+        if self._data_storage is None:
+            raise RuntimeError(f"{type(self).__name__}: train() needs a component made by create().")
+        model_storage, resource, replacements = self._data_storage
+        with model_storage.write_to(resource) as folder:
+            copy_nlu_data(folder / "data", replacements)
+        return resource
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "ModelDataComponent":
+        """Builds the component from the term lists and facts the model carries."""
+        config = {**config, **{key: None for key in cls.own_files}}  # the copy replaces the configured files
+        try:
+            with model_storage.read_from(resource) as folder, reading_data_from(folder / "data"):
+                return cls.create(config, model_storage, resource, execution_context)
+        except ValueError as error:
+            raise ValueError(
+                f"{cls.__name__}: the model has no copy of the term lists and facts ({error}). The model file is "
+                "incomplete or was made by other code: retrain it (make train)."
+            ) from error
+
+
+def _project_path(value: Any) -> Path:
+    """A configured file: absolute, or relative to the project root."""
+    path = Path(str(value))
+    return path if path.is_absolute() else ROOT / path
+
+
 def normalized_text(message: Message) -> Optional[str]:
     """The message's normalised text (from ScriptNormalizer, or computed), or None without text."""
     text = message.get(TEXT)
@@ -92,24 +157,13 @@ def original_span(message: Message, start: int, end: int) -> Tuple[int, int]:
     return map_span(message.get(NORM_SPANS), start, end)
 
 
-class MessageComponent(FingerprintedComponent, abc.ABC):
+class MessageComponent(ModelDataComponent, abc.ABC):
     """A component with nothing to train: `process_message` runs on each training and incoming message."""
 
     if TYPE_CHECKING:
 
         def __init__(self, config: Dict[Text, Any]) -> None:
             """Each subclass is built from its config alone (see `create`)."""
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "MessageComponent":
-        """Creates the component from its config (see GraphComponent)."""
-        return cls(config)
 
     @abc.abstractmethod
     def process_message(self, message: Message) -> None:

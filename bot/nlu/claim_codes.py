@@ -9,7 +9,6 @@ the research ("Is any exosome product FDA approved?", "有没有副作用？") a
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +18,11 @@ import yaml
 
 from bot.contract import FLAG_APPROVAL, FLAG_DISEASE_CURE, FLAG_OVERSTATED_PROOF
 from bot.nlu.claim_detector import _SENTENCE_END, _spans
-from bot.nlu.lexicon import flatten_terms
+from bot.nlu.lexicon import flatten_terms, term_file
 from bot.nlu.matching import Hit, TermMatcher
 from bot.nlu.segments import is_question
-from bot.paths import DATA
+from bot.paths import nlu_file
 
-CLAIM_CODES_FILE = DATA / "nlu" / "claim_codes.yml"
 _ROLES = (
     "cure",
     "outcome",
@@ -90,7 +88,7 @@ class CodeRules:
     @classmethod
     def load(cls, path: Optional[Path] = None) -> "CodeRules":
         """Read and check the rule file."""
-        path = path or CLAIM_CODES_FILE
+        path = path or nlu_file("claim_codes.yml")
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         missing = [role for role in _ROLES if role not in data]
         if missing:
@@ -106,10 +104,14 @@ class CodeRules:
         )
 
 
-@functools.lru_cache(maxsize=1)
+@term_file("claim_codes.yml")
+def _code_rules(path: Path) -> CodeRules:
+    return CodeRules.load(path)
+
+
 def default_code_rules() -> CodeRules:
-    """The project's rules, read once."""
-    return CodeRules.load()
+    """The rules of the data folder being read (data/nlu/claim_codes.yml), read once."""
+    return _code_rules(None)
 
 
 def _around(spans: Sequence[tuple[int, int]], position: int) -> tuple[int, int]:

@@ -19,7 +19,7 @@ from bot.nlu.lexicon import claim_rules
 __all__ = ["ClaimDetector", "ClaimHit", "SystemicClaimDetector"]
 
 
-@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=True)
 class SystemicClaimDetector(MessageComponent):
     """Marks messages that state, ask about or quote the systemic-injection claim, or state or quote one of
     the further claims (a disease cured in people, overstated proof, official approval).
@@ -27,6 +27,8 @@ class SystemicClaimDetector(MessageComponent):
     Adds `flags` to the parse output: `[{"code": "unsupported_systemic_injection_claim", "start",
     "end", "text"}, ...]`, or an empty list. Works on `norm_text` from `ScriptNormalizer`.
     """
+
+    own_files = {"rules_path": "nlu/claim_rules.yml", "codes_path": "nlu/claim_codes.yml"}
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:

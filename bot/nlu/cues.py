@@ -29,13 +29,15 @@ def load_cue_groups(path: Optional[Path] = None, with_entities: bool = True) -> 
     return groups
 
 
-@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=True)
 class CueFeaturizer(SparseFeaturizer, MessageComponent):
     """Marks which cue groups (exosome words, reference words, claim markers, ...) a message has.
 
     Sentence feature: one column per group, 1 when the group occurs. Sequence feature: the same
     columns per token, 1 on tokens inside a match. Works on `norm_text`, so all scripts match.
     """
+
+    own_files = {"cues_path": "nlu/intent_cues.yml"}
 
     @classmethod
     def required_components(cls) -> List[type]:

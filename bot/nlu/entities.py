@@ -47,6 +47,12 @@ REFERENCE_PATTERNS: list[list[dict]] = [
 ]
 NUMBER_PATTERNS: list[list[dict]] = [[{"TEXT": {"REGEX": r"^\d{1,3}$"}}]]
 # After "第N", words that make it an ordinal of something other than a reference.
+# After a bare number, a unit that makes it a quantity ("6 weeks", "3次", "two sessions"), not a reference number.
+_QUANTITY_UNIT = re.compile(
+    r"\s*(?:weeks?|wks?|days?|months?|mths?|years?|yrs?|hours?|hrs?|minutes?|mins?|times?|sessions?|vials?|shots?"
+    r"|ml|mg|cc|kg|cm|%|周|星期|礼拜|天|日|个月|月|年|次|岁|支|瓶|针|小时|分钟|毫升|毫克|倍|个疗程|疗程)(?![a-z])",
+    re.IGNORECASE,
+)
 _ORDINAL_OF_OTHER = re.compile(r"\s*(?:作者|位|个|次|天|年|期|步|代|阶段|批|组|周|针|疗程|轮|条|点|种)")
 
 
@@ -81,13 +87,15 @@ def _author_terms(kb: KnowledgeBase) -> dict[str, list[str]]:
     return {f"author:{s}": sorted(f) for s, f in terms.items()}
 
 
-@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=True)
 class LexiconEntityExtractor(MessageComponent, EntityExtractorMixin):
     """Finds cell sources, routes, body areas, references, journals, authors, PMIDs and DOIs.
 
     Terms come from data/nlu/lexicon.yml and from the knowledge base's reference list; matching
     runs on the normalised text, so Traditional, full-width and upper-case input all match.
     """
+
+    own_files = {"lexicon_path": "nlu/lexicon.yml", "facts_dir": "facts"}
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -136,6 +144,8 @@ class LexiconEntityExtractor(MessageComponent, EntityExtractorMixin):
                 n = number_value(hit.text)
                 if hit.text.startswith("第") and _ORDINAL_OF_OTHER.match(norm_text, hit.end):
                     continue  # "第一作者" (first author), "第二次": an ordinal of something else
+                if hit.label == "number" and _QUANTITY_UNIT.match(norm_text, hit.end):
+                    continue  # "6 weeks only??": a duration, not reference 6
                 if n is not None:
                     entities.append(self._entity(hit, hit.label, str(n)))
                 continue

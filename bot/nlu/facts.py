@@ -8,6 +8,7 @@ out-of-scope questions). The actions combine this ranking with the keyword rules
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from pathlib import Path
@@ -27,6 +28,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.kb import load_knowledge_base
 from bot.kb.retrieval import FactRetriever
+from bot.paths import copy_nlu_data, reading_data_from
 from bot.nlu.base import FingerprintedComponent, check_trained_with, nlu_fingerprint, normalized_text, original_span
 from bot.nlu.constants import FACT_RANKING, FACT_SEGMENTS
 from bot.nlu.segments import split_segments
@@ -360,6 +362,8 @@ class FactClassifier(FingerprintedComponent):
             (folder / "keyword_facts.json").write_text(json.dumps(self.keyword_facts), encoding="utf-8")
             # What the NLU read when it was trained (term lists, facts, code): checked when loading.
             (folder / "nlu_fingerprint.txt").write_text(nlu_fingerprint(), encoding="utf-8")
+            # The facts whose keywords are features, read again from this copy when the model is loaded.
+            copy_nlu_data(folder / "data", self._own_facts())
             for name, value in (("coef", self.coef), ("intercept", self.intercept), ("idf", self.idf)):
                 np.save(folder / f"{name}.npy", value if value is not None else np.zeros(0))
 
@@ -372,23 +376,32 @@ class FactClassifier(FingerprintedComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> "FactClassifier":
-        """Loads a trained classifier (an untrained one when nothing was persisted)."""
-        try:
-            with model_storage.read_from(resource) as folder:
+        """Loads a trained classifier (an untrained one when nothing was persisted), its keyword rules built
+        from the facts the model carries (from data/facts for models trained before it kept a copy)."""
+        with contextlib.ExitStack() as stack:
+            try:
+                folder = stack.enter_context(model_storage.read_from(resource))
                 classes = json.loads((folder / "classes.json").read_text(encoding="utf-8"))
                 vocabulary = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
                 keyword_facts = json.loads((folder / "keyword_facts.json").read_text(encoding="utf-8"))
                 arrays = {n: np.load(folder / f"{n}.npy") for n in ("coef", "intercept", "idf")}
-                stamp = folder / "nlu_fingerprint.txt"  # absent in models trained before it was written
-                trained_with = stamp.read_text(encoding="utf-8").strip() if stamp.is_file() else ""
-        except (ValueError, FileNotFoundError):
-            logger.warning("FactClassifier: no trained weights in the model; it will rank nothing.")
-            return cls(config, model_storage, resource)
-        classifier = cls(
-            config, model_storage, resource, classes, arrays["coef"], arrays["intercept"], arrays["idf"], vocabulary
-        )
+            except (ValueError, FileNotFoundError):
+                logger.warning("FactClassifier: no trained weights in the model; it will rank nothing.")
+                return cls(config, model_storage, resource)
+            stamp = folder / "nlu_fingerprint.txt"  # absent in models trained before it was written
+            trained_with = stamp.read_text(encoding="utf-8").strip() if stamp.is_file() else ""
+            if (folder / "data").is_dir():
+                stack.enter_context(reading_data_from(folder / "data"))
+                config = {**config, "facts_dir": None}
+            classifier = cls(
+                config, model_storage, resource, classes, arrays["coef"], arrays["intercept"], arrays["idf"], vocabulary
+            )
         check_trained_with(trained_with)
         if classifier.retriever is not None:
             # Columns as trained; a fact added to the knowledge base since then has none until retraining.
             classifier.keyword_facts = keyword_facts
         return classifier
+
+    def _own_facts(self) -> Dict[str, Path]:
+        """The configured fact folder, copied in place of data/facts (none: the data folder's own)."""
+        return {"facts": Path(self.config["facts_dir"])} if self.config.get("facts_dir") else {}

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional, Protocol, TypeVar
 
 import yaml
 
 from bot.lang import normalize
-from bot.paths import CLAIM_RULES_FILE, INTENT_CUES_FILE, LEXICON_FILE
+from bot.paths import nlu_file
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class TermLoader(Protocol[T_co]):
+    """A loader of one term file: `path` defaults to that file in the data folder being read."""
+
+    def __call__(self, path: Optional[Path] = None) -> T_co:
+        """The file's contents, read once per file."""
 
 
 class LexiconError(ValueError):
@@ -22,6 +32,22 @@ def _read(path: Path) -> dict:
     if not isinstance(data, dict):
         raise LexiconError(f"{path}: expected a mapping at the top level.")
     return data
+
+
+def term_file(name: str) -> Callable[[Callable[[Path], T]], TermLoader[T]]:
+    """Decorator of a loader of data/nlu/`name`: its `path` defaults to that file in the data folder being
+    read (the checkout's, or a model's copy while the model loads), and each file is read once."""
+
+    def decorate(load: Callable[[Path], T]) -> TermLoader[T]:
+        cached = functools.lru_cache(maxsize=None)(load)
+
+        @functools.wraps(load)
+        def loader(path: Optional[Path] = None) -> T:
+            return cached(Path(path) if path else nlu_file(name))
+
+        return loader
+
+    return decorate
 
 
 def flatten_terms(path: Path, where: str, value: object) -> list[str]:
@@ -42,10 +68,9 @@ def flatten_terms(path: Path, where: str, value: object) -> list[str]:
     return terms
 
 
-@functools.lru_cache(maxsize=None)
-def entity_terms(path: Optional[Path] = None) -> dict[str, list[str]]:
+@term_file("lexicon.yml")
+def entity_terms(path: Path) -> dict[str, list[str]]:
     """Matcher labels `entity:value` -> terms, from the `entities` section of the lexicon."""
-    path = path or LEXICON_FILE
     data = _read(path)
     result: dict[str, list[str]] = {}
     for entity, values in (data.get("entities") or {}).items():
@@ -54,10 +79,9 @@ def entity_terms(path: Optional[Path] = None) -> dict[str, list[str]]:
     return result
 
 
-@functools.lru_cache(maxsize=None)
-def journal_groups(path: Optional[Path] = None) -> list[list[str]]:
+@term_file("lexicon.yml")
+def journal_groups(path: Path) -> list[list[str]]:
     """Groups of names of one journal; the first name of each group is the entity value."""
-    path = path or LEXICON_FILE
     groups = _read(path).get("journals") or []
     for group in groups:
         if not isinstance(group, list) or not group or any(normalize(str(n)) != str(n) for n in group):
@@ -65,22 +89,19 @@ def journal_groups(path: Optional[Path] = None) -> list[list[str]]:
     return [[str(n) for n in group] for group in groups]
 
 
-@functools.lru_cache(maxsize=None)
-def cues(path: Optional[Path] = None) -> dict[str, list[str]]:
+@term_file("lexicon.yml")
+def cues(path: Path) -> dict[str, list[str]]:
     """Cue lists the actions use (follow_up, all_sources, more)."""
-    path = path or LEXICON_FILE
     return {name: flatten_terms(path, f"cues.{name}", value) for name, value in (_read(path).get("cues") or {}).items()}
 
 
-@functools.lru_cache(maxsize=None)
-def claim_rules(path: Optional[Path] = None) -> dict[str, list[str]]:
+@term_file("claim_rules.yml")
+def claim_rules(path: Path) -> dict[str, list[str]]:
     """Term lists of the claim detector by role (route, effect_strong, ...)."""
-    path = path or CLAIM_RULES_FILE
     return {role: flatten_terms(path, role, value) for role, value in _read(path).items()}
 
 
-@functools.lru_cache(maxsize=None)
-def cue_groups(path: Optional[Path] = None) -> dict[str, list[str]]:
+@term_file("intent_cues.yml")
+def cue_groups(path: Path) -> dict[str, list[str]]:
     """Cue groups of the intent classifier's features (data/nlu/intent_cues.yml), by group name."""
-    path = path or INTENT_CUES_FILE
     return {name: flatten_terms(path, name, value) for name, value in _read(path).items()}

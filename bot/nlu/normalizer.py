@@ -17,7 +17,7 @@ from bot.nlu.constants import INPUT_PROBLEM, LANG, NORM_SPANS, NORM_TEXT
 from bot.nlu.rewrite import Rewriter, Variants
 
 
-@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=True)
 class ScriptNormalizer(MessageComponent):
     """Prepares text for understanding and records the user's script and any input problem.
 
@@ -26,6 +26,8 @@ class ScriptNormalizer(MessageComponent):
     (`zh-Hans`, `zh-Hant`, `en` or None; a pinyin-only message is `zh-Hans`) and `input_problem`.
     Put it first in the pipeline, before `bot.nlu.tokenizer.BilingualTokenizer`.
     """
+
+    own_files = {"variants_path": "nlu/variants.yml"}
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -49,11 +51,11 @@ class ScriptNormalizer(MessageComponent):
         self.blank_markup = bool(config["blank_markup"])
         self.rewriter: Optional[Rewriter] = None
         if config.get("rewrite", True):
-            from bot.nlu.vocabulary import chinese_terms, english_vocabulary
+            from bot.nlu.vocabulary import chinese_terms, chinese_vocabulary, english_vocabulary
 
             path = Path(config["variants_path"]) if config.get("variants_path") else None
             variants = Variants.load(path, domain_en=english_vocabulary(), domain_zh=chinese_terms())
-            self.rewriter = Rewriter(variants)
+            self.rewriter = Rewriter(variants, chinese_vocabulary(path))
             self.rewriter.rewrite("warm up 外泌体按全吗 waimiti anquan ma exsome")  # load lazy tables now
 
     def process_message(self, message: Message) -> None:

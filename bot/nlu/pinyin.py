@@ -217,7 +217,6 @@ class HomophoneIndex:
         return self.by_key.get(key) if all(key) else None
 
 
-@functools.lru_cache(maxsize=1)
 def default_vocabulary() -> dict[str, int]:
     """Chinese words of our data (facts, term lists, jieba dictionary, variants), with frequencies."""
     from bot.nlu.vocabulary import chinese_vocabulary

@@ -20,7 +20,7 @@ import yaml
 
 from bot.lang import has_cjk, normalize
 from bot.nlu import pinyin as pinyin_module
-from bot.paths import VARIANTS_FILE
+from bot.paths import nlu_file
 
 Span = tuple[int, int]
 Edit = tuple[int, int, str]  # replace text[start:end] by the string
@@ -196,7 +196,7 @@ class Variants:
         cls, path: Optional[Path] = None, domain_en: Iterable[str] = (), domain_zh: Iterable[str] = ()
     ) -> "Variants":
         """Read and check the variants file; `domain_*` are the words typos are corrected towards."""
-        path = path or VARIANTS_FILE
+        path = path or nlu_file("variants.yml")
         with path.open(encoding="utf-8") as f:
             data = yaml.safe_load(f) or {}
         zh_table: dict[str, str] = {}

@@ -16,9 +16,9 @@ from rasa.shared.nlu.training_data.message import Message
 
 from bot import guard
 from bot.lang import normalize
-from bot.nlu.base import FingerprintedComponent, original_span
+from bot.nlu.base import ModelDataComponent, original_span
 from bot.nlu.constants import NORM_SPANS, NORM_TEXT
-from bot.paths import JIEBA_DICT, ROOT
+from bot.paths import ROOT, nlu_file
 
 logger = logging.getLogger(__name__)
 
@@ -26,13 +26,15 @@ _HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _CONTENT = re.compile(r"[\w\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
-@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False)
-class BilingualTokenizer(FingerprintedComponent, Tokenizer):
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=True)
+class BilingualTokenizer(ModelDataComponent, Tokenizer):
     """Tokenizes mixed Chinese/English text with correct offsets and no whitespace tokens.
 
     Works on the `norm_text` set by `ScriptNormalizer` (Simplified, lower case, rewritten), so token
     texts are normalised while `start`/`end` point into the user's message.
     """
+
+    own_files = {"dictionary_path": "nlu/jieba_dict.txt"}
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -55,13 +57,13 @@ class BilingualTokenizer(FingerprintedComponent, Tokenizer):
     def __init__(self, config: Dict[Text, Any]) -> None:
         """Loads jieba with the domain dictionary and a blank spaCy English pipeline."""
         super().__init__(config)
-        path = Path(config.get("dictionary_path") or JIEBA_DICT)
+        path = Path(config.get("dictionary_path") or nlu_file("jieba_dict.txt"))
         if not path.is_absolute():
             path = ROOT / path
         if not path.is_file():
             raise FileNotFoundError(
                 f"BilingualTokenizer: jieba dictionary {path} not found. Set 'dictionary_path' in "
-                f"config.yml to an existing file, or remove it to use {JIEBA_DICT}."
+                f"config.yml to an existing file, or remove it to use {nlu_file('jieba_dict.txt')}."
             )
         self.hmm = bool(config["hmm"])
         self.drop_punctuation = bool(config["drop_punctuation"])

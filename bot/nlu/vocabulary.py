@@ -12,7 +12,7 @@ import yaml
 from bot.kb import KnowledgeBase, default_knowledge_base
 from bot.lang import normalize
 from bot.nlu.lexicon import claim_rules, cue_groups, cues, entity_terms
-from bot.paths import JIEBA_DICT, VARIANTS_FILE
+from bot.paths import data_dir, nlu_file
 
 # Weight of a listed term against one occurrence in a fact text.
 _TERM_WEIGHT = 5
@@ -77,21 +77,28 @@ def chinese_terms(kb: Optional[KnowledgeBase] = None) -> set[str]:
 
     kb = kb or default_knowledge_base()
     texts = list(_terms()) + [w for fact in kb.facts.values() for w in fact.keywords.get("zh", ())]
-    texts += [line.split()[0] for line in JIEBA_DICT.read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts += [
+        line.split()[0] for line in nlu_file("jieba_dict.txt").read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
     _, chinese = domain_vocabulary(texts)
     return chinese
 
 
-@functools.lru_cache(maxsize=1)
 def chinese_vocabulary(variants_path: Optional[Path] = None) -> dict[str, int]:
-    """Chinese word -> frequency, for converting pinyin: fact texts segmented, plus listed terms."""
+    """Chinese word -> frequency, for converting pinyin: fact texts segmented, plus listed terms (of the
+    data folder being read; `variants_path` replaces its data/nlu/variants.yml)."""
+    return _chinese_vocabulary(variants_path or nlu_file("variants.yml"), data_dir())
+
+
+@functools.lru_cache(maxsize=4)
+def _chinese_vocabulary(variants_path: Path, folder: Path) -> dict[str, int]:
     from bot.nlu.pinyin import words_of
 
     kb = default_knowledge_base()
     counts: Counter[str] = words_of(t for lang, t in _kb_texts(kb) if lang == "zh")
     for term in chinese_terms(kb):
         counts[term] += _TERM_WEIGHT
-    with (variants_path or VARIANTS_FILE).open(encoding="utf-8") as f:
+    with variants_path.open(encoding="utf-8") as f:
         data = yaml.safe_load(f) or {}
     for word in data.get("pinyin_words") or ():
         counts[normalize(str(word))] += _TERM_WEIGHT * 2
