@@ -133,7 +133,16 @@ class ActionCheckClaim(AnswerMixin, BotAction):
             return self.decline_medical(turn)
         if self.other_topic(turn):  # "is this brand worth buying?", "milk has exosomes too, so drink milk?"
             return self.not_covered(turn)
+        if self.asks_about_named_study(turn):  # "my grandson mentioned a Nature Aging study: who wrote it?"
+            from actions.references import ActionLookupReference
+
+            return ActionLookupReference(self.services).respond(turn)
         return self.answer(turn, type="claim_check", intro_key="replies.claim_intro") or self.not_covered(turn)
+
+    def asks_about_named_study(self, turn: Turn) -> bool:
+        """The message names a study (journal, author, PMID, DOI) and asks for its citation details."""
+        names_study = any(turn.values(entity) for entity in ("journal", "author", "pmid", "doi"))
+        return names_study and "citation_details" in self.services.cues.found_in(turn.norm_text or turn.text)
 
 
 class ActionFallback(AnswerMixin, BotAction):
@@ -144,7 +153,13 @@ class ActionFallback(AnswerMixin, BotAction):
         return "action_fallback"
 
     def respond(self, turn: Turn) -> Reply:
-        """A clear keyword match is answered; anything else gets the fallback reply."""
+        """A clear keyword match is answered; a greeting that only announces questions ("你好，我想问几个外泌体的
+        问题") is greeted; anything else gets the fallback reply."""
         if self.must_decline(turn):
             return self.decline_medical(turn)
-        return self.answer_in_context(turn) or self.services.composer.message("fallback", "replies.fallback", turn.lang)
+        answer = self.answer_in_context(turn)
+        if answer is not None:
+            return answer
+        if self.services.cues.found("greeting_words", turn.norm_text or turn.text):
+            return self.services.composer.message("greeting", "replies.greeting", turn.lang)
+        return self.services.composer.message("fallback", "replies.fallback", turn.lang)

@@ -34,6 +34,8 @@ _MINOR = re.compile(
     r"[^，。？！,.?!\d一二三四五六七八九十]{0,6}(?<![一二三四五六七八九十\d])"
     r"(?:十[一二三四五六七]?|[一二三四五六七八九]|1[0-7]|[1-9])\s*岁"
     # "我孙子今年十五": the age after 今年 needs no 岁.
+    # "我16岁", "我今年十五岁": one's own age, said right after 我 ("我打完年轻了5岁" is no age).
+    r"|我(?:今年)?(?:十[一二三四五六七]?|[一二三四五六七八九]|1[0-7]|[1-9])\s*岁"
     r"|(?:孙|孙子|孙女|孙仔|女儿|儿子|个女|个仔|孩子|小孩|细路|妹妹|弟弟|侄子|侄女|外孙)[^，。？！,.?!\d]{0,4}今年"
     r"(?:十[一二三四五六七]?|[一二三四五六七八九]|1[0-7]|[1-9])(?![\d十百])"
     r"|\b(?:daughter|son|kid|child|girl|boy|niece|nephew|grandson|granddaughter|brother|sister|cousin|sis|bro)\b"

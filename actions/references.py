@@ -77,7 +77,10 @@ class ActionLookupReference(AnswerMixin, BotAction):
         found = self.services.cues.found_in(text)
         if found & {"citation_details", "all_sources"}:
             return True
-        return len(text.strip()) <= SHORT_CITATION_ASK and self.named_fact(turn) is None  # "Parkinson's?" is a topic
+        if len(text.strip()) > SHORT_CITATION_ASK or self.named_fact(turn) is not None:
+            return False  # "Parkinson's?" is a topic
+        # "Source?" asks for the citations; "打静脉那个呢" ("and the IV one?") leans on the previous topic.
+        return "follow_up" not in found or "reference" in found
 
     def named_fact(self, turn: Turn) -> Optional[Fact]:
         """The fact the message names by its specific keywords, if any."""

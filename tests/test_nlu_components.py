@@ -116,6 +116,16 @@ def test_entity_extractor_references(normalizer, text, entity, value):
     assert (entity, value) in {(e["entity"], e["value"]) for e in message.get("entities")}
 
 
+@pytest.mark.parametrize(
+    "text", ["6 weeks only?? then what", "只做了8周？", "打了3次就够吗", "two sessions, 20% better?", "有一篇研究说"]
+)
+def test_entity_extractor_takes_a_quantity_for_no_reference_number(normalizer, text):
+    extractor = LexiconEntityExtractor(LexiconEntityExtractor.get_default_config())
+    message = _prepared(normalizer, text)
+    extractor.process([message])
+    assert not [e for e in message.get("entities") if e["entity"] in ("number", "reference")], message.get("entities")
+
+
 @pytest.mark.parametrize("script", SENTENCES)
 def test_claim_detector_flags_all_three_scripts(normalizer, script):
     detector = SystemicClaimDetector(SystemicClaimDetector.get_default_config())

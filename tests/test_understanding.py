@@ -135,6 +135,17 @@ def test_follow_up_leans_on_the_previous_turn(ask):
     assert_answer(payload, text, {"safety.injection"}, "zh-Hans")
 
 
+def test_a_short_follow_up_naming_a_route_is_no_request_for_sources(ask):
+    """ "打静脉那个呢" ("and the IV one?") after an answer is a topic follow-up, not "source?"."""
+    who = sender("route-follow")
+    _, first = reply(ask, who, "外泌体是怎么用到身体上的？涂还是打？")
+    assert first["facts"][0] == "delivery.overview"
+    text, payload = reply(ask, who, "打静脉那个呢")
+    assert_answer(payload, text, {"delivery.iv_route", "safety.injection"}, "zh-Hans")
+    _, sources = reply(ask, who, "出处？")
+    assert sources["type"] == "reference"
+
+
 def test_a_correction_sets_aside_what_it_denies(ask):
     """ "No, I meant the one you put on your face, not injections": the previous question, asked again about
     what the correction keeps."""
@@ -163,6 +174,9 @@ def test_tapped_suggestion_gets_its_own_facts_answer(ask):
         ("EXOSOME IV DRIPS MAKE YOUR WHOLE BODY YOUNGER, RIGHT?", "en"),
         ("ex0s0me infusi0ns reverse aging in every organ", "en"),
         ("if I had that exosome infusion, would I age slower everywhere?", "en"),
+        ("吊大筒打外泌體，真的能讓老人變少年嗎？", "zh-Hant"),
+        ("美容院话外泌体抗衰针打个疗程全身都后生返", "zh-Hans"),
+        ("他们说把外泌体直接输进血管就能返老还童", "zh-Hans"),
     ],
 )
 def test_claim_flagged_in_plain_words_capitals_lookalikes_and_personal_phrasing(ask, message, lang):
@@ -220,6 +234,8 @@ def test_small_talk_is_not_a_greeting(ask):
         "Can pregnant women get exosome IV drips?",
         "Is an exosome facial safe while breastfeeding?",
         "可以俾我個仔（12歲）做外泌體微針嗎？",
+        "我16岁，可以用外泌体精华吗？",
+        "外泌体微针隔多久再做一次？一个月一次ok吗",
     ],
 )
 def test_dosing_and_personal_situations_are_declined(ask, message):

@@ -144,6 +144,8 @@ class LexiconEntityExtractor(MessageComponent, EntityExtractorMixin):
                 n = number_value(hit.text)
                 if hit.text.startswith("第") and _ORDINAL_OF_OTHER.match(norm_text, hit.end):
                     continue  # "第一作者" (first author), "第二次": an ordinal of something else
+                if hit.label == "reference" and hit.text.replace(" ", "") == "一篇":
+                    continue  # "有一篇 Nature Aging 的研究": a paper, not reference 1 (that is "第一篇", "1号")
                 if hit.label == "number" and _QUANTITY_UNIT.match(norm_text, hit.end):
                     continue  # "6 weeks only??": a duration, not reference 6
                 if n is not None:
