@@ -95,7 +95,11 @@ class AnswerMixin:
         return self.services.composer.from_facts([fact], turn.lang) if fact is not None else None
 
     def not_covered(self, turn: Turn) -> Reply:
-        """The honest "my facts don't cover that", with what they do cover nearby."""
+        """The honest "my facts don't cover that" (a greeting or thanks is answered as one), with what they
+        do cover nearby."""
+        small_talk = self.small_talk(turn)  # type: ignore[attr-defined]
+        if small_talk is not None:
+            return small_talk
         return self.services.composer.message(
             "out_of_scope",
             "replies.not_covered",
@@ -157,9 +161,7 @@ class ActionFallback(AnswerMixin, BotAction):
         问题") is greeted; anything else gets the fallback reply."""
         if self.must_decline(turn):
             return self.decline_medical(turn)
-        answer = self.answer_in_context(turn)
-        if answer is not None:
-            return answer
-        if self.services.cues.found("greeting_words", turn.norm_text or turn.text):
-            return self.services.composer.message("greeting", "replies.greeting", turn.lang)
-        return self.services.composer.message("fallback", "replies.fallback", turn.lang)
+        if self.other_topic(turn):  # "and should it go in the fridge?", "is that brand any good?"
+            return self.decline_not_covered(turn)
+        answer = self.answer_in_context(turn) or self.small_talk(turn)
+        return answer or self.services.composer.message("fallback", "replies.fallback", turn.lang)

@@ -17,6 +17,7 @@ from bot.contract import FLAG_APPROVAL, FLAG_DISEASE_CURE, FLAG_OVERSTATED_PROOF
 from bot.kb.selection import CLAIM_FACTS, Context, Selection
 from bot.ocr import IMAGE_KEY, short_quote
 from bot.lang import LANGS, detect_script, normalize, script_is_ambiguous
+from bot.nlu.segments import is_question
 from bot.reply import Reply
 from bot.services import Services, default_services
 from bot.staff import HANDOFF_SLOT, STAFF, WAITING
@@ -24,6 +25,8 @@ from bot.staff import HANDOFF_SLOT, STAFF, WAITING
 CLAIM_FACT = "claims.systemic_injection"
 FURTHER_CODES = (FLAG_DISEASE_CURE, FLAG_OVERSTATED_PROOF, FLAG_APPROVAL)
 # Cue lists (data/nlu/lexicon.yml) that make a question personal medical advice, always declined.
+# A greeting this long at most that announces questions ("你好，我想问几个外泌体的问题") asks none yet.
+ANNOUNCEMENT_MAX_CHARS = 60
 PERSONAL_MEDICAL_CUES = frozenset({"dosing", "condition", "advice_request"})
 # An age under 18 ("my daughter is 15", "17岁", "十五歲"): advice for a child, declined.
 # Chinese needs a person before the age: "年轻五岁" is "five years younger", "七十岁" no child.
@@ -231,7 +234,17 @@ class BotAction(Action, metaclass=abc.ABCMeta):
             )
         if further:
             return self.check_further_claims(turn, further)
+        if self.name() != "action_lookup_reference" and self.asks_only_for_sources(turn):
+            from actions.references import ActionLookupReference  # "source?" whatever the intent came out as
+
+            return ActionLookupReference(self.services).respond(turn)
         return self.respond(turn)
+
+    def asks_only_for_sources(self, turn: Turn) -> bool:
+        """ "Source?", "refs pls 🙏", "出处呢？": a message of citation words only (and fillers)."""
+        return self.services.cues.consists_of(("citation_words", "citation_fillers"), turn.norm_text or turn.text) and (
+            self.services.cues.found("citation_words", turn.norm_text or turn.text)
+        )
 
     def check_further_claims(self, turn: Turn, codes: List[str]) -> Reply:
         """A claim of a cure, of proof or of approval: its warning, then what the evidence does show (the
@@ -303,6 +316,22 @@ class BotAction(Action, metaclass=abc.ABCMeta):
         if ("other_product" in found or "cell_therapy" in found) and not about_exosomes:
             return True
         return bool(found & {"price", "shopping", "other_use", "animal_patient"})
+
+    def small_talk(self, turn: Turn) -> Optional[Reply]:
+        """The reply to a greeting, thanks or goodbye that asks nothing ("Good morning, I have a few questions
+        about exosomes", "ok 明白 唔該晒"), whatever intent it was given; None for anything else."""
+        text = turn.norm_text or turn.text
+        found = self.services.cues.found_in(text)
+        announced = "announces_questions" in found and len(text) <= ANNOUNCEMENT_MAX_CHARS
+        if (is_question(text) and not announced) or self.other_topic(turn):
+            return None
+        if "thanks_words" in found:
+            return self.services.composer.message("greeting", "replies.thanks", turn.lang)
+        if "goodbye_words" in found:
+            return self.services.composer.message("greeting", "replies.goodbye", turn.lang, suggestions=())
+        if "greeting_words" in found:
+            return self.services.composer.message("greeting", "replies.greeting", turn.lang)
+        return None
 
     def decline_not_covered(self, turn: Turn) -> Reply:
         """The polite decline of a message the facts never cover, with facts near it as suggestions."""

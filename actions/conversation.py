@@ -99,8 +99,12 @@ class ActionThanks(SmallTalk):
         return "action_thanks"
 
     def respond(self, turn: Turn) -> Reply:
-        """You're welcome, with the default suggestions; "thanks! and is it safe?" gets the answer."""
-        return self.rescue(turn) or self.services.composer.message("greeting", "replies.thanks", turn.lang)
+        """You're welcome, with the default suggestions; "thanks! and is it safe?" gets the answer, and a price
+        or brand question taken for thanks ("how much 1 session normally") the decline."""
+        rescued = self.rescue(turn)
+        if rescued is None and self.other_topic(turn) and not self.says(turn, "thanks_words"):
+            return self.not_small_talk(turn)
+        return rescued or self.services.composer.message("greeting", "replies.thanks", turn.lang)
 
 
 class ActionHandoff(AnswerMixin, BotAction):
@@ -148,7 +152,7 @@ class ActionOutOfScope(AnswerMixin, BotAction):
         """Decline, suggesting facts near the message; a message that clearly asks about a fact is answered."""
         if self.must_decline(turn):
             return self.decline_medical(turn)
-        rescued = None if self.other_topic(turn) else self.answer_in_context(turn)
+        rescued = None if self.other_topic(turn) else self.answer_in_context(turn) or self.small_talk(turn)
         return rescued or self.services.composer.message(
             "out_of_scope", "replies.out_of_scope", turn.lang, suggestions=self.related_suggestions(turn)
         )
@@ -169,4 +173,4 @@ class ActionMedicalAdvice(BotAction):
             return self.decline_medical(turn)
         if self.other_topic(turn):  # a booking, a price, another treatment: not a medical question
             return self.decline_not_covered(turn)
-        return self.specific_answer(turn) or self.decline_medical(turn)
+        return self.specific_answer(turn) or self.small_talk(turn) or self.decline_medical(turn)

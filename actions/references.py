@@ -52,10 +52,9 @@ class ActionLookupReference(AnswerMixin, BotAction):
             answer = self.answer_in_context(turn)  # "只是老鼠做的 study?"
             if answer is not None:
                 return answer
-        if turn.last_refs and not self.services.cues.found("all_sources", turn.text):
-            return self.describe(
-                [kb.references[n] for n in turn.last_refs], turn.lang, intro_key="replies.previous_sources"
-            )
+        previous = [kb.references[n] for n in turn.last_refs if n in kb.references]  # the facts may have changed
+        if previous and not self.services.cues.found("all_sources", turn.text):
+            return self.describe(previous, turn.lang, intro_key="replies.previous_sources")
         if turn.values("journal") or turn.values("author") or turn.values("pmid") or turn.values("doi"):
             return composer.message("fallback", "replies.reference_not_found", turn.lang, suggestions=())
         return self.overview(turn.lang)

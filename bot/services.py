@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional
 
@@ -18,6 +19,9 @@ from bot.nlu.matching import TermMatcher
 from bot.reply import ReplyComposer
 from bot.staff.hours import SupportHours
 from bot.texts import Texts, default_texts
+
+
+_WORD = re.compile(r"[^\W_]")  # a letter, digit or Chinese character
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,18 @@ class Cues:
         found = frozenset(hit.label for hit in self._compiled().find(normalize(text)))
         self._matcher["last"] = (text, found)
         return set(found)
+
+    def consists_of(self, names: Iterable[str], text: str) -> bool:
+        """True when the text has a cue of the lists `names` and nothing else but punctuation and emoji."""
+        wanted = set(names)
+        norm = normalize(text)
+        hits = [hit for hit in self._compiled().find(norm) if hit.label in wanted]
+        if not hits:
+            return False
+        rest = list(norm)
+        for hit in hits:
+            rest[hit.start : hit.end] = [" "] * (hit.end - hit.start)
+        return not _WORD.search("".join(rest))
 
     def found(self, name: str, text: str) -> bool:
         """True when any cue of list `name` occurs in the text."""

@@ -383,3 +383,33 @@ def test_in_humans_after_an_animal_study_is_about_that_study(full, text, lang):
     assert reply["payload"]["evidence"]["level"] == "animal"
     first, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", {"lang": lang}, ranking=ranking))
     assert first["payload"]["facts"][0] == "overview.human_vs_animal"  # without that answer before
+
+
+@pytest.mark.parametrize("action, intent", [(ActionAnswer, "ask_knowledge"), (ActionFallback, "nlu_fallback")])
+@pytest.mark.parametrize("text", ["source? 🙏", "出处呢？", "refs pls"])
+def test_a_bare_request_for_sources_cites_the_previous_answer_whatever_the_intent(small, action, intent, text):
+    """ "Source?" is read as a citation request even when the classifier took it for something else."""
+    slots = {"last_question": "microneedling?", "last_facts": ["skin.trial_microneedling"], "last_refs": [3]}
+    reply, _ = run(action(small), tracker(text, intent, slots))
+    assert reply["payload"]["type"] == "reference"
+    assert [c["ref"] for c in reply["payload"]["citations"]] == [3]
+
+
+@pytest.mark.parametrize(
+    "action, intent, text",
+    [
+        (ActionAnswer, "ask_knowledge", "Good morning, I have a few questions about exosomes."),
+        (ActionFallback, "nlu_fallback", "你好，我想问几个外泌体的问题"),
+        (ActionOutOfScope, "out_of_scope", "ok 明白 唔該晒你"),
+        (ActionMedicalAdvice, "ask_medical_advice", "好的 谢谢你 我跟我妈说一下"),
+    ],
+)
+def test_greetings_and_thanks_that_ask_nothing_get_small_talk_whatever_the_intent(small, action, intent, text):
+    reply, _ = run(action(small), tracker(text, intent))
+    assert reply["payload"]["type"] == "greeting" and not reply["payload"]["facts"], reply["payload"]
+
+
+def test_a_claim_shaped_message_that_names_a_study_and_asks_who_wrote_it_gets_the_reference(full):
+    reply, _ = run(ActionCheckClaim(full), tracker("我孫子說有一篇Nature Aging的研究，是誰寫的？", "check_claim"))
+    assert reply["payload"]["type"] == "reference"
+    assert [c["ref"] for c in reply["payload"]["citations"]] == [6]

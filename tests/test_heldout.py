@@ -55,7 +55,7 @@ def _training_texts() -> set[str]:
     return texts - {""}
 
 
-@pytest.mark.parametrize("folder", ["dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7"])
+@pytest.mark.parametrize("folder", ["dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "dev8"])
 def test_development_sets_are_not_trained_on(folder: str) -> None:
     """The development sets are for finding what the bot misreads, never training examples."""
     nlu = set()
@@ -117,8 +117,19 @@ def test_held_out_end_to_end(servers, ask, conversations, output_dir: Path):
 # their scores are kept from sliding back. Measured 2026-11-30 with the model of that day: dev 0.923,
 # dev2 0.913, dev3 0.946, dev4 0.891, dev5 0.894, dev6 0.828; dev7 (written later that day) 0.818 on first
 # contact, 0.879 after its rounds (dev 0.921, dev2 0.923, dev3 0.938, dev4 0.898, dev5 0.885, dev6 0.822
-# with that model); the floors leave a few turns for training on another machine.
-DEV_FLOORS = {"dev": 0.90, "dev2": 0.89, "dev3": 0.92, "dev4": 0.86, "dev5": 0.86, "dev6": 0.80, "dev7": 0.84}
+# with that model); dev8 (written in the fourth session) 0.887 on first contact, 0.932 after its round (dev
+# 0.929, dev2 0.918, dev3 0.943, dev4 0.898, dev5 0.894, dev6 0.828, dev7 0.884 with that model); the floors
+# leave a few turns for training on another machine.
+DEV_FLOORS = {
+    "dev": 0.90,
+    "dev2": 0.89,
+    "dev3": 0.92,
+    "dev4": 0.86,
+    "dev5": 0.86,
+    "dev6": 0.80,
+    "dev7": 0.84,
+    "dev8": 0.90,
+}
 
 
 @pytest.mark.parametrize("folder", sorted(DEV_FLOORS))
