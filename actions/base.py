@@ -25,6 +25,8 @@ from bot.staff import HANDOFF_SLOT, STAFF, WAITING
 CLAIM_FACT = "claims.systemic_injection"
 FURTHER_CODES = (FLAG_DISEASE_CURE, FLAG_OVERSTATED_PROOF, FLAG_APPROVAL)
 # Cue lists (data/nlu/lexicon.yml) that make a question personal medical advice, always declined.
+# A message this long at most that compares another product with exosomes asks about that comparison.
+COMPARISON_MAX_CHARS = 150
 # A greeting this long at most that announces questions ("你好，我想问几个外泌体的问题") asks none yet.
 ANNOUNCEMENT_MAX_CHARS = 60
 PERSONAL_MEDICAL_CUES = frozenset({"dosing", "condition", "advice_request"})
@@ -315,6 +317,9 @@ class BotAction(Action, metaclass=abc.ABCMeta):
         about_exosomes = "exosome" in found and "not_exosome" not in found
         if ("other_product" in found or "cell_therapy" in found) and not about_exosomes:
             return True
+        compares = "other_product" in found and "versus_or_with" in found and "prp" not in found
+        if compares and len(turn.norm_text or turn.text) <= COMPARISON_MAX_CHARS:
+            return True  # "is NMN better than exosomes?", "serum with retinol, ok?" (a long story compares in passing)
         return bool(found & {"price", "shopping", "other_use", "animal_patient"})
 
     def small_talk(self, turn: Turn) -> Optional[Reply]:

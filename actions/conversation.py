@@ -23,8 +23,9 @@ class SmallTalk(AnswerMixin, BotAction):
 
     def rescue(self, turn: Turn) -> Optional[Reply]:
         """An answer when the message also asks a clear question (several words, a question sentence)."""
-        if len(turn.norm_text.split()) < 4 and len(turn.norm_text) < 10:
-            return None
+        short = len(turn.norm_text.split()) < 4 and len(turn.norm_text) < 10
+        if short and (not is_question(turn.norm_text) or self.says(turn, "thanks_words")):
+            return None  # "thanks!", "ok 👍"; a short question ("所以它算药喔？") is answered below
         if self.must_decline(turn) and is_question(turn.norm_text or turn.text):
             return self.decline_medical(turn)  # "thanks! can my 15-year-old use it?"
         if turn.confidence < SMALL_TALK_SURE and any(s.get("question") for s in turn.segments):
@@ -119,6 +120,12 @@ class ActionHandoff(AnswerMixin, BotAction):
         """Hand-off note (within or outside support hours); a question that only looked like a request for a
         person ("in humans too?") and clearly asks about a fact is answered instead."""
         text = turn.norm_text or turn.text
+        if not self.services.cues.found("human", text) and self.services.cues.found("citation_words", text):
+            from actions.references import ActionLookupReference  # "来源给我一下 我要放限动"
+
+            sources = ActionLookupReference(self.services).previous_sources(turn)
+            if sources is not None:
+                return sources
         if not self.services.cues.found("human", text) or self.services.cues.found("human_study", text):
             # "有冇真人做过?" (done in real people?) asks about the evidence, not for a person.
             answer = self.answer_in_context(turn)

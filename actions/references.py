@@ -35,6 +35,9 @@ class ActionLookupReference(AnswerMixin, BotAction):
             return composer.message("fallback", "replies.reference_unknown", turn.lang, suggestions=(), n=unknown[0])
         asks_for_citation = self.asks_for_citation(turn)
         refs = [kb.references[n] for n in numbers] or self.named(turn)
+        small_talk = None if refs else self.small_talk(turn)  # "你好，想查询一些关于 exosome 的资料。"
+        if small_talk is not None:
+            return small_talk
         if not refs and asks_for_citation:
             refs = self.cited_by_named_fact(turn)
         if len(refs) == 1 and self.asks_for_finding(turn):
@@ -52,12 +55,18 @@ class ActionLookupReference(AnswerMixin, BotAction):
             answer = self.answer_in_context(turn)  # "只是老鼠做的 study?"
             if answer is not None:
                 return answer
-        previous = [kb.references[n] for n in turn.last_refs if n in kb.references]  # the facts may have changed
-        if previous and not self.services.cues.found("all_sources", turn.text):
-            return self.describe(previous, turn.lang, intro_key="replies.previous_sources")
+        previous = self.previous_sources(turn)
+        if previous is not None and not self.services.cues.found("all_sources", turn.text):
+            return previous
         if turn.values("journal") or turn.values("author") or turn.values("pmid") or turn.values("doi"):
             return composer.message("fallback", "replies.reference_not_found", turn.lang, suggestions=())
         return self.overview(turn.lang)
+
+    def previous_sources(self, turn: Turn) -> Optional[Reply]:
+        """The references of the previous answer, or None when there was none."""
+        kb = self.services.kb
+        previous = [kb.references[n] for n in turn.last_refs if n in kb.references]  # the facts may have changed
+        return self.describe(previous, turn.lang, intro_key="replies.previous_sources") if previous else None
 
     def cited_by_named_fact(self, turn: Turn) -> List[Reference]:
         """ "Which journal was the split-face one in?": the references of the study the message names by a

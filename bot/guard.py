@@ -28,11 +28,30 @@ def blank_markup(text: str) -> str:
     return _MARKUP.sub(lambda m: " " * len(m.group()), text)
 
 
+def _category(char: str) -> str:
+    """The Unicode category, with emoji newer than this Python's Unicode tables (🥹, 🫶: "Cn" here) as symbols."""
+    category = unicodedata.category(char)
+    if category == "Cn" and _is_emoji_plane(char):
+        return "So"
+    return category
+
+
+def _is_emoji_plane(char: str) -> bool:
+    return 0x1F000 <= ord(char) <= 0x1FAFF
+
+
+def _is_noncharacter(char: str) -> bool:
+    code = ord(char)
+    return 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE
+
+
 def _is_unreadable(char: str) -> bool:
     if char in _ALLOWED_CONTROL:
         return False
-    category = unicodedata.category(char)
-    return char == "\ufffd" or category in ("Cc", "Cs", "Co", "Cn")
+    category = _category(char)
+    # Unassigned code points are unreadable only as noncharacters: newer emoji and CJK characters than this
+    # Python's tables know are still text.
+    return char == "\ufffd" or category in ("Cc", "Cs", "Co") or (category == "Cn" and _is_noncharacter(char))
 
 
 def _has_words(text: str) -> bool:
@@ -52,6 +71,6 @@ def inspect(text: Optional[str]) -> Optional[str]:
         return None
     if readable != text:
         return MARKUP
-    if any(unicodedata.category(c) in ("So", "Sk") for c in readable):
+    if any(_category(c) in ("So", "Sk") for c in readable):
         return EMOJI_ONLY
     return None  # punctuation only: understood as a normal (unclear) message

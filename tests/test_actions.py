@@ -329,6 +329,11 @@ def test_personal_situations_are_declined_and_look_alikes_answered(full, action,
         (ActionAnswer, "ask_knowledge", "PRP打膝盖有没有效？"),
         (ActionMedicalAdvice, "ask_medical_advice", "can you recommend a legit clinic for exosome facials near me"),
         (ActionMedicalAdvice, "ask_medical_advice", "are exosome liquid biopsy tests accurate for cancer detection?"),
+        (ActionAnswer, "ask_knowledge", "Is NMN supplementation better than exosomes for anti-ageing?"),
+        (ActionMedicalAdvice, "ask_medical_advice", "can i use my exosome serum with retinol or does it cancel out"),
+        (ActionAnswer, "ask_knowledge", "外泌体精华和玻尿酸可以一起用吗"),
+        (ActionAnswer, "ask_knowledge", "Does Medicare cover exosome shots?"),
+        (ActionAnswer, "ask_knowledge", "cheapest place for exosome microneedling near me?"),
     ],
 )
 def test_prices_bookings_and_other_treatments_are_not_covered(full, action, intent, text):
@@ -413,3 +418,10 @@ def test_a_claim_shaped_message_that_names_a_study_and_asks_who_wrote_it_gets_th
     reply, _ = run(ActionCheckClaim(full), tracker("我孫子說有一篇Nature Aging的研究，是誰寫的？", "check_claim"))
     assert reply["payload"]["type"] == "reference"
     assert [c["ref"] for c in reply["payload"]["citations"]] == [6]
+
+
+def test_a_request_for_sources_taken_for_a_hand_off_gets_the_sources(small):
+    slots = {"last_question": "microneedling?", "last_facts": ["skin.trial_microneedling"], "last_refs": [3]}
+    reply, _ = run(ActionHandoff(small), tracker("來源給我一下 我要放限動 📌", "request_human", slots))
+    assert reply["payload"]["type"] == "reference"
+    assert [c["ref"] for c in reply["payload"]["citations"]] == [3]

@@ -18,6 +18,10 @@ from bot.guard import blank_markup, inspect
         ("\x1b[31mred", "unreadable"),
         ("\ufffd\ufffd", "unreadable"),
         ("😀😀👍", "emoji_only"),
+        # Emoji newer than Python 3.10's Unicode tables (🥹 and 🫶 are Unicode 14) are still emoji, not binary.
+        ("是真的嗎🥹", None),
+        ("🥹🫶", "emoji_only"),
+        ("\ufffe", "unreadable"),
         ("<img src=x onerror=alert(1)>", "markup"),
         ("<script>alert(1)</script>", "markup"),
         ("<b>what are exosomes?</b>", None),

@@ -55,7 +55,7 @@ def _training_texts() -> set[str]:
     return texts - {""}
 
 
-@pytest.mark.parametrize("folder", ["dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "dev8"])
+@pytest.mark.parametrize("folder", ["dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "dev8", "dev9"])
 def test_development_sets_are_not_trained_on(folder: str) -> None:
     """The development sets are for finding what the bot misreads, never training examples."""
     nlu = set()
@@ -118,8 +118,9 @@ def test_held_out_end_to_end(servers, ask, conversations, output_dir: Path):
 # dev2 0.913, dev3 0.946, dev4 0.891, dev5 0.894, dev6 0.828; dev7 (written later that day) 0.818 on first
 # contact, 0.879 after its rounds (dev 0.921, dev2 0.923, dev3 0.938, dev4 0.898, dev5 0.885, dev6 0.822
 # with that model); dev8 (written in the fourth session) 0.887 on first contact, 0.932 after its round (dev
-# 0.929, dev2 0.918, dev3 0.943, dev4 0.898, dev5 0.894, dev6 0.828, dev7 0.884 with that model); the floors
-# leave a few turns for training on another machine.
+# 0.929, dev2 0.918, dev3 0.943, dev4 0.898, dev5 0.894, dev6 0.828, dev7 0.884 with that model); dev9 (same
+# session) 0.863 on first contact, 0.912 after its round (dev 0.929, dev2 0.918, dev3 0.946, dev4 0.903, dev5
+# 0.894, dev6 0.828, dev7 0.884, dev8 0.935); the floors leave a few turns for training on another machine.
 DEV_FLOORS = {
     "dev": 0.90,
     "dev2": 0.89,
@@ -129,6 +130,7 @@ DEV_FLOORS = {
     "dev6": 0.80,
     "dev7": 0.84,
     "dev8": 0.90,
+    "dev9": 0.88,
 }
 
 

@@ -242,3 +242,22 @@ def test_dosing_and_personal_situations_are_declined(ask, message):
     text, payload = reply(ask, sender("medical"), message)
     assert payload["type"] == "out_of_scope" and payload["facts"] == []
     assert payload["intent"] == "ask_medical_advice"
+
+
+@pytest.mark.parametrize(
+    "message, facts",
+    [
+        ("ok i get that IV drips won't make you younger but is an exosome facial safe", {"safety.topical"}),
+        ("我明白打點滴唔會令人後生，但係外泌體做面安唔安全？", {"safety.topical"}),
+    ],
+)
+def test_what_follows_but_is_the_question(ask, message, facts):
+    """ "I know X, but Y?": the answer is about Y, and granting X raises no flag."""
+    _, payload = reply(ask, sender("but"), message)
+    assert not flagged(payload) and payload["facts"][0] in facts, payload["facts"]
+
+
+def test_prp_compared_with_exosomes_is_answered_from_the_trial_that_compares_them(ask):
+    """Another product compared with exosomes is not covered, except PRP: a trial compares the two."""
+    _, payload = reply(ask, sender("prp"), "Is PRP better than exosomes for the face?")
+    assert payload["facts"] and payload["facts"][0] == "skin.trial_vs_prp", payload["facts"]
