@@ -373,3 +373,26 @@ def test_a_rule_component_keeps_its_term_lists_in_the_model(normalizer, tokenize
         loaded.process([message])
         sentence = message.get_sparse_features(TEXT)[1]
         assert sentence is not None and sentence.features.toarray().tolist() == [[1.0]]
+
+
+@pytest.mark.parametrize(
+    "text, parts",
+    [
+        (
+            "is the microneedling facial safe and how long does it last",
+            ["is the microneedling facial safe", "and how long does it last"],
+        ),
+        (
+            "i know drips can't make you younger but is the facial safe",
+            ["i know drips can't make you younger", "but is the facial safe"],
+        ),
+        ("我知道打针没用，不过涂脸的安全吗", ["我知道打针没用,", "不过涂脸的安全吗"]),
+        ("is it safe and effective", ["is it safe and effective"]),
+    ],
+)
+def test_segments_split_a_second_question_and_what_follows_but(normalizer, text, parts):
+    """Two questions joined by "and how/is/...", and a question after "but"/"不过", are segments of their own."""
+    from bot.nlu.segments import split_segments
+
+    norm = _prepared(normalizer, text).get("norm_text")
+    assert [norm[s.start : s.end].strip() for s in split_segments(norm)] == parts
