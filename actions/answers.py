@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, Optional, Text
 
 from actions.base import BotAction, Turn
-from bot.kb.selection import HUMAN_VS_ANIMAL_FACT, STUDY_LEVELS
+from bot.kb import Fact
+from bot.kb.selection import ANIMAL_OVERVIEW_FACT, HUMAN_VS_ANIMAL_FACT, STUDY_LEVELS
 from bot.nlu.segments import is_question
 from bot.reply import Reply
 from bot.services import Services
@@ -39,6 +40,9 @@ class AnswerMixin:
         wants_more = follow_up and self.services.cues.found("more", turn.norm_text or turn.text)
         if wants_more and turn.last_facts and len(turn.text.strip()) <= SHORT_MESSAGE:
             return self.more(turn, **kwargs)
+        animal = self.animal_side(turn, follow_up)
+        if animal is not None:
+            return composer.from_facts([animal], turn.lang, **kwargs)
         selection = self.select(turn, follow_up=follow_up)  # type: ignore[attr-defined]
         if selection.lead is not None and self.about_that_study(turn, selection.lead.id, follow_up):
             return composer.from_facts([self.services.kb.facts[turn.last_facts[0]]], turn.lang, **kwargs)
@@ -56,6 +60,22 @@ class AnswerMixin:
         previous = self.services.kb.facts.get(turn.last_facts[0])
         short = len(turn.text.strip()) <= SHORT_MESSAGE * 2
         return previous is not None and previous.id != lead and previous.level in STUDY_LEVELS and short
+
+    def animal_side(self, turn: Turn, follow_up: bool) -> Optional[Fact]:
+        """A short "and in mice?" / "那老鼠呢" after an answer about people or an organ: the animal study the
+        previous fact lists as related, else the overview of the animal studies; None for anything else."""
+        text = turn.norm_text or turn.text
+        if not (follow_up and turn.last_facts) or len(text.strip()) > SHORT_MESSAGE * 2:
+            return None
+        found = self.services.cues.found_in(text)
+        if "animal_words" not in found or found & {"human_study", "exosome"} or "人" in text or "human" in text:
+            return None
+        kb = self.services.kb
+        previous = kb.facts.get(turn.last_facts[0])
+        if previous is None or previous.level in STUDY_LEVELS:
+            return None
+        related = [kb.facts[f] for f in previous.related if f in kb.facts and kb.facts[f].level == "animal"]
+        return related[0] if related else kb.facts.get(ANIMAL_OVERVIEW_FACT)
 
     def more(self, turn: Turn, **kwargs: Any) -> Reply:
         """The next related fact not given yet, or "that's all" with other questions offered."""

@@ -35,7 +35,7 @@ PERSONAL_MEDICAL_CUES = frozenset({"dosing", "condition", "advice_request"})
 _MINOR = re.compile(
     r"(?<![\d.])(?:1[0-7]|[1-9])\s*(?:yrs?|years?)[\s-]*old\b(?!\s*(?:dog|cat|pup|puppy|lab|horse|pet|car))"
     r"|(?<![\d.])(?:1[0-7]|[1-9])\s*(?:yo|y/o)\b"
-    r"|(?:孙|孙子|孙女|孙仔|女儿|儿子|个女|个仔|孩子|小孩|细路|客人|顾客|妹妹|弟弟|学生|侄子|侄女|外孙)"
+    r"|(?:孙|孙子|孙女|孙仔|女儿|儿子|个女|个仔|孩子|小孩|细路|客人|顾客|妹妹|弟弟|我妹|我弟|细妹|细佬|学生|侄子|侄女|外孙)"
     r"[^，。？！,.?!\d一二三四五六七八九十]{0,6}(?<![一二三四五六七八九十\d])"
     r"(?:十[一二三四五六七]?|[一二三四五六七八九]|1[0-7]|[1-9])\s*岁"
     # "我孙子今年十五": the age after 今年 needs no 岁.
@@ -315,6 +315,8 @@ class BotAction(Action, metaclass=abc.ABCMeta):
         which brand, a use of exosomes such as cancer tests, or an animal patient."""
         found = self.services.cues.found_in(turn.norm_text or turn.text)
         about_exosomes = "exosome" in found and "not_exosome" not in found
+        if {"prp", "versus_or_with"} <= found:
+            return False  # "and vs PRP?", "跟那个PRP比呢": a trial compares the two
         if ("other_product" in found or "cell_therapy" in found) and not about_exosomes:
             return True
         compares = "other_product" in found and "versus_or_with" in found and "prp" not in found

@@ -86,7 +86,11 @@ class ActionGoodbye(SmallTalk):
         return "action_goodbye"
 
     def respond(self, turn: Turn) -> Reply:
-        """A short goodbye, no suggestions (only when the message says goodbye or thanks)."""
+        """A short goodbye, no suggestions (only when the message says goodbye or thanks); a goodbye that also
+        asks a question ("What are they exactly. Thank you") gets the answer."""
+        rescued = self.rescue(turn)
+        if rescued is not None:
+            return rescued
         if not (self.says(turn, "goodbye_words") or self.says(turn, "thanks_words")):
             return self.not_small_talk(turn)
         return self.services.composer.message("greeting", "replies.goodbye", turn.lang, suggestions=())
@@ -103,8 +107,9 @@ class ActionThanks(SmallTalk):
         """You're welcome, with the default suggestions; "thanks! and is it safe?" gets the answer, and a price
         or brand question taken for thanks ("how much 1 session normally") the decline."""
         rescued = self.rescue(turn)
-        if rescued is None and self.other_topic(turn) and not self.says(turn, "thanks_words"):
-            return self.not_small_talk(turn)
+        asks = not self.says(turn, "thanks_words") or is_question(turn.norm_text or turn.text)
+        if rescued is None and self.other_topic(turn) and asks:
+            return self.not_small_talk(turn)  # "how much 1 session?", "thanks! and your office hours?"
         return rescued or self.services.composer.message("greeting", "replies.thanks", turn.lang)
 
 

@@ -425,3 +425,17 @@ def test_a_request_for_sources_taken_for_a_hand_off_gets_the_sources(small):
     reply, _ = run(ActionHandoff(small), tracker("來源給我一下 我要放限動 📌", "request_human", slots))
     assert reply["payload"]["type"] == "reference"
     assert [c["ref"] for c in reply["payload"]["citations"]] == [3]
+
+
+@pytest.mark.parametrize(
+    "previous, text, fact",
+    [
+        ("organs.alzheimers", "what about in mice tho", "animal.brain_sirt1"),
+        ("organs.alzheimers", "Have they tried it in mice at least", "animal.brain_sirt1"),
+        ("verdict.overall", "那老鼠呢", "animal.overview"),
+    ],
+)
+def test_and_in_mice_after_an_answer_about_people_gives_the_animal_study_of_that_topic(full, previous, text, fact):
+    slots = {"last_question": "do exosomes help?", "last_facts": [previous], "last_refs": []}
+    reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", slots))
+    assert reply["payload"]["facts"][0] == fact

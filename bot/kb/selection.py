@@ -71,6 +71,9 @@ CLAIM_FACTS = ("claims.systemic_injection", "advice.systemic_products")
 # lab study, "in humans??" asks about that study, whose own text says where it was done.
 HUMAN_VS_ANIMAL_FACT = "overview.human_vs_animal"
 STUDY_LEVELS = ("animal", "in_vitro")
+# After an answer about people or an organ, "and in mice?" asks for the animal study behind that topic (a fact
+# it lists as related); with none, for the overview of the animal studies.
+ANIMAL_OVERVIEW_FACT = "animal.overview"
 
 
 @dataclass(frozen=True)
