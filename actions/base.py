@@ -25,6 +25,8 @@ from bot.staff import HANDOFF_SLOT, STAFF, WAITING
 CLAIM_FACT = "claims.systemic_injection"
 FURTHER_CODES = (FLAG_DISEASE_CURE, FLAG_OVERSTATED_PROOF, FLAG_APPROVAL)
 # Cue lists (data/nlu/lexicon.yml) that make a question personal medical advice, always declined.
+# "Is it true?" this long at most, after a message that made the claim, asks about that claim.
+TRUE_QUESTION_MAX_CHARS = 30
 # A message this long at most that compares another product with exosomes asks about that comparison.
 COMPARISON_MAX_CHARS = 150
 # A greeting this long at most that announces questions ("你好，我想问几个外泌体的问题") asks none yet.
@@ -283,9 +285,13 @@ class BotAction(Action, metaclass=abc.ABCMeta):
         return False
 
     def claim_across_turns(self, turn: Turn) -> bool:
-        """The claim made over two messages: the route in the previous one, the whole-body effect in this one."""
+        """The claim made over two messages: the route in the previous one, the whole-body effect in this one;
+        or the claim pasted in the previous one and "is it true?" asked in this one."""
         if not turn.previous_text or not turn.norm_text:
             return False
+        if len(turn.norm_text) <= TRUE_QUESTION_MAX_CHARS and self.services.cues.found("is_it_true", turn.norm_text):
+            if self.services.claims.detect(turn.previous_text):
+                return True
         route = self.services.claims.route_sentence(turn.previous_text)
         if route is None:
             return False

@@ -439,3 +439,10 @@ def test_and_in_mice_after_an_answer_about_people_gives_the_animal_study_of_that
     slots = {"last_question": "do exosomes help?", "last_facts": [previous], "last_refs": []}
     reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", slots))
     assert reply["payload"]["facts"][0] == fact
+
+
+def test_a_follow_up_naming_the_previous_facts_own_keyword_stays_with_it(full):
+    """ "what is SASP" after the double-role answer is about that answer's own term, not another basics fact."""
+    slots = {"last_question": "exosome 系不是一定等于抗衰老?", "last_facts": ["basics.double_role"], "last_refs": []}
+    reply, _ = run(ActionAnswer(full), tracker("wait what is SASP", "ask_knowledge", slots))
+    assert reply["payload"]["facts"][0] == "basics.double_role"

@@ -186,6 +186,14 @@ def test_claim_flagged_in_plain_words_capitals_lookalikes_and_personal_phrasing(
     assert text.startswith("⚠️")
 
 
+def test_is_it_true_after_a_pasted_claim_keeps_the_flag(ask):
+    who = sender("true")
+    _, first = reply(ask, who, "朋友圈广告：「外泌体回输疗程，逆转衰老，修复五脏六腑」")
+    assert flagged(first)
+    _, second = reply(ask, who, "真的假的？")
+    assert flagged(second) and second["facts"][0] == "claims.systemic_injection"
+
+
 def test_claim_made_across_two_turns(ask):
     who = sender("across")
     _, first = reply(ask, who, "My spa sells exosome IV drips for 800 dollars.")

@@ -304,7 +304,13 @@ class FactSelector:
             for c in candidates
             if self.kb.facts[c.fact].topic in topics and c.fact not in context.facts and c.keyword > 0
         ]
-        return max(same, key=lambda c: (c.keyword, c.learned)) if same else None
+        if not same:
+            return None
+        chosen = max(same, key=lambda c: (c.keyword, c.learned))
+        named = max(candidates, key=lambda c: c.keyword)
+        if named.keyword >= self.retriever.specific_score and named.keyword > chosen.keyword:
+            return None  # "what is SASP?" names the previous answer's own fact more clearly than another one
+        return chosen
 
     def is_clear(self, selection: Selection) -> bool:
         """A selection strong enough to overrule an intent that points elsewhere."""
