@@ -16,6 +16,7 @@ from bot.nlu.segments import is_question
 _SENTENCE_END = re.compile(r"[。！？!?;；\n]+|\.(?=\s|$)")
 # Clause breaks inside a sentence.
 _CLAUSE_BREAK = re.compile(r"[，,、:：]|但是|不过|可是|\bbut\b|\bhowever\b|\balthough\b|\bwhile\b")
+_DOUBT_CLAUSE_BREAK = re.compile(_CLAUSE_BREAK.pattern + r"|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 _ROLES = (
     "route",
     "effect_strong",
@@ -51,6 +52,8 @@ _AGE_EFFECTS = re.compile(
 _QUESTION = re.compile(
     r"[?？]|吗|呢|么|是不是|有没有|会不会|能不能|多少|怎么|什么|为什么|哪|几|是否"
     r"|\b(?:what|how|why|which|who|where|when|is|are|do|does|did|can|could|should|will|would|any|has|have)\b"
+    # A-not-A ("安不安全") and a sentence-final 不 / 没 ("面膜安全不", "有用没") ask too.
+    r"|([\u4e00-\u9fff])[不没]\1|(?<=[\u4e00-\u9fff])(?:不|没有?)\s*$"
 )
 
 
@@ -250,7 +253,8 @@ def _asks_elsewhere(text: str, sentences: List[tuple[int, int]], claim: tuple[in
 def _in_question(text: str, hit: Hit, sentences: List[tuple[int, int]]) -> bool:
     """The hit's clause asks ("any proof or is it rubbish?"): a doubt put as a question, not a dismissal."""
     sentence = next((s for s in sentences if s[0] <= hit.start < s[1]), (0, len(text)))
-    clauses = _spans(text[sentence[0] : sentence[1] + 1], _CLAUSE_BREAK)
+    # A space between Chinese words also ends a clause here: chat without punctuation ("…是扯的 我就想问面膜安全不").
+    clauses = _spans(text[sentence[0] : sentence[1] + 1], _DOUBT_CLAUSE_BREAK)
     clause = next(
         ((sentence[0] + a, sentence[0] + b) for a, b in clauses if sentence[0] + a <= hit.start < sentence[0] + b),
         sentence,

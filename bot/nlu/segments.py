@@ -23,6 +23,8 @@ _QUESTION = re.compile(
     r"|\bany (?:data|evidence|proof|research|studies|study|trials?)\b"
     # A-not-A questions of any verb or adjective ("安不安全", "有没有", Cantonese 唔 normalised to 不).
     r"|([\u4e00-\u9fff])[不没]\1"
+    # A sentence-final 不 / 没(有) asks, in chat ("安全不", "有用没", "试过没有").
+    r"|(?<=[\u4e00-\u9fff])(?:不|没有?)\s*$"
 )
 # Segments shorter than this many letters or characters are joined to the previous one.
 _MIN_CONTENT = 4
