@@ -38,12 +38,13 @@ class AnswerMixin:
         composer = self.services.composer
         follow_up = self.is_follow_up(turn)
         wants_more = follow_up and self.services.cues.found("more", turn.norm_text or turn.text)
-        if wants_more and turn.last_facts and len(turn.text.strip()) <= SHORT_MESSAGE:
-            return self.more(turn, **kwargs)
+        selection = self.select(turn, follow_up=follow_up)  # type: ignore[attr-defined]
+        names = any(c.keyword >= self.services.retriever.specific_score for c in selection.candidates)
+        if wants_more and turn.last_facts and len(turn.text.strip()) <= SHORT_MESSAGE and not names:
+            return self.more(turn, **kwargs)  # "tell me more"; "more on the joint one" names its fact
         animal = self.animal_side(turn, follow_up)
         if animal is not None:
             return composer.from_facts([animal], turn.lang, **kwargs)
-        selection = self.select(turn, follow_up=follow_up)  # type: ignore[attr-defined]
         if selection.lead is not None and self.about_that_study(turn, selection.lead.id, follow_up):
             return composer.from_facts([self.services.kb.facts[turn.last_facts[0]]], turn.lang, **kwargs)
         if selection.lead is not None:

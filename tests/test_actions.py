@@ -446,3 +446,23 @@ def test_a_follow_up_naming_the_previous_facts_own_keyword_stays_with_it(full):
     slots = {"last_question": "exosome 系不是一定等于抗衰老?", "last_facts": ["basics.double_role"], "last_refs": []}
     reply, _ = run(ActionAnswer(full), tracker("wait what is SASP", "ask_knowledge", slots))
     assert reply["payload"]["facts"][0] == "basics.double_role"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "有个粉丝说她才14岁，满脸痘痘，能不能用外泌体原液",
+        "我自己有玫瑰痤疮，能不能天天用外泌体精华",
+        "本人患有甲状腺炎，长期服用优甲乐，用外泌体护肤品会不会有影响？",
+        "i take metformin as part of my stack, any issue with exosome facials?",
+    ],
+)
+def test_ones_own_condition_medication_and_a_young_fan_are_declined(full, text):
+    reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge"))
+    assert reply["payload"]["intent"] == "ask_medical_advice" and not reply["payload"]["facts"]
+
+
+def test_a_biology_teacher_is_no_secondary_school_student(full):
+    """ "中学生物教师" (a secondary-school biology teacher) contains "中学生" but is no child."""
+    reply, _ = run(ActionAnswer(full), tracker("我是中学生物教师，外泌体是什么？", "ask_knowledge"))
+    assert reply["payload"]["facts"] and reply["payload"]["facts"][0] == "basics.definition"
