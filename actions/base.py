@@ -17,7 +17,7 @@ from bot.contract import FLAG_APPROVAL, FLAG_DISEASE_CURE, FLAG_OVERSTATED_PROOF
 from bot.kb.selection import CLAIM_FACTS, Context, Selection
 from bot.ocr import IMAGE_KEY, short_quote
 from bot.lang import LANGS, detect_script, normalize, script_is_ambiguous
-from bot.nlu.segments import is_question
+from bot.nlu.segments import is_question, split_segments
 from bot.reply import Reply
 from bot.services import Services, default_services
 from bot.staff import HANDOFF_SLOT, STAFF, WAITING
@@ -323,11 +323,18 @@ class BotAction(Action, metaclass=abc.ABCMeta):
         about_exosomes = "exosome" in found and "not_exosome" not in found
         if {"prp", "versus_or_with"} <= found:
             return False  # "and vs PRP?", "跟那个PRP比呢": a trial compares the two
-        if ("other_product" in found or "cell_therapy" in found) and not about_exosomes:
+        other_product = bool(found & {"other_product", "other_products"})
+        if (other_product or "cell_therapy" in found) and not about_exosomes:
             return True
-        compares = "other_product" in found and "versus_or_with" in found and "prp" not in found
-        if compares and len(turn.norm_text or turn.text) <= COMPARISON_MAX_CHARS:
+        text = turn.norm_text or turn.text
+        compares = other_product and "versus_or_with" in found and "prp" not in found
+        if compares and len(text) <= COMPARISON_MAX_CHARS:
             return True  # "is NMN better than exosomes?", "serum with retinol, ok?" (a long story compares in passing)
+        if len(text) > COMPARISON_MAX_CHARS:
+            # A long story mentions a price or a shop in passing ("…and at the till she asked for a discount. My
+            # question: …"): only its last question counts.
+            questions = [text[seg.start : seg.end] for seg in split_segments(text) if seg.question]
+            found = self.services.cues.found_in(questions[-1]) if questions else found
         return bool(found & {"price", "shopping", "other_use", "animal_patient"})
 
     def small_talk(self, turn: Turn) -> Optional[Reply]:

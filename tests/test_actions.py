@@ -466,3 +466,22 @@ def test_a_biology_teacher_is_no_secondary_school_student(full):
     """ "中学生物教师" (a secondary-school biology teacher) contains "中学生" but is no child."""
     reply, _ = run(ActionAnswer(full), tracker("我是中学生物教师，外泌体是什么？", "ask_knowledge"))
     assert reply["payload"]["facts"] and reply["payload"]["facts"][0] == "basics.definition"
+
+
+@pytest.mark.parametrize(
+    "text, covered",
+    [
+        ("Is Profhilo better than an exosome facial?", False),
+        ("热玛吉和外泌体哪个好", False),
+        ("does tretinoin cause peeling?", False),
+        (
+            "Long day at the salon. A regular brought her husband, he asked a hundred things, and at the till he "
+            "asked whether we give a discount for a course of five. What I actually want to know: has exosome "
+            "microneedling been tested in people?",
+            True,
+        ),
+    ],
+)
+def test_other_products_are_not_covered_and_a_price_in_a_long_story_is_not_the_question(full, text, covered):
+    reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", ranking={"skin.trial_microneedling": 0.6}))
+    assert bool(reply["payload"]["facts"]) == covered, reply["payload"]
