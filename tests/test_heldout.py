@@ -55,7 +55,9 @@ def _training_texts() -> set[str]:
     return texts - {""}
 
 
-@pytest.mark.parametrize("folder", ["dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "dev8", "dev9", "dev10"])
+@pytest.mark.parametrize(
+    "folder", ["dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "dev8", "dev9", "dev10", "dev11"]
+)
 def test_development_sets_are_not_trained_on(folder: str) -> None:
     """The development sets are for finding what the bot misreads, never training examples."""
     nlu = set()
@@ -122,7 +124,8 @@ def test_held_out_end_to_end(servers, ask, conversations, output_dir: Path):
 # session) 0.863 on first contact, 0.912 after its round (dev 0.929, dev2 0.918, dev3 0.946, dev4 0.903, dev5
 # 0.894, dev6 0.828, dev7 0.884, dev8 0.935); dev10 (same session) 0.862 on first contact, 0.915 after its
 # round (dev 0.931, dev2 0.918, dev3 0.948, dev4 0.911, dev5 0.902, dev6 0.860, dev7 0.905, dev8 0.940, dev9
-# 0.932); the floors leave a few turns for training on another machine.
+# 0.932); dev11 (written last, scored once and never tuned on) 0.903; the floors leave a few turns for
+# training on another machine.
 DEV_FLOORS = {
     "dev": 0.90,
     "dev2": 0.89,
@@ -134,6 +137,7 @@ DEV_FLOORS = {
     "dev8": 0.90,
     "dev9": 0.88,
     "dev10": 0.88,
+    "dev11": 0.87,
 }
 
 
