@@ -69,7 +69,7 @@ class AnswerMixin:
         if not (follow_up and turn.last_facts) or len(text.strip()) > SHORT_MESSAGE * 2:
             return None
         found = self.services.cues.found_in(text)
-        if "animal_words" not in found or found & {"human_study", "exosome"} or "人" in text or "human" in text:
+        if "animal_words" not in found or found & {"human_study", "exosome", "people_words"}:
             return None
         kb = self.services.kb
         previous = kb.facts.get(turn.last_facts[0])
@@ -159,9 +159,7 @@ class ActionCheckClaim(AnswerMixin, BotAction):
         if self.other_topic(turn):  # "is this brand worth buying?", "milk has exosomes too, so drink milk?"
             return self.not_covered(turn)
         if self.asks_about_named_study(turn):  # "my grandson mentioned a Nature Aging study: who wrote it?"
-            from actions.references import ActionLookupReference
-
-            return ActionLookupReference(self.services).respond(turn)
+            return self.reference_lookup().respond(turn)
         return self.answer(turn, type="claim_check", intro_key="replies.claim_intro") or self.not_covered(turn)
 
     def asks_about_named_study(self, turn: Turn) -> bool:

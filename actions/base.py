@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 import re
 from dataclasses import dataclass, replace
-from typing import Any, Dict, List, Optional, Text
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -22,13 +22,16 @@ from bot.reply import Reply
 from bot.services import Services, default_services
 from bot.staff import HANDOFF_SLOT, STAFF, WAITING
 
+if TYPE_CHECKING:
+    from actions.references import ActionLookupReference
+
 CLAIM_FACT = "claims.systemic_injection"
 FURTHER_CODES = (FLAG_DISEASE_CURE, FLAG_OVERSTATED_PROOF, FLAG_APPROVAL)
 # Cue lists (data/nlu/lexicon.yml) that make a question personal medical advice, always declined.
 # "Is it true?" this long at most, after a message that made the claim, asks about that claim.
 TRUE_QUESTION_MAX_CHARS = 30
-# A message this long at most that compares another product with exosomes asks about that comparison.
-COMPARISON_MAX_CHARS = 150
+# A message longer than this tells a story: a comparison, price or shop in it is mentioned in passing.
+STORY_CHARS = 150
 # A greeting this long at most that announces questions ("你好，我想问几个外泌体的问题") asks none yet.
 ANNOUNCEMENT_MAX_CHARS = 60
 PERSONAL_MEDICAL_CUES = frozenset({"dosing", "condition", "advice_request"})
@@ -239,10 +242,14 @@ class BotAction(Action, metaclass=abc.ABCMeta):
         if further:
             return self.check_further_claims(turn, further)
         if self.name() != "action_lookup_reference" and self.asks_only_for_sources(turn):
-            from actions.references import ActionLookupReference  # "source?" whatever the intent came out as
-
-            return ActionLookupReference(self.services).respond(turn)
+            return self.reference_lookup().respond(turn)  # "source?" whatever the intent came out as
         return self.respond(turn)
+
+    def reference_lookup(self) -> "ActionLookupReference":
+        """The reference look-up on the same services, for a message another action received."""
+        from actions.references import ActionLookupReference  # references.py builds on this module
+
+        return ActionLookupReference(self.services)
 
     def asks_only_for_sources(self, turn: Turn) -> bool:
         """ "Source?", "refs pls 🙏", "出处呢？": a message of citation words only (and fillers)."""
@@ -289,9 +296,11 @@ class BotAction(Action, metaclass=abc.ABCMeta):
         or the claim pasted in the previous one and "is it true?" asked in this one."""
         if not turn.previous_text or not turn.norm_text:
             return False
-        if len(turn.norm_text) <= TRUE_QUESTION_MAX_CHARS and self.services.cues.found("is_it_true", turn.norm_text):
-            if self.services.claims.detect(turn.previous_text):
-                return True
+        asks_if_true = len(turn.norm_text) <= TRUE_QUESTION_MAX_CHARS and self.services.cues.found(
+            "is_it_true", turn.norm_text
+        )
+        if asks_if_true and self.services.claims.detect(turn.previous_text):
+            return True
         route = self.services.claims.route_sentence(turn.previous_text)
         if route is None:
             return False
@@ -319,20 +328,21 @@ class BotAction(Action, metaclass=abc.ABCMeta):
         """The message is about something the facts never cover: another product or topic (fish oil,
         retinol, the weather), a cell therapy that is explicitly not exosomes, prices, where to buy or book,
         which brand, a use of exosomes such as cancer tests, or an animal patient."""
-        found = self.services.cues.found_in(turn.norm_text or turn.text)
+        text = turn.norm_text or turn.text
+        found = self.services.cues.found_in(text)
         about_exosomes = "exosome" in found and "not_exosome" not in found
         if {"prp", "versus_or_with"} <= found:
             return False  # "and vs PRP?", "跟那个PRP比呢": a trial compares the two
         other_product = bool(found & {"other_product", "other_products"})
         if (other_product or "cell_therapy" in found) and not about_exosomes:
             return True
-        text = turn.norm_text or turn.text
+        story = len(text) > STORY_CHARS
         compares = other_product and "versus_or_with" in found and "prp" not in found
-        if compares and len(text) <= COMPARISON_MAX_CHARS:
-            return True  # "is NMN better than exosomes?", "serum with retinol, ok?" (a long story compares in passing)
-        if len(text) > COMPARISON_MAX_CHARS:
-            # A long story mentions a price or a shop in passing ("…and at the till she asked for a discount. My
-            # question: …"): only its last question counts.
+        if compares and not story:
+            return True  # "is NMN better than exosomes?", "serum with retinol, ok?"
+        if story:
+            # A story compares, or mentions a price or a shop, in passing ("…and at the till she asked for a
+            # discount. My question: …"): only its last question counts.
             questions = [text[seg.start : seg.end] for seg in split_segments(text) if seg.question]
             found = self.services.cues.found_in(questions[-1]) if questions else found
         return bool(found & {"price", "shopping", "other_use", "animal_patient"})

@@ -126,9 +126,7 @@ class ActionHandoff(AnswerMixin, BotAction):
         person ("in humans too?") and clearly asks about a fact is answered instead."""
         text = turn.norm_text or turn.text
         if not self.services.cues.found("human", text) and self.services.cues.found("citation_words", text):
-            from actions.references import ActionLookupReference  # "来源给我一下 我要放限动"
-
-            sources = ActionLookupReference(self.services).previous_sources(turn)
+            sources = self.reference_lookup().previous_sources(turn)  # "来源给我一下 我要放限动"
             if sources is not None:
                 return sources
         if not self.services.cues.found("human", text) or self.services.cues.found("human_study", text):

@@ -13,7 +13,7 @@ from bot.contract import LEVELS
 from bot.kb.models import Fact, KnowledgeBase, Passage, Reference, Topic
 from bot.kb.provenance import Article, check_facts
 from bot.lang import normalize
-from bot.paths import SOURCE_NAME, facts_dir, source_article
+from bot.paths import facts_dir, source_article
 
 REFERENCES_FILE = "references.yml"
 LANG_KEYS = ("zh", "en")
@@ -345,4 +345,4 @@ def default_knowledge_base() -> KnowledgeBase:
 
 @functools.lru_cache(maxsize=4)
 def _knowledge_base_in(directory: Path) -> KnowledgeBase:
-    return load_knowledge_base(directory, article=directory.parent / "source" / SOURCE_NAME)
+    return load_knowledge_base(directory)  # the article of the same data folder (ARTICLE_OF_DATA)

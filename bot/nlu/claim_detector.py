@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 from bot.contract import FLAG_SYSTEMIC_INJECTION
 from bot.nlu.lexicon import claim_rules
 from bot.nlu.matching import Hit, TermMatcher
-from bot.nlu.segments import is_question
+from bot.nlu.segments import CHINESE_ASKING_FORMS, is_question
 
 # Sentence ends; an English full stop only when followed by space or the end ("i.v." stays inside).
 _SENTENCE_END = re.compile(r"[。！？!?;；\n]+|\.(?=\s|$)")
@@ -52,8 +52,7 @@ _AGE_EFFECTS = re.compile(
 _QUESTION = re.compile(
     r"[?？]|吗|呢|么|是不是|有没有|会不会|能不能|多少|怎么|什么|为什么|哪|几|是否"
     r"|\b(?:what|how|why|which|who|where|when|is|are|do|does|did|can|could|should|will|would|any|has|have)\b"
-    # A-not-A ("安不安全") and a sentence-final 不 / 没 ("面膜安全不", "有用没") ask too.
-    r"|([\u4e00-\u9fff])[不没]\1|(?<=[\u4e00-\u9fff])(?:不|没有?)\s*$"
+    r"|" + CHINESE_ASKING_FORMS  # "面膜安全不", "安不安全"
 )
 
 

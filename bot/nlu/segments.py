@@ -16,15 +16,15 @@ _BREAK = re.compile(
     r"|(?<![\d.])(?=[1-9](?:[)）]|[.、](?!\d)))"
 )
 _CONTENT = re.compile(r"[a-z\u3400-\u4dbf\u4e00-\u9fff]")
+# Chinese asking forms without a question word: A-not-A of any verb or adjective ("安不安全", "有没有",
+# Cantonese 唔 normalised to 不) and a sentence-final 不 / 没(有) in chat ("安全不", "有用没", "试过没有").
+CHINESE_ASKING_FORMS = r"([\u4e00-\u9fff])[不没]\1|(?<=[\u4e00-\u9fff])(?:不|没有?)\s*$"
 _QUESTION = re.compile(
     r"[?？]|吗|吧|呢|么|嘛|是不是|有没有|会不会|能不能|可不可以|行不行|好不好|多少|多久|怎么|怎样|什么|为什么|哪|几|是否|靠谱|值得|啥|咧|伐|咋"
     r"|^\s*(?:(?:also|and|and also|plus|btw|so|but|ok|then|what about)\s+)?(?:what|how|why|which|who|where|when|is|are|do|does|did|can|could|should|will|would|any|has|have|was|were)\b"
     r"|\b(?:or not|right|legit|true|safe|bo|meh|anot|or no)\b\s*$"
     r"|\bany (?:data|evidence|proof|research|studies|study|trials?)\b"
-    # A-not-A questions of any verb or adjective ("安不安全", "有没有", Cantonese 唔 normalised to 不).
-    r"|([\u4e00-\u9fff])[不没]\1"
-    # A sentence-final 不 / 没(有) asks, in chat ("安全不", "有用没", "试过没有").
-    r"|(?<=[\u4e00-\u9fff])(?:不|没有?)\s*$"
+    r"|" + CHINESE_ASKING_FORMS
 )
 # Segments shorter than this many letters or characters are joined to the previous one.
 _MIN_CONTENT = 4
