@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Text, Tuple, TypeVar, cast
 
@@ -94,6 +95,23 @@ class AtomicChanges:
         self._atomically(conversation_id, change)
 
 
+def use_wal(connection: sqlite3.Connection, attempts: int = 50) -> None:
+    """Put the database in WAL mode unless it is already (the mode is stored in the file).
+
+    Switching to WAL needs the file to itself, and SQLite answers "database is locked" at once, without
+    waiting for its busy timeout, when another process opens it in that moment; so try again for a while.
+    """
+    for attempt in range(attempts):
+        try:
+            if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == attempts - 1:
+                raise
+            time.sleep(0.1)
+
+
 class SQLiteLockStore(AtomicChanges, LockStore):
     """Ticket locks in an SQLite file shared by the Rasa processes of one machine (no server needed)."""
 
@@ -119,10 +137,17 @@ class SQLiteLockStore(AtomicChanges, LockStore):
             # isolation_level None: transactions are begun explicitly; WAL lets readers run during a write;
             # synchronous=OFF: a lock does not outlive the servers, so it need not survive a power cut.
             connection = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
-            connection.execute("PRAGMA journal_mode=WAL")
+            use_wal(connection)
             connection.execute("PRAGMA synchronous=OFF")
             self._local.connection = connection
         return connection
+
+    @classmethod
+    def prepare(cls, path: Path) -> None:
+        """Create the lock file with its table in WAL mode before the Rasa processes start, so that they do
+        not race to create it (the launcher calls this; a store opened on an existing file only checks it)."""
+        store = cls(path=str(path))
+        store._connection().close()
 
     def _store_error(self, error: Exception) -> str:
         return f"Check that the lock file {self.path} is writable and its disk is not full."

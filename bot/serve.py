@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from bot.locks import SQLiteLockStore
 from bot.paths import ROOT, VAR
 from bot.runtime import SQLITE_SIDE_FILES, PRIVATE_UMASK, open_private_log, private_file, private_sqlite
 from bot.runtime import api_arguments  # noqa: F401  (the `rasa run` API options; bot.runtime adds them)
@@ -348,6 +349,7 @@ class BotServers:
             lock_file = Path(self._tmp.name) / "locks.db"  # this run's processes only; stale locks go with a restart
             for suffix in ("", *SQLITE_SIDE_FILES):
                 Path(f"{lock_file}{suffix}").unlink(missing_ok=True)
+            SQLiteLockStore.prepare(lock_file)  # created here, once, not by the processes at the same moment
         # `rasa run` through bot.runtime: the API token and JWT secret (api_arguments) are read from the
         # environment there, so they are not on this command line, which `ps` shows to every local user.
         rasa_args = [

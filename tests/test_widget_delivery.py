@@ -813,7 +813,7 @@ def test_a_stored_conversation_gives_the_answer_of_a_client_id() -> None:
     ] * 5
 
 
-# ---- The server answers a client message id once, also after a restart (runs last: restarts Rasa)
+# ---- The server answers a client message id once, also after a restart (a bot of its own: restarted here)
 
 
 def socket_client(servers: BotServers, session: str) -> Any:
@@ -835,9 +835,12 @@ def exchange(client: Any, session: str, text: str, client_id: str, attempt: int)
     return events
 
 
-def test_the_server_answers_a_client_id_once_even_after_a_restart(servers: BotServers, tracker_db: Path) -> None:
+def test_the_server_answers_a_client_id_once_even_after_a_restart(servers: BotServers, bot_factory: Any) -> None:
     import uuid
 
+    # Two Rasa processes as the session's, sharing its action server; restarting them leaves the session's be.
+    servers = bot_factory(action_server=False, action_port=servers.settings.action_port, workers=2)
+    tracker_db = Path(servers.settings.env["TRACKER_SQLITE_PATH"])
     session, client_id = uuid.uuid4().hex, uuid.uuid4().hex
     client = socket_client(servers, session)
     try:

@@ -43,6 +43,34 @@ def test_tickets_issued_at_once_by_several_processes_are_all_different(tmp_path:
     assert store.get_lock("c1") is None, "the last one out deletes the lock"
 
 
+def _open_at_once(directory: str, rounds: int, start: "multiprocessing.synchronize.Barrier") -> int:
+    for n in range(rounds):
+        start.wait(timeout=60)  # a process that failed leaves the others here: fail, do not hang
+        SQLiteLockStore(path=f"{directory}/locks{n}.db").issue_ticket("c", 60)
+    return rounds
+
+
+def test_processes_opening_a_new_lock_file_at_the_same_moment_all_start(tmp_path: Path) -> None:
+    # Rasa processes started together used to fail with "database is locked" while switching the new file
+    # to WAL (CI, a restart with two processes); each must open it, whoever comes first.
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        start = manager.Barrier(4)
+        with context.Pool(4) as pool:
+            assert pool.starmap(_open_at_once, [(str(tmp_path), 30, start)] * 4) == [30] * 4
+    for n in range(30):
+        assert SQLiteLockStore(path=str(tmp_path / f"locks{n}.db")).get_lock("c") is not None
+
+
+def test_the_launcher_prepares_the_lock_file_before_the_processes_start(tmp_path: Path) -> None:
+    SQLiteLockStore.prepare(tmp_path / "locks.db")
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "locks.db") as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert connection.execute("SELECT count(*) FROM locks").fetchone()[0] == 0
+
+
 def test_sqlite_lock_store_behaves_like_rasas_in_memory_one(tmp_path: Path) -> None:
     """The same operations give the same locks as stock Rasa's InMemoryLockStore."""
     stores = [InMemoryLockStore(), SQLiteLockStore(path=str(tmp_path / "locks.db"))]
