@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Text, Tuple, TypeVar, cast
 
@@ -38,6 +37,8 @@ import redis
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, LockStore, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
+
+from bot.sqlite import use_wal
 
 T = TypeVar("T")
 Change = Callable[[Optional[TicketLock]], Tuple[Optional[TicketLock], T]]
@@ -93,23 +94,6 @@ class AtomicChanges:
             return (lock if lock.is_someone_waiting() else None), None
 
         self._atomically(conversation_id, change)
-
-
-def use_wal(connection: sqlite3.Connection, attempts: int = 50) -> None:
-    """Put the database in WAL mode unless it is already (the mode is stored in the file).
-
-    Switching to WAL needs the file to itself, and SQLite answers "database is locked" at once, without
-    waiting for its busy timeout, when another process opens it in that moment; so try again for a while.
-    """
-    for attempt in range(attempts):
-        try:
-            if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                connection.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or attempt == attempts - 1:
-                raise
-            time.sleep(0.1)
 
 
 class SQLiteLockStore(AtomicChanges, LockStore):

@@ -18,9 +18,11 @@ never from its command line, which every local user can read.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -34,6 +36,7 @@ import yaml
 
 from bot.locks import SQLiteLockStore
 from bot.paths import ROOT, VAR
+from bot.sqlite import use_wal
 from bot.runtime import SQLITE_SIDE_FILES, PRIVATE_UMASK, open_private_log, private_file, private_sqlite
 from bot.runtime import api_arguments  # noqa: F401  (the `rasa run` API options; bot.runtime adds them)
 from bot.widget import server_command
@@ -149,6 +152,8 @@ def check_stores(env: Mapping[str, str]) -> None:
             connection.execute(sa.text("SELECT 1"))
         engine.dispose()
         if db["dialect"] == "sqlite":
+            with contextlib.closing(sqlite3.connect(db["db"], timeout=5)) as connection:
+                use_wal(connection)  # here, before several Rasa processes open the file at the same moment
             private_sqlite(Path(db["db"]))  # side files (-wal, -shm) an earlier run left behind
     except Exception as error:
         raise StartupError(

@@ -30,6 +30,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import runtime
 from bot.paths import VAR
+from bot.sqlite import use_wal
 
 logger = logging.getLogger(__name__)
 
@@ -209,9 +210,9 @@ class ConfiguredSQLTrackerStore(SQLTrackerStore):
 
 def sqlite_pragmas(connection: Any, _record: Any) -> None:
     """WAL journal, `synchronous=NORMAL` and a 5 s busy timeout on every new SQLite connection."""
+    use_wal(connection)
     cursor = connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=5000")
     finally:

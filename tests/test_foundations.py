@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -114,6 +115,8 @@ def test_the_launcher_stops_when_the_tracker_store_cannot_be_reached(trained_mod
 
 def test_store_checks_name_the_setting(tmp_path: Path) -> None:
     check_stores({"TRACKER_SQLITE_PATH": str(tmp_path / "ok.db")})
+    with sqlite3.connect(tmp_path / "ok.db") as connection:  # switched once here, not by the Rasa processes
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     with pytest.raises(StartupError, match="REDIS_URL"):
         check_stores({"TRACKER_SQLITE_PATH": str(tmp_path / "ok.db"), "REDIS_URL": "redis://127.0.0.1:1/0"})
     with pytest.raises(StartupError, match="TRACKER_DB_URL"):
