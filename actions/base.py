@@ -34,6 +34,8 @@ TRUE_QUESTION_MAX_CHARS = 30
 STORY_CHARS = 150
 # A greeting this long at most that announces questions ("你好，我想问几个外泌体的问题") asks none yet.
 ANNOUNCEMENT_MAX_CHARS = 60
+# The end of a first sentence ("有冇source? 我想print俾佢睇"): question and exclamation marks, a full stop.
+SENTENCE_MARK = re.compile(r"[?？!！。]+")
 PERSONAL_MEDICAL_CUES = frozenset({"dosing", "condition", "advice_request"})
 # An age under 18 ("my daughter is 15", "17岁", "十五歲"): advice for a child, declined.
 # Chinese needs a person before the age: "年轻五岁" is "five years younger", "七十岁" no child.
@@ -241,8 +243,9 @@ class BotAction(Action, metaclass=abc.ABCMeta):
             )
         if further:
             return self.check_further_claims(turn, further)
-        if self.name() != "action_lookup_reference" and self.asks_only_for_sources(turn):
-            return self.reference_lookup().respond(turn)  # "source?" whatever the intent came out as
+        asked = self.sources_request(turn) if self.name() != "action_lookup_reference" else None
+        if asked is not None:
+            return self.reference_lookup().respond(asked)  # "source?" whatever the intent came out as
         return self.respond(turn)
 
     def reference_lookup(self) -> "ActionLookupReference":
@@ -251,10 +254,26 @@ class BotAction(Action, metaclass=abc.ABCMeta):
 
         return ActionLookupReference(self.services)
 
-    def asks_only_for_sources(self, turn: Turn) -> bool:
-        """ "Source?", "refs pls 🙏", "出处呢？": a message of citation words only (and fillers)."""
-        return self.services.cues.consists_of(("citation_words", "citation_fillers"), turn.norm_text or turn.text) and (
-            self.services.cues.found("citation_words", turn.norm_text or turn.text)
+    def sources_request(self, turn: Turn) -> Optional[Turn]:
+        """ "Source?", "refs pls 🙏", "出处呢？": a message of citation words only (and fillers), or one whose
+        first sentence is that and whose rest only says why ("有冇source? 我想print俾佢睇"); the turn with
+        just the request, else None."""
+        text = turn.norm_text or turn.text
+        if self._citation_only(text):
+            return turn
+        parts = SENTENCE_MARK.split(text, maxsplit=1)
+        if len(parts) < 2 or not self._citation_only(parts[0]):
+            return None
+        # The rest asks nothing (no further question mark) and names no fact ("…and is it safe?" does).
+        rest = parts[1]
+        if SENTENCE_MARK.search(rest) or self.services.selector.retriever.scores(rest):
+            return None
+        return replace(turn, text=parts[0], norm_text=parts[0])
+
+    def _citation_only(self, text: str) -> bool:
+        cues = self.services.cues
+        return cues.consists_of(("citation_words", "citation_fillers"), text) and bool(
+            cues.found("citation_words", text)
         )
 
     def check_further_claims(self, turn: Turn, codes: List[str]) -> Reply:

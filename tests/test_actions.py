@@ -485,3 +485,69 @@ def test_a_biology_teacher_is_no_secondary_school_student(full):
 def test_other_products_are_not_covered_and_a_price_in_a_long_story_is_not_the_question(full, text, covered):
     reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", ranking={"skin.trial_microneedling": 0.6}))
     assert bool(reply["payload"]["facts"]) == covered, reply["payload"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I have bad knees and take naproxen daily. The clinic offers exosome shots, should I go for it?",
+        "my mum had a stroke last year, you think she should go for the drips?",
+        "if I start the exosome facial, how many times a month is enough?",
+        "我自己食緊降血壓藥，想做外泌體面膜，我啱唔啱做？",
+    ],
+)
+def test_own_medication_a_relatives_decision_and_how_often_are_declined(full, text):
+    reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", ranking={"skin.overview": 0.5}))
+    assert reply["payload"]["intent"] == "ask_medical_advice" and not reply["payload"]["facts"], reply["payload"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the clinic near my office charges 900 per exosome facial, normally how much ah",
+        "is $1500 a vial a rip-off for exosomes?",
+        "朋友推荐一个韩国外泌体精华，这个牌子好不好？",
+        "这家医美诊所做外泌体微针靠谱吗",
+        "唔關外泌體事，想問幹細胞打膝頭有冇用",
+    ],
+)
+def test_prices_brands_clinics_and_what_is_not_about_exosomes_are_not_covered(full, text):
+    reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", ranking={"skin.overview": 0.5}))
+    assert reply["payload"]["type"] == "out_of_scope" and not reply["payload"]["facts"], reply["payload"]
+
+
+def test_a_correction_naming_another_disease_leaves_the_one_set_aside(full):
+    """ "Sorry, I meant Parkinson's, not stroke" after a stroke question: the previous question no longer
+    lifts the stroke study."""
+    slots = {"last_question": "外泌体对中风有没有帮助", "last_facts": ["animal.stroke_bbb"], "last_refs": []}
+    reply, _ = run(ActionAnswer(full), tracker("不好意思打错了，是帕金森不是中风", "ask_knowledge", slots))
+    assert reply["payload"]["facts"][0] == "animal.parkinsons", reply["payload"]["facts"]
+
+
+@pytest.mark.parametrize("text", ["source? my aunt believes all this, I want to show her", "有冇出處？我想俾阿媽睇吓"])
+def test_a_request_for_sources_with_a_reason_cites_the_previous_answer(small, text):
+    slots = {"last_question": "microneedling?", "last_facts": ["skin.trial_microneedling"], "last_refs": [3]}
+    reply, _ = run(ActionAnswer(small), tracker(text, "ask_medical_advice", slots))
+    assert reply["payload"]["type"] == "reference"
+    assert [c["ref"] for c in reply["payload"]["citations"]] == [3]
+
+
+def test_a_request_for_sources_followed_by_another_question_is_not_only_that(small):
+    slots = {"last_question": "microneedling?", "last_facts": ["skin.trial_microneedling"], "last_refs": [3]}
+    reply, _ = run(ActionAnswer(small), tracker("source? and is it safe", "ask_knowledge", slots))
+    assert reply["payload"]["type"] != "reference" or reply["payload"]["facts"], reply["payload"]
+
+
+@pytest.mark.parametrize(
+    "text, fact",
+    [
+        ("外泌体精华抹在脸上到底有没有用", "skin"),
+        ("does exosome serum on the face actually do anything?", "skin"),
+        ("外泌体面膜安全吗", "safety.topical"),
+        ("is exosome serum safe?", "safety.topical"),
+    ],
+)
+def test_a_skin_products_form_says_topical_and_only_a_safety_word_asks_about_safety(full, text, fact):
+    reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge"))
+    lead = reply["payload"]["facts"][0]
+    assert lead == fact if "." in fact else not lead.startswith("safety."), reply["payload"]["facts"]

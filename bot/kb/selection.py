@@ -218,9 +218,13 @@ class FactSelector:
         w = self.weights
         learned, none = self._learned(ranking, segments)
         keywords = self.retriever.scores(text)
-        if context is not None:  # a correction leans on the previous turn ("no, I meant the creams")
-            keywords = self._without_contrasted(text, keywords)
         bonus = self._context_bonus(context)
+        if context is not None:  # a correction leans on the previous turn ("no, I meant the creams")
+            kept = self._without_contrasted(text, keywords)
+            # What the writer sets aside ("it's Parkinson's, not stroke") gets no lift from the previous
+            # question either, which named it.
+            bonus = {fact: value for fact, value in bonus.items() if fact in kept or fact not in keywords}
+            keywords = kept
         specific = self.retriever.specific_score
         candidates = []
         for fact_id in set(learned) | set(keywords) | set(bonus):
@@ -230,7 +234,7 @@ class FactSelector:
             if fact_id in CLAIM_FACTS and not claim_made:
                 score *= w.negated_claim if denied_claim else w.unflagged_claim
             candidates.append(Candidate(fact_id, score, learned.get(fact_id, 0.0), keyword_score, tuple(words)))
-        candidates.sort(key=lambda c: (-c.score, c.fact))
+        candidates.sort(key=lambda c: (-c.score, -c.keyword, c.fact))  # a tie: the stronger keywords
         if not candidates:
             return Selection(None, none=none, reason="nothing matched")
         continued = self._continuation(text, context, candidates, keywords)

@@ -111,7 +111,12 @@ class ClaimDetector:
             for s in reversed(_spans(norm_text, _SENTENCE_END))
             if s[0] <= routes[-1].start < s[1] or s[0] <= routes[-1].start
         )
-        text = norm_text[sentence[0] : sentence[1]]
+        # Up to the end of the route's clause: what the sentence goes on to ask ("…打进血管的 有在人身上研究过吗")
+        # is that turn's question, not a doubt about what the next turn says.
+        clause_end = next(
+            (m.start() for m in _DOUBT_CLAUSE_BREAK.finditer(norm_text, routes[-1].end, sentence[1])), sentence[1]
+        )
+        text = norm_text[sentence[0] : clause_end]
         subjects = [h.text for h in hits if h.label == "subject" and not sentence[0] <= h.start < sentence[1]]
         return (" ".join(dict.fromkeys(subjects)) + " " + text).strip() if subjects else text
 
