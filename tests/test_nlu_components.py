@@ -7,7 +7,10 @@ from rasa.nlu.constants import TOKENS_NAMES
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.lang import normalize
+from bot.nlu.claim_detector import ClaimDetector
 from bot.nlu.claims import SystemicClaimDetector
+from bot.nlu.segments import is_question
 from bot.nlu.entities import LexiconEntityExtractor
 from bot.nlu.normalizer import ScriptNormalizer
 from bot.nlu.tokenizer import BilingualTokenizer
@@ -396,3 +399,25 @@ def test_segments_split_a_second_question_and_what_follows_but(normalizer, text,
 
     norm = _prepared(normalizer, text).get("norm_text")
     assert [norm[s.start : s.end].strip() for s in split_segments(norm)] == parts
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        (
+            "我朋友每个月都去打外泌体点滴 这种打进血管的 有人体研究吗",
+            "她说打完整个人年轻了好几岁 说是全身回春 真的假的",
+        ),
+        (
+            "my neighbour gets exosome IV drips, are they even tested?",
+            "she says they made her whole body 10 years younger",
+        ),
+    ],
+)
+def test_a_route_in_one_turn_and_the_whole_body_effect_in_the_next_make_the_claim(first: str, second: str) -> None:
+    """The first turn's own question ("are they tested?") is no doubt about what the next turn reports."""
+    detector = ClaimDetector()
+    route = detector.route_sentence(normalize(first))
+    assert route is not None and not is_question(route), route
+    hits = detector.detect(f"{route}\n{normalize(second)}")
+    assert hits and hits[0].end > len(route) + 1, hits
