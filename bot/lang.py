@@ -91,6 +91,7 @@ def _fold_char(char: str) -> str:
     return lower if len(lower) == 1 else char
 
 
+@functools.lru_cache(maxsize=512)  # a turn normalises the same few texts many times
 def normalize(text: str) -> str:
     """Full-width to half-width, Traditional to Simplified, lower case; same length as the input.
 

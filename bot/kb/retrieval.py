@@ -75,6 +75,7 @@ class FactRetriever:
             self._index.append((fact, entries))
             for w in words:
                 document_frequency[w] = document_frequency.get(w, 0) + 1
+        self._words = frozenset(w for _, entries in self._index for w, _ in entries)
         total = max(len(kb.facts), 1)
         self._weight = {
             w: (1.0 + math.log(total / df)) * (SINGLE_HAN_FACTOR if len(w) == 1 and has_cjk(w) else 1.0)
@@ -87,8 +88,9 @@ class FactRetriever:
         """Fact id -> (score, matched keywords); a keyword inside a longer match of the fact is dropped."""
         text = normalize(text)
         scores: dict[str, tuple[float, list[str]]] = {}
+        present = {w for w in self._words if w in text}  # one pass over the distinct keywords
         for fact, entries in self._index:
-            spans = [(m[0], m[1], w, weak) for w, weak in entries for m in [keyword_span(w, text)] if m]
+            spans = [(m[0], m[1], w, weak) for w, weak in entries if w in present for m in [keyword_span(w, text)] if m]
             kept = [
                 s
                 for s in spans

@@ -63,6 +63,10 @@ def term_pieces(term: str) -> tuple[tuple[str, bool], ...]:
     return tuple(pieces)
 
 
+# Texts whose hits a matcher keeps (cleared when full): a turn's few texts, many times over.
+FIND_CACHE_SIZE = 64
+
+
 class TermMatcher:
     """Finds labelled terms (and optional raw spaCy token patterns) in normalised text.
 
@@ -87,6 +91,7 @@ class TermMatcher:
                     self._prefixed.setdefault(pieces[0][0][:1], []).append((pieces, label))
                 else:
                     self._exact.setdefault(pieces[0][0], []).append((pieces, label))
+        self._found: dict[str, tuple[Hit, ...]] = {}
         self.matcher = None
         if patterns:
             from spacy.matcher import Matcher
@@ -108,6 +113,16 @@ class TermMatcher:
 
     def find(self, text: str) -> list[Hit]:
         """Every match in `text` (already normalised), overlapping ones included, in text order."""
+        # One turn asks about the same text several times (cue groups, a citation request, the claim
+        # detector's questions): the hits of the last texts are kept (hits are immutable).
+        cached = self._found.get(text)
+        if cached is None:
+            if len(self._found) >= FIND_CACHE_SIZE:
+                self._found.clear()
+            cached = self._found[text] = tuple(self._find(text))
+        return list(cached)
+
+    def _find(self, text: str) -> list[Hit]:
         pieces = split(text)
         if not pieces:
             return []
