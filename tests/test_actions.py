@@ -334,6 +334,15 @@ def test_personal_situations_are_declined_and_look_alikes_answered(full, action,
         (ActionAnswer, "ask_knowledge", "外泌体精华和玻尿酸可以一起用吗"),
         (ActionAnswer, "ask_knowledge", "Does Medicare cover exosome shots?"),
         (ActionAnswer, "ask_knowledge", "cheapest place for exosome microneedling near me?"),
+        (
+            ActionAnswer,
+            "ask_knowledge",
+            "the clinic near my office charges 900 per exosome facial, normally how much ah",
+        ),
+        (ActionAnswer, "ask_knowledge", "is $1500 a vial a rip-off for exosomes?"),
+        (ActionAnswer, "ask_knowledge", "朋友推荐一个韩国外泌体精华，这个牌子好不好？"),
+        (ActionAnswer, "ask_knowledge", "这家医美诊所做外泌体微针靠谱吗"),
+        (ActionAnswer, "ask_knowledge", "唔關外泌體事，想問幹細胞打膝頭有冇用"),
     ],
 )
 def test_prices_bookings_and_other_treatments_are_not_covered(full, action, intent, text):
@@ -455,6 +464,10 @@ def test_a_follow_up_naming_the_previous_facts_own_keyword_stays_with_it(full):
         "我自己有玫瑰痤疮，能不能天天用外泌体精华",
         "本人患有甲状腺炎，长期服用优甲乐，用外泌体护肤品会不会有影响？",
         "i take metformin as part of my stack, any issue with exosome facials?",
+        "I have bad knees and take naproxen daily. The clinic offers exosome shots, should I go for it?",
+        "my mum had a stroke last year, you think she should go for the drips?",
+        "if I start the exosome facial, how many times a month is enough?",
+        "我自己食緊降血壓藥，想做外泌體面膜，我啱唔啱做？",
     ],
 )
 def test_ones_own_condition_medication_and_a_young_fan_are_declined(full, text):
@@ -485,35 +498,6 @@ def test_a_biology_teacher_is_no_secondary_school_student(full):
 def test_other_products_are_not_covered_and_a_price_in_a_long_story_is_not_the_question(full, text, covered):
     reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", ranking={"skin.trial_microneedling": 0.6}))
     assert bool(reply["payload"]["facts"]) == covered, reply["payload"]
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "I have bad knees and take naproxen daily. The clinic offers exosome shots, should I go for it?",
-        "my mum had a stroke last year, you think she should go for the drips?",
-        "if I start the exosome facial, how many times a month is enough?",
-        "我自己食緊降血壓藥，想做外泌體面膜，我啱唔啱做？",
-    ],
-)
-def test_own_medication_a_relatives_decision_and_how_often_are_declined(full, text):
-    reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", ranking={"skin.overview": 0.5}))
-    assert reply["payload"]["intent"] == "ask_medical_advice" and not reply["payload"]["facts"], reply["payload"]
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "the clinic near my office charges 900 per exosome facial, normally how much ah",
-        "is $1500 a vial a rip-off for exosomes?",
-        "朋友推荐一个韩国外泌体精华，这个牌子好不好？",
-        "这家医美诊所做外泌体微针靠谱吗",
-        "唔關外泌體事，想問幹細胞打膝頭有冇用",
-    ],
-)
-def test_prices_brands_clinics_and_what_is_not_about_exosomes_are_not_covered(full, text):
-    reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", ranking={"skin.overview": 0.5}))
-    assert reply["payload"]["type"] == "out_of_scope" and not reply["payload"]["facts"], reply["payload"]
 
 
 def test_a_correction_naming_another_disease_leaves_the_one_set_aside(full):
