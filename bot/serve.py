@@ -36,9 +36,9 @@ import yaml
 
 from bot.locks import SQLiteLockStore
 from bot.paths import ROOT, VAR
-from bot.sqlite import use_wal
 from bot.runtime import SQLITE_SIDE_FILES, PRIVATE_UMASK, open_private_log, private_file, private_sqlite
 from bot.runtime import api_arguments  # noqa: F401  (the `rasa run` API options; bot.runtime adds them)
+from bot.sqlite import use_wal
 from bot.widget import server_command
 from bot.workers import WorkersError, answers, find_haproxy, worker_count
 

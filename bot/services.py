@@ -40,13 +40,8 @@ class Cues:
 
     def found_in(self, text: str) -> set[str]:
         """Names of the lists with a cue in the text (raw or normalised)."""
-        # One turn asks about the same text several times (decline? other topic? follow-up?): keep the last.
-        last = self._matcher.get("last")
-        if last is not None and last[0] == text:
-            return set(last[1])
-        found = frozenset(hit.label for hit in self._compiled().find(normalize(text)))
-        self._matcher["last"] = (text, found)
-        return set(found)
+        # A turn asks about the same text several times: normalize() and the matcher keep their results.
+        return {hit.label for hit in self._compiled().find(normalize(text))}
 
     def consists_of(self, names: Iterable[str], text: str) -> bool:
         """True when the text has a cue of the lists `names` and nothing else but punctuation and emoji."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import multiprocessing
 import re
+import sqlite3
 import subprocess
 from pathlib import Path
 from typing import Any, List
@@ -64,8 +65,6 @@ def test_processes_opening_a_new_lock_file_at_the_same_moment_all_start(tmp_path
 
 def test_the_launcher_prepares_the_lock_file_before_the_processes_start(tmp_path: Path) -> None:
     SQLiteLockStore.prepare(tmp_path / "locks.db")
-    import sqlite3
-
     with sqlite3.connect(tmp_path / "locks.db") as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert connection.execute("SELECT count(*) FROM locks").fetchone()[0] == 0

@@ -88,9 +88,10 @@ class FactRetriever:
         """Fact id -> (score, matched keywords); a keyword inside a longer match of the fact is dropped."""
         text = normalize(text)
         scores: dict[str, tuple[float, list[str]]] = {}
-        present = {w for w in self._words if w in text}  # one pass over the distinct keywords
+        # Each distinct keyword is looked for once; the facts then read where it was found.
+        found = {w: span for w in self._words if w in text for span in [keyword_span(w, text)] if span}
         for fact, entries in self._index:
-            spans = [(m[0], m[1], w, weak) for w, weak in entries if w in present for m in [keyword_span(w, text)] if m]
+            spans = [(*found[w], w, weak) for w, weak in entries if w in found]
             kept = [
                 s
                 for s in spans
