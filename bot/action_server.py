@@ -6,7 +6,7 @@ shared secret that the Rasa server sends with every call (endpoints.yml `token`)
 but `/health` must carry; and a body over ACTION_REQUEST_MAX_SIZE bytes (default 8 MB: a tracker
 carries the whole conversation) is refused with 413.
 
-Privacy (bot.runtime): rasa-sdk answers a failed action with a 500 that carries the whole conversation
+Privacy (bot.privacy): rasa-sdk answers a failed action with a 500 that carries the whole conversation
 back (`request_body`), which the Rasa server then logs at ERROR, and logs the error's message, which may
 quote the user. Here a failure is answered with the action's name and the error's type only; the log
 line names the sender by its hash, and the texts and ids of the conversation in the request are masked
@@ -27,7 +27,7 @@ import sys
 import zlib
 from typing import Any, Dict, List, Mapping, Optional, cast
 
-from bot import runtime
+from bot import privacy
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def remember_conversation(call: Mapping[str, Any]) -> None:
             texts += [message.get("text"), parsed.get("norm_text")]
     slots = cast(Dict[str, Any], tracker.get("slots") if isinstance(tracker.get("slots"), dict) else {})
     texts += [value for value in slots.values() if isinstance(value, str)]
-    runtime.REDACTOR.remember(
+    privacy.REDACTOR.remember(
         texts=texts,
         senders=[sender] if isinstance(sender, str) else [],
         conversation=sender if isinstance(sender, str) else None,
@@ -124,7 +124,7 @@ def create_app(token: Optional[str], max_size: int, package: str = "actions"):  
             "without the conversation. The traceback follows (private data masked).",
             action,
             type(exception).__name__,
-            runtime.log_id(sender) if sender else "an unknown sender",
+            privacy.log_id(sender) if sender else "an unknown sender",
             exc_info=exception,
         )
         return response.json(
@@ -169,8 +169,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("ACTION_PORT", "5055")))
     parser.add_argument("--actions", default="actions", help="Python package of the custom actions (default: actions)")
     args = parser.parse_args(argv)
-    os.umask(runtime.PRIVATE_UMASK)
-    runtime.protect_logs()
+    os.umask(privacy.PRIVATE_UMASK)
+    privacy.protect_logs()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s - %(message)s")
     try:
         host, token, limit = settings(os.environ)

@@ -9,7 +9,7 @@ Cores (bot.workers): RASA_WORKERS Rasa server processes (default: one per core; 
 set-up) answer behind HAProxy on the Rasa port, sharing the tracker store and a lock store that works
 across processes (Redis with REDIS_URL, otherwise an SQLite file private to this run).
 
-Privacy defaults (README, "Privacy"; bot.runtime): the servers run with umask 077, their logs and the
+Privacy defaults (README, "Privacy"; bot.privacy): the servers run with umask 077, their logs and the
 SQLite tracker store are 0600 in 0700 folders, log lines carry no user text, sender id or secret, and the
 Rasa server reads RASA_API_TOKEN / RASA_JWT_SECRET from its environment (`python -m bot.runtime run`),
 never from its command line, which every local user can read.
@@ -36,8 +36,8 @@ import yaml
 
 from bot.locks import SQLiteLockStore
 from bot.paths import ROOT, VAR
-from bot.runtime import SQLITE_SIDE_FILES, PRIVATE_UMASK, open_private_log, private_file, private_sqlite
-from bot.runtime import api_arguments  # noqa: F401  (the `rasa run` API options; bot.runtime adds them)
+from bot.privacy import SQLITE_SIDE_FILES, PRIVATE_UMASK, open_private_log, private_file, private_sqlite
+from bot.privacy import api_arguments  # noqa: F401  (the `rasa run` API options; bot.runtime adds them)
 from bot.sqlite import use_wal
 from bot.widget import server_command
 from bot.workers import WorkersError, answers, find_haproxy, worker_count

@@ -28,7 +28,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot import runtime
+from bot import privacy, runtime
 from bot.paths import VAR
 from bot.sqlite import use_wal
 
@@ -57,7 +57,7 @@ def tracker_db_settings(
         settings = dict(endpoint)
         if settings.get("dialect", "sqlite") == "sqlite" and settings.get("db"):
             settings["db"] = str(Path(settings["db"]).resolve())
-            runtime.private_dir(Path(settings["db"]).parent)
+            privacy.private_dir(Path(settings["db"]).parent)
         return settings
     url = (url or env.get("TRACKER_DB_URL", "")).strip()
     if url:
@@ -74,7 +74,7 @@ def tracker_db_settings(
             "query": dict(parsed.query) or None,
         }
     path = Path(env.get("TRACKER_SQLITE_PATH") or DEFAULT_SQLITE).resolve()
-    runtime.private_dir(path.parent)  # created 0700 (README, "Privacy")
+    privacy.private_dir(path.parent)  # created 0700 (README, "Privacy")
     return {"dialect": "sqlite", "db": str(path)}
 
 
@@ -104,7 +104,7 @@ class ConfiguredSQLTrackerStore(SQLTrackerStore):
             database = self.engine.url.database
             if database and database != ":memory:":
                 # The file and its -wal and -shm are the owner's only, also when they were made before.
-                runtime.private_sqlite(Path(database))
+                privacy.private_sqlite(Path(database))
 
     @contextlib.contextmanager
     def session_scope(self) -> Iterator[Any]:

@@ -25,10 +25,10 @@ from typing import Any, Dict, Iterator, List
 import jwt
 import pytest
 
-from bot import runtime
+from bot import privacy
 from bot.conversations import conversation_id
 from bot.paths import ROOT
-from bot.runtime import LogRedactor, log_id, private_dir, secret_values
+from bot.privacy import LogRedactor, log_id, private_dir, secret_values
 from bot.serve import BotServers
 from tests.conftest import TEST_ENV, split_reply, stored_events
 from tests.test_fuzz_channels import _socketio_turns
@@ -169,7 +169,7 @@ def test_private_folders_are_created_0700_and_var_is_tightened(
     shared = tmp_path / "shared"
     shared.mkdir(mode=0o755)
     os.chmod(shared, 0o755)
-    with caplog.at_level(logging.WARNING, logger="bot.runtime"):
+    with caplog.at_level(logging.WARNING, logger="bot.privacy"):
         private_dir(shared)
     assert mode(shared) == 0o755 and "chmod 700" in caplog.text  # someone else's folder: a warning only
     private_dir(shared / "a" / "b")
@@ -280,13 +280,13 @@ def test_log_records_above_debug_are_redacted() -> None:
     redactor.remember(texts=["hi"])
     assert redactor.redact("hi: this") == "[text]: this"
     # Records: message with arguments and traceback; DEBUG is left alone (it is off unless asked for).
-    runtime.REDACTOR.remember(texts=["a secret question 42"])
+    privacy.REDACTOR.remember(texts=["a secret question 42"])
     try:
         raise ValueError("cannot parse 'a secret question 42'")
     except ValueError:
         record = logging.LogRecord(
             "rasa", logging.ERROR, __file__, 1, "failed on %r", ("a secret question 42",), sys.exc_info()
         )
-    runtime.redact_record(record)
+    privacy.redact_record(record)
     text = logging.Formatter().format(record)
     assert "a secret question 42" not in text and "ValueError: cannot parse '[text]'" in text

@@ -19,7 +19,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.conversations import PREFIX_ROOM
-from bot.runtime import log_id  # noqa: F401  (a sender id as logs show it: a short hash)
+from bot.privacy import log_id  # noqa: F401  (a sender id as logs show it: a short hash)
 
 logger = logging.getLogger(__name__)
 
