@@ -275,7 +275,7 @@ def test_fact_classifier_ranks_one_message_as_it_ranks_a_batch(normalizer, token
     from rasa.shared.nlu.constants import TEXT
 
     from bot.nlu.base import normalized_text
-    from bot.nlu.facts import FactClassifier, sentence_features
+    from bot.nlu.facts import FactClassifier, sentence_columns, sentence_features
 
     training, featurizer, storage, context = _training_data(normalizer, tokenizer, FACT_EXAMPLES)
     classifier = FactClassifier.create(FactClassifier.get_default_config(), storage, Resource("facts3"), context)
@@ -286,7 +286,14 @@ def test_fact_classifier_ranks_one_message_as_it_ranks_a_batch(normalizer, token
         tokenizer.process([message])
         featurizer.process([message])
         messages.append(message)
-        assert (sentence_features(message) != message.get_sparse_features(TEXT)[1].features.tocsr()).nnz == 0
+        combined = sentence_features(message)
+        assert (combined != message.get_sparse_features(TEXT)[1].features.tocsr()).nnz == 0
+        columns, counts, width = sentence_columns(message)  # the one-row path's entries: the same, in order
+        assert (columns.tolist(), counts.tolist(), width) == (
+            combined.indices.tolist(),
+            combined.data.tolist(),
+            combined.shape[1],
+        )
     batch = classifier._rank_rows(
         classifier._features(classifier._raw(messages), [normalized_text(m) or "" for m in messages])
     )

@@ -204,6 +204,17 @@ def test_action_calls_keep_one_connection_to_the_action_server(monkeypatch: pyte
     assert len(peers) == 5 and len(set(peers)) == 1, f"one connection for all calls, not {len(set(peers))}"
 
 
+def test_action_calls_carry_the_json_rasa_would_send() -> None:
+    """The kept session writes action calls with ujson: the action server reads the same values."""
+    tracker = DialogueStateTracker.from_events("s", conversation("s", 2, 3, 1000.0), DOMAIN.slots)
+    body = RemoteAction("action_answer", None)._action_call_format(tracker, DOMAIN)
+    odd = {"lone": "\ud800 x", "emoji": "外泌体 😀 a/b", "big": 2**70, "inf": float("inf"), "keys": {1: "a", None: 2}}
+    for value in (body, odd, [0.1 + 0.2, -0.0, 1e-7, 123456789.123456789, (1, 2)]):
+        assert json.loads(runtime.compact_json(value)) == json.loads(json.dumps(value))
+    with pytest.raises(TypeError):
+        runtime.compact_json({"x": {1, 2}})
+
+
 def test_the_remembered_event_classes_are_the_ones_rasa_finds(monkeypatch: pytest.MonkeyPatch) -> None:
     # Rasa's own function (kept by runtime.apply() when an earlier test applied the adjustments).
     original = runtime._original_resolve or Event.resolve_by_type

@@ -48,6 +48,41 @@ def sentence_features(message: Message) -> Optional[scipy.sparse.csr_matrix]:
     return scipy.sparse.csr_matrix(found[0] if len(found) == 1 else scipy.sparse.hstack(found))
 
 
+def sentence_columns(message: Message) -> Optional[Tuple[np.ndarray, np.ndarray, int]]:
+    """(column, count) of every stored entry of `sentence_features(message)` in column order, and its width,
+    read from the featurizers' one-row matrices without building the combined matrix; None without
+    sparse features."""
+    found: List[Any] = [
+        f.features for f in message.features if f.attribute == TEXT and f.is_sparse() and f.type == "sentence"
+    ]
+    if not found:
+        return None
+    columns, counts, width = [], [], 0
+    for matrix in found:
+        entries = matrix.tocoo()
+        if entries.shape[0] != 1:
+            break
+        columns.append(entries.col.astype(np.int64) + width)
+        counts.append(entries.data)
+        width += entries.shape[1]
+    else:
+        column = np.concatenate(columns)
+        order = np.argsort(column, kind="stable")
+        column = column[order]
+        if not np.any(column[1:] == column[:-1]):  # repeated columns: the combined matrix adds them up
+            return column, np.concatenate(counts)[order], width
+    combined = sentence_features(message)
+    assert combined is not None
+    return combined.indices, combined.data, combined.shape[1]
+
+
+def _no_features() -> ValueError:
+    return ValueError(
+        "FactClassifier: a message has no sparse features. Put the featurizers before "
+        "FactClassifier in config.yml, or set 'features: char_ngrams'."
+    )
+
+
 def example_fact(message: Message) -> Optional[str]:
     """The fact id an NLU example is labelled with (intent-block metadata `fact`), or None."""
     metadata = message.get("metadata") or {}
@@ -155,10 +190,7 @@ class FactClassifier(FingerprintedComponent):
             for message in messages:
                 sentence = sentence_features(message)
                 if sentence is None:
-                    raise ValueError(
-                        "FactClassifier: a message has no sparse features. Put the featurizers before "
-                        "FactClassifier in config.yml, or set 'features: char_ngrams'."
-                    )
+                    raise _no_features()
                 rows.append(sentence)
             return rows[0] if len(rows) == 1 else scipy.sparse.vstack(rows).tocsr()
         grams = [self._char_ngrams(m) for m in messages]
@@ -267,19 +299,27 @@ class FactClassifier(FingerprintedComponent):
             return [[] for _ in messages]
         texts = [normalized_text(m) or "" for m in messages]
         if len(messages) == 1:  # a user's message: the same sums on one row, without sparse-matrix overhead
-            return self._rank_scores(self._one_row_scores(self._raw(messages), texts[0])[None, :])
+            if self.config["features"] == "pipeline":
+                entries = sentence_columns(messages[0])
+                if entries is None:
+                    raise _no_features()
+            else:
+                raw = self._raw(messages)
+                entries = (raw.indices, raw.data, raw.shape[1])
+            return self._rank_scores(self._one_row_scores(*entries, texts[0])[None, :])
         return self._rank_rows(self._features(self._raw(messages), texts))
 
-    def _one_row_scores(self, raw: scipy.sparse.csr_matrix, text: str) -> np.ndarray:
-        """`_features(raw, [text]) @ coef.T` for one message, computed on its non-zero columns only."""
+    def _one_row_scores(self, columns: np.ndarray, counts: np.ndarray, width: int, text: str) -> np.ndarray:
+        """`_features(raw, [text]) @ coef.T` for one message whose raw features have these entries, computed
+        on its non-zero columns only."""
         assert self.coef is not None and self.idf is not None  # set by train() or load()
-        self._check_width(raw.shape[1] + len(self.keyword_facts))
-        columns, counts = raw.indices, raw.data.astype(np.float64)
+        self._check_width(width + len(self.keyword_facts))
+        counts = counts.astype(np.float64)
         weights = (1.0 + np.log(np.maximum(counts, 1.0))) * self.idf[columns]
         norm = float(np.sqrt(np.dot(weights, weights))) or 1.0
         scores = self.coef[:, columns] @ (weights / norm)
         for column, value in self._keyword_values(text):
-            scores = scores + self.coef[:, raw.shape[1] + column] * value
+            scores = scores + self.coef[:, width + column] * value
         return scores
 
     def _check_width(self, width: int) -> None:

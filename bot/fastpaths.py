@@ -1,0 +1,139 @@
+"""Shorter paths through Rasa's and TensorFlow's code for one turn, each giving what the stock code gives.
+
+Measured with py-spy on the Rasa server under one sender (docs/operators.md, "Performance"); `bot.runtime.apply`
+installs them with its other adjustments, only for the Rasa and TensorFlow releases they were written for:
+
+- DIET's prediction: Rasa calls its traced TensorFlow function through `tf.function`'s polymorphic
+  dispatch, which inspects and casts every input again at each message (about half of DIET's call).
+  The function has a fixed input signature, so it has exactly one concrete function; the inputs are
+  checked against that signature here and the concrete function is called with them. Anything that does
+  not match exactly (another dtype, rank or width; eager mode; the first call) takes Rasa's own path.
+- Copies for debug logs: `rasa.core.processor` and the rule policy deep-copy events, slots and dialogue
+  states at every action to pass them to `structlogger.debug`, also when debug logging is off, which then
+  drops them. There those two modules' `copy.deepcopy` returns its argument itself unless their loggers
+  log debug messages (every `copy.deepcopy` in the two modules is such a log argument; a test checks it).
+  With a log anonymisation plugin (Rasa Pro), which rewrites log arguments, the copies are kept.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import weakref
+from typing import Any, Dict, List, Optional, Tuple
+
+# The TensorFlow release the direct call below was written for and tested against (tests/test_rasa_equivalence.py).
+TENSORFLOW_WRITTEN_FOR = "2.12."
+
+# Modules whose every copy.deepcopy builds a debug log argument, with the logger name structlog gives them.
+LOG_COPYING_MODULES = ("rasa.core.processor", "rasa.core.policies.rule_policy")
+
+_originals: Dict[str, Any] = {}
+
+
+class _Signature:
+    """A traced predict function's one concrete function and the dtype and shape each input must have."""
+
+    def __init__(self, traced: Any) -> None:
+        """Looks up the concrete function of `traced` (a tf.function with an input signature)."""
+        import tensorflow as tf
+
+        self.traced = traced
+        self.concrete = traced.get_concrete_function()
+        specs = tf.nest.flatten(self.concrete.structured_input_signature)
+        self.inputs: List[Tuple[Any, Tuple[Optional[int], ...]]] = [
+            (spec.dtype.as_numpy_dtype, tuple(spec.shape.as_list())) for spec in specs
+        ]
+
+    def arguments(self, batch_in: Any) -> Optional[List[Any]]:
+        """The batch as the concrete function's flat tensor arguments, or None when it does not match exactly."""
+        import numpy as np
+        import tensorflow as tf
+
+        if not isinstance(batch_in, (tuple, list)) or len(batch_in) != len(self.inputs):
+            return None
+        for array, (dtype, shape) in zip(batch_in, self.inputs):
+            if not isinstance(array, np.ndarray) or array.dtype != dtype or array.ndim != len(shape):
+                return None
+            if any(size is not None and size != actual for size, actual in zip(shape, array.shape)):
+                return None
+        return [tf.convert_to_tensor(array) for array in batch_in]
+
+
+_signatures: "weakref.WeakKeyDictionary[Any, _Signature]" = weakref.WeakKeyDictionary()
+
+
+def _signature(model: Any) -> Optional[_Signature]:
+    """The model's traced predict function's signature, once it is traced; None in eager mode or before."""
+    traced = getattr(model, "_tf_predict_step", None)
+    if traced is None or model._run_eagerly or not model.prepared_for_prediction:
+        return None
+    found = _signatures.get(model)
+    if found is None or found.traced is not traced:
+        found = _signatures[model] = _Signature(traced)
+    return found
+
+
+def rasa_predict(self: Any, batch_in: Any) -> Dict[str, Any]:
+    """RasaModel._rasa_predict calling the traced function's concrete function directly (same graph, same
+    inputs, same outputs); Rasa's own method whenever the batch does not match its signature exactly."""
+    from rasa.shared.constants import DIAGNOSTIC_DATA
+    from tensorflow.python.keras.utils import tf_utils
+
+    signature = _signature(self)
+    arguments = signature.arguments(batch_in) if signature is not None else None
+    if signature is None or arguments is None:
+        return _originals["rasa_predict"](self, batch_in)
+    self._training = False
+    concrete = signature.concrete
+    outputs = tf_utils.sync_to_numpy_or_python_type(concrete._call_flat(arguments, concrete.captured_inputs))
+    if DIAGNOSTIC_DATA in outputs:
+        outputs[DIAGNOSTIC_DATA] = self._empty_lists_to_none_in_dict(outputs[DIAGNOSTIC_DATA])
+    return outputs
+
+
+class LogCopies:
+    """The `copy` module as a module that deep-copies only for debug logs sees it: `deepcopy` returns its
+    argument itself while the module's logger does not log debug messages; everything else is `copy`'s."""
+
+    def __init__(self, logger_name: str) -> None:
+        """For the module whose structlog logger has this name."""
+        self.logger = logging.getLogger(logger_name)
+
+    def deepcopy(self, value: Any, memo: Optional[Dict[int, Any]] = None) -> Any:
+        """copy.deepcopy when debug messages of the module are logged, else `value` itself."""
+        if self.logger.isEnabledFor(logging.DEBUG):
+            return copy.deepcopy(value, memo)
+        return value
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+
+def tensorflow_version_matches() -> bool:
+    """True when the installed TensorFlow is the release the direct call was written for."""
+    import tensorflow as tf
+
+    return str(tf.__version__).startswith(TENSORFLOW_WRITTEN_FOR)
+
+
+def apply() -> Dict[str, bool]:
+    """Install both paths (bot.runtime.apply calls this once, only for the Rasa release they were written for)."""
+    import importlib
+
+    from rasa.utils.tensorflow.models import RasaModel
+
+    direct = tensorflow_version_matches()
+    if direct and "rasa_predict" not in _originals:
+        _originals["rasa_predict"] = RasaModel._rasa_predict
+        RasaModel._rasa_predict = rasa_predict  # type: ignore[method-assign]
+    from rasa.plugin import plugin_manager
+
+    anonymising = plugin_manager().hook.get_anonymization_pipeline() is not None
+    for name in LOG_COPYING_MODULES if not anonymising else ():
+        module = importlib.import_module(name)
+        if isinstance(module.copy, LogCopies):
+            continue
+        _originals.setdefault(f"copy:{name}", module.copy)
+        module.copy = LogCopies(name)  # type: ignore[attr-defined]
+    return {"direct_tensorflow_calls": direct, "debug_only_log_copies": not anonymising}
