@@ -45,6 +45,8 @@ from bot.channels.socket_bus import SOCKETIO_BUS_ENV
 HAPROXY_CANDIDATES = ("haproxy", "/usr/sbin/haproxy")
 DEFAULT_BODY_LIMIT = 65536  # bytes, as bot.serve's SANIC_REQUEST_MAX_SIZE default
 STARTUP_TIMEOUT = 300.0  # seconds for every process to load its model (they load at the same time)
+# The REST channel's health route: 200 with a loaded model, 503 when the process failed to load it.
+HEALTH_PATH = "/webhooks/rest/"
 
 
 class WorkersError(RuntimeError):
@@ -83,7 +85,7 @@ def haproxy_config(host: str, port: int, backends: Sequence[int], body_limit: in
     go straight to a Rasa process, which refuses them at once (413) as without the proxy."""
     check = "check inter 2s fall 2 rise 1"
     servers = "\n".join(f"    server rasa{i} 127.0.0.1:{p} {check}" for i, p in enumerate(backends))
-    backend = "\n".join(("    option httpchk GET /", servers))
+    backend = "\n".join((f"    option httpchk GET {HEALTH_PATH}", servers))
     standby = "\n".join(
         f"    server rasa{i} 127.0.0.1:{p} {check}{' backup' if i else ''}" for i, p in enumerate(backends)
     )
@@ -126,7 +128,7 @@ backend sticky_client
 {backend}
 
 backend one_process
-    option httpchk GET /
+    option httpchk GET {HEALTH_PATH}
 {standby}
 """
 
@@ -141,6 +143,17 @@ def free_ports(count: int) -> List[int]:
     finally:
         for s in sockets:
             s.close()
+
+
+def http_status(url: str) -> Optional[int]:
+    """The status of a GET of `url` within 2 s, or None when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return None
 
 
 def answers(url: str) -> bool:
@@ -181,6 +194,12 @@ class Workers:
             if time.monotonic() > deadline:
                 raise WorkersError(f"{len(waiting)} Rasa process(es) did not answer within {STARTUP_TIMEOUT:.0f} s.")
             waiting = [(p, process) for p, process in waiting if not answers(f"http://127.0.0.1:{p}/")]
+            for port in set(ports) - {p for p, _ in waiting}:
+                if http_status(f"http://127.0.0.1:{port}{HEALTH_PATH}") == 503:
+                    raise WorkersError(
+                        f"The Rasa process on port {port} runs without a model: loading it failed (its log above "
+                        "says why). Retrain (make train) or correct the model path."
+                    )
             time.sleep(0.3)
         config = Path(self._tmp.name) / "haproxy.cfg"
         limit = int(os.environ.get("SANIC_REQUEST_MAX_SIZE") or DEFAULT_BODY_LIMIT)

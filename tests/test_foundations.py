@@ -113,6 +113,27 @@ def test_the_launcher_stops_when_the_tracker_store_cannot_be_reached(trained_mod
     assert "TRACKER_DB_URL" in run.stderr and "The bot is running" not in run.stdout
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_the_launcher_stops_when_the_model_cannot_be_loaded(trained_model: Path, tmp_path: Path, workers: str) -> None:
+    """Rasa logs a model it cannot load and runs on without one, apologising for every message; the
+    launcher (one process, or the supervisor of several) stops with an error instead."""
+    broken = tmp_path / "broken.tar.gz"
+    broken.write_bytes(b"not a model " * 100)
+    ports = [str(free_port()) for _ in range(3)]
+    run = subprocess.run(
+        [sys.executable, "-m", "bot.serve", "--model", str(broken), "--rasa-port", ports[0]]
+        + ["--action-port", ports[1], "--widget-port", ports[2]],
+        cwd=ROOT,
+        env={**TEST_ENV, "RASA_WORKERS": workers, "TRACKER_SQLITE_PATH": str(tmp_path / "t.db")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "without a model" in run.stderr and "make train" in run.stderr, run.stderr[-2000:]
+    assert "The bot is running" not in run.stdout
+
+
 def test_store_checks_name_the_setting(tmp_path: Path) -> None:
     check_stores({"TRACKER_SQLITE_PATH": str(tmp_path / "ok.db")})
     with sqlite3.connect(tmp_path / "ok.db") as connection:  # switched once here, not by the Rasa processes

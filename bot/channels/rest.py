@@ -105,6 +105,12 @@ async def answer_or_apologise(
     return True
 
 
+NO_MODEL = (
+    "This Rasa server has no model loaded: loading it failed when the server started (its log says why). "
+    "Retrain (make train) or correct the model path, then restart."
+)
+
+
 class ContractRestInput(RestInput):
     """Rasa's REST channel (same name and URL, /webhooks/rest/webhook) that apologises instead of silence."""
 
@@ -126,6 +132,11 @@ class ContractRestInput(RestInput):
 
         @webhook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
+            """200 when this process has a loaded model; 503, and why, when loading it failed (Rasa then
+            runs on without one and could only apologise)."""
+            agent = getattr(request.app.ctx, "agent", None)
+            if agent is None or not agent.is_ready():
+                return response.json({"status": "no model", "error": NO_MODEL}, status=503)
             return response.json({"status": "ok"})
 
         @webhook.route("/webhook", methods=["POST"])
