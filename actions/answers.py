@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Text
 
-from actions.base import BotAction, Turn
+from actions.base import ANNOUNCEMENT_MAX_CHARS, BotAction, Turn
 from bot.kb import Fact
 from bot.kb.selection import ANIMAL_OVERVIEW_FACT, HUMAN_VS_ANIMAL_FACT, STUDY_LEVELS
 from bot.nlu.segments import is_question
@@ -142,7 +142,21 @@ class ActionAnswer(AnswerMixin, BotAction):
             return self.decline_medical(turn)
         if self.other_topic(turn):
             return self.decline_not_covered(turn)
+        if self.only_announces(turn):
+            return self.services.composer.message("greeting", "replies.greeting", turn.lang)
         return self.answer(turn) or self.restate(turn) or self.not_covered(turn)
+
+    def only_announces(self, turn: Turn) -> bool:
+        """A greeting that announces questions and names no topic or fact ("您好，想請教幾個關於外泌體的問題。";
+        "hi 快问一下 外泌体抗衰的evidence到底solid伐" asks one)."""
+        text = turn.norm_text or turn.text
+        found = self.services.cues.found_in(text)
+        if not {"greeting_words", "announces_questions"} <= found or len(text) > ANNOUNCEMENT_MAX_CHARS:
+            return False
+        if "domain" in found:
+            return False
+        specific = self.services.retriever.specific_score
+        return all(score < specific for score, _ in self.services.retriever.scores(text).values())
 
 
 class ActionCheckClaim(AnswerMixin, BotAction):

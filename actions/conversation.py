@@ -34,6 +34,8 @@ class SmallTalk(AnswerMixin, BotAction):
                 return self.services.composer.from_facts([selection.lead], turn.lang)
         if is_question(turn.norm_text or turn.text):
             return self.answer_in_context(turn)  # "thanks! is it a drug then?"
+        if turn.last_facts and self.says(turn, "follow_up") and not self.says(turn, "thanks_words"):
+            return self.answer_in_context(turn)  # "ok but like what about 5 yrs later" is no goodbye
         return self.specific_answer(turn)
 
     def says(self, turn: Turn, cues: str) -> bool:
@@ -63,7 +65,7 @@ class ActionGreet(SmallTalk):
         return self.services.composer.message("greeting", "replies.greeting", turn.lang)
 
 
-class ActionHelp(BotAction):
+class ActionHelp(SmallTalk):
     """`ask_help`: what the bot can answer."""
 
     def name(self) -> Text:
@@ -72,10 +74,21 @@ class ActionHelp(BotAction):
 
     def respond(self, turn: Turn) -> Reply:
         """What the bot covers; an unsure "help" that names a topic ("help with Parkinson's?") is answered,
-        and one about a price or a shop ("what does a vial run these days?") declined."""
+        one about a price or a shop ("what does a vial run these days?") declined, a short follow-up ("mice
+        only ah?") read against the previous answer, and a request for a person handed off."""
         if self.other_topic(turn):
             return self.decline_not_covered(turn)
-        return self.specific_answer(turn) or self.services.composer.message("greeting", "replies.help", turn.lang)
+        answer = self.specific_answer(turn)
+        if answer is None and turn.last_facts and self.is_follow_up(turn):
+            answer = self.follow_up_answer(turn) or self.restate(turn)
+        if answer is None and self.says(turn, "human") and not self.says(turn, "human_study"):
+            return ActionHandoff(self.services).respond(turn)  # "can i talk to a real person? my mom wants…"
+        return answer or self.services.composer.message("greeting", "replies.help", turn.lang)
+
+    @staticmethod
+    def remember(turn: Turn, reply: Reply) -> List[Dict[Text, Any]]:
+        """As the hand-off remembers: a request for a person waits for one."""
+        return ActionHandoff.remember(turn, reply)
 
 
 class ActionGoodbye(SmallTalk):

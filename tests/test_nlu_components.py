@@ -157,6 +157,21 @@ def test_claim_detector_near_misses(normalizer, text):
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        # Asking whether the claim is true or a scam asks about the claim: no dismissal.
+        "佢每個月都去打一次外泌體針劑 佢話可以令五臟六腑後生返 咁樣係咪真㗎 定係佢俾人呃咗",
+        "exosome drips reverse ageing, is that true or a scam?",
+    ],
+)
+def test_claim_detector_flags_a_claim_asked_about_as_true_or_a_scam(normalizer, text):
+    detector = SystemicClaimDetector(SystemicClaimDetector.get_default_config())
+    message = _prepared(normalizer, text)
+    detector.process([message])
+    assert [f["code"] for f in message.get("flags")] == ["unsupported_systemic_injection_claim"]
+
+
+@pytest.mark.parametrize(
     "text, groups",
     [
         ("我妈妈在吃华法林，外泌体点滴能用吗", {"exosome", "personal", "domain"}),
@@ -418,6 +433,10 @@ def test_segments_split_a_second_question_and_what_follows_but(normalizer, text,
         (
             "my neighbour gets exosome IV drips, are they even tested?",
             "she says they made her whole body 10 years younger",
+        ),
+        (
+            "my aunt's having exosome infusions every month at some clinic in Marbella, is that even safe??",
+            "she reckons it's knocked 10 yrs off her and sorted her liver out 🙄 any truth in that?",
         ),
     ],
 )

@@ -254,7 +254,10 @@ class FactSelector:
         if not sure:
             return Selection(None, candidates=tuple(candidates[:8]), none=none, reason="both signals unsure")
         lead = self.kb.facts[best.fact]
-        second, confidence = self._second(lead, segments, skip=CLAIM_FACTS if claim_made else ())
+        skip = CLAIM_FACTS if claim_made else ()
+        second, confidence = self._second(lead, segments, skip=skip)
+        if second is None and named:
+            second = self._also_named(best, candidates, skip)  # offered: "对中风和老年痴呆有用吗"
         return Selection(
             lead,
             second,
@@ -351,6 +354,17 @@ class FactSelector:
             if named is not None:
                 return named, self.weights.compose_sure
         return None, 0.0
+
+    def _also_named(self, best: Candidate, candidates: Sequence[Candidate], skip: Sequence[str]) -> Optional[Fact]:
+        """Another fact the message names by specific keywords of its own, none shared with the lead's
+        ("中风" and "老年痴呆" in one question, "端粒" and "miR-302b"), or None."""
+        specific = self.retriever.specific_score
+        for candidate in candidates[1:]:
+            if candidate.fact in skip or candidate.keyword < specific:
+                continue
+            if not any(a in b or b in a for a in best.keywords for b in candidate.keywords):
+                return self.kb.facts[candidate.fact]
+        return None
 
     def _named_in(self, sentence: str, passed: set[str]) -> Optional[Fact]:
         """The fact a sentence names by its specific keywords ("搽面会不会敏感"), if one clearly leads."""

@@ -36,6 +36,8 @@ _ROLES = (
     "animal",
     "human",
 )
+# The second half of an alternative question ("…是不是真 定是…", "…true, or is it…").
+_ALTERNATIVE = re.compile(r"\s*(?:定是|定系|还是|抑或|或者是|or\b)", re.IGNORECASE)
 # Most characters between the two parts of a combined effect ("reversed her aging", "修复受损的肝脏").
 _PAIR_GAP = 24
 # A local (skin) qualifier this close to a weak effect makes it a skin claim ("脸年轻了").
@@ -263,4 +265,6 @@ def _in_question(text: str, hit: Hit, sentences: List[tuple[int, int]]) -> bool:
         ((sentence[0] + a, sentence[0] + b) for a, b in clauses if sentence[0] + a <= hit.start < sentence[0] + b),
         sentence,
     )
+    if _ALTERNATIVE.match(text, clause[0]) and is_question(text[sentence[0] : clause[0]]):
+        return True  # "是不是真 定是他给人呃了", "is it true or a scam": the second half of the question
     return is_question(text[clause[0] : clause[1] + 1])
