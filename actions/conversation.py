@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from actions.answers import AnswerMixin
 from actions.base import BotAction, Turn
 from bot.lang import localize
-from bot.nlu.segments import is_question
+from bot.nlu.segments import is_question, split_segments
 from bot.reply import Reply
 from bot.staff import HANDOFF_SLOT, WAITING
 
@@ -196,4 +196,26 @@ class ActionMedicalAdvice(BotAction):
             return self.decline_medical(turn)
         if self.other_topic(turn):  # a booking, a price, another treatment: not a medical question
             return self.decline_not_covered(turn)
-        return self.specific_answer(turn) or self.small_talk(turn) or self.decline_medical(turn)
+        return (
+            self.specific_answer(turn)
+            or self.general_answer(turn)
+            or self.small_talk(turn)
+            or self.decline_medical(turn)
+        )
+
+    def general_answer(self, turn: Turn) -> Optional[Reply]:
+        """A story about someone followed by a general question ("my nainai keeps saying waimibi… what even
+        are those?"): the question itself names no one and asks nothing personal, so the fact that leads the
+        selection is given, with the note that personal advice is for a doctor; None otherwise."""
+        text = turn.norm_text or turn.text
+        questions = [text[s.start : s.end] for s in split_segments(text) if s.question]
+        if len(questions) < 1 or len(split_segments(text)) < 2:
+            return None  # one sentence: the story and the question are one ("我今年45了…有效吗")
+        if self.services.cues.found_in(questions[-1]) & {"personal", "advice_request", "dosing", "condition"}:
+            return None
+        selection = self.select(turn)
+        if selection.lead is None:
+            return None
+        return self.services.composer.from_facts(
+            selection.answered(), turn.lang, offer=selection.offered(), outro_key="replies.medical_note"
+        )

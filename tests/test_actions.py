@@ -251,6 +251,17 @@ def test_medical_intent_without_anything_personal_is_answered_generally(full):
     assert reply["payload"]["type"] == "out_of_scope"
     reply, _ = run(ActionMedicalAdvice(full), tracker("外泌体点滴一次打多少毫升？", "ask_medical_advice"))
     assert reply["payload"]["type"] == "out_of_scope", "dosing is always declined"
+    # A story about someone, then a general question: answered, with the doctor note.
+    story = "ok so my nainai keeps saying waimibi and i think she means exosomes?? what even are those lol"
+    reply, _ = run(ActionMedicalAdvice(full), tracker(story, "ask_medical_advice", ranking={"basics.definition": 0.3}))
+    assert reply["payload"]["facts"] == ["basics.definition"], reply["payload"]
+    assert "doctor" in reply["text"]
+    # The question itself is personal: declined.
+    personal = "my nainai keeps forgetting things since her stroke. would it help her memory?"
+    reply, _ = run(
+        ActionMedicalAdvice(full), tracker(personal, "ask_medical_advice", ranking={"organs.alzheimers": 0.3})
+    )
+    assert reply["payload"]["type"] == "out_of_scope" and not reply["payload"]["facts"]
 
 
 @pytest.mark.parametrize(
