@@ -15,6 +15,9 @@ from bot.services import Services
 SHORT_MESSAGE = 24
 # A question about the previous answer this long at most, naming nothing new, gets that answer again.
 RESTATE_MAX_CHARS = 40
+# "Is any of that shown in humans or is it all models?" after an answer about mechanisms: their caveat.
+MECHANISM_CAVEAT_FACT = "mechanism.caveat"
+MECHANISM_FOLLOW_UP_CHARS = 80
 
 
 class AnswerMixin:
@@ -47,11 +50,25 @@ class AnswerMixin:
             return composer.from_facts([animal], turn.lang, **kwargs)
         if selection.lead is not None and self.about_that_study(turn, selection.lead.id, follow_up):
             return composer.from_facts([self.services.kb.facts[turn.last_facts[0]]], turn.lang, **kwargs)
+        if selection.lead is not None and self.about_those_mechanisms(turn, selection.lead.id, follow_up):
+            return composer.from_facts([self.services.kb.fact(MECHANISM_CAVEAT_FACT)], turn.lang, **kwargs)
         if selection.lead is not None:
             return composer.from_facts(selection.answered(), turn.lang, offer=selection.offered(), **kwargs)
         if follow_up and turn.last_facts and wants_more:
             return self.more(turn, **kwargs)
         return None
+
+    def about_those_mechanisms(self, turn: Turn, lead: str, follow_up: bool) -> bool:
+        """ "Has any of that been shown in humans?" after a review's answer about how exosomes might work:
+        whether those mechanisms hold in people (the caveat fact), not the general humans-versus-animals fact
+        (after one animal or lab study, `about_that_study` gives that study)."""
+        if not (follow_up and lead == HUMAN_VS_ANIMAL_FACT and turn.last_facts):
+            return False
+        previous = self.services.kb.facts.get(turn.last_facts[0])
+        short = len(turn.text.strip()) <= MECHANISM_FOLLOW_UP_CHARS
+        return (
+            previous is not None and previous.topic == "mechanisms" and previous.id != MECHANISM_CAVEAT_FACT and short
+        )
 
     def about_that_study(self, turn: Turn, lead: str, follow_up: bool) -> bool:
         """A short "in humans?" / "那是在人身上还是老鼠身上？" after an answer about an animal or lab study:

@@ -471,6 +471,23 @@ def test_and_in_mice_after_an_answer_about_people_gives_the_animal_study_of_that
     assert reply["payload"]["facts"][0] == fact
 
 
+@pytest.mark.parametrize(
+    "previous, text, fact",
+    [
+        ("mechanism.overview", "Has any of that been demonstrated in humans?", "mechanism.caveat"),
+        ("mechanism.overview", "喺人身上都係咁？", "mechanism.caveat"),
+        ("mechanism.sirt1", "in people or in mice", "mechanism.sirt1"),
+    ],
+)
+def test_in_humans_after_a_mechanism_asks_whether_it_holds_in_people(full, previous, text, fact):
+    """After a review's account of a mechanism, "shown in humans?" asks whether it holds in people (the
+    caveat); after one animal study, that study's own answer says where it was done."""
+    slots = {"last_question": "how would exosomes slow ageing?", "last_facts": [previous], "last_refs": []}
+    ranking = {"overview.human_vs_animal": 0.6}
+    reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", slots, ranking=ranking))
+    assert reply["payload"]["facts"][0] == fact
+
+
 def test_a_follow_up_naming_the_previous_facts_own_keyword_stays_with_it(full):
     """ "what is SASP" after the double-role answer is about that answer's own term, not another basics fact."""
     slots = {"last_question": "exosome 系不是一定等于抗衰老?", "last_facts": ["basics.double_role"], "last_refs": []}
