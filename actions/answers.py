@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from typing import Any, Optional, Text
 
 from actions.base import ANNOUNCEMENT_MAX_CHARS, BotAction, Turn
@@ -18,6 +20,8 @@ RESTATE_MAX_CHARS = 40
 # "Is any of that shown in humans or is it all models?" after an answer about mechanisms: their caveat.
 MECHANISM_CAVEAT_FACT = "mechanism.caveat"
 MECHANISM_FOLLOW_UP_CHARS = 80
+# "Only in mice?" asks about the limits of animal studies, not for the animal study of the topic.
+ONLY_ANIMALS = re.compile(r"只有|只是|净是|净系|淨係|全是|全部是|\b(?:only|just|all)\b", re.IGNORECASE)
 
 
 class AnswerMixin:
@@ -88,6 +92,8 @@ class AnswerMixin:
         found = self.services.cues.found_in(text)
         if "animal_words" not in found or found & {"human_study", "exosome", "people_words"}:
             return None
+        if ONLY_ANIMALS.search(text):
+            return None  # "即係淨係老鼠得？", "just mice?": whether it is only animals, not "and in mice?"
         kb = self.services.kb
         previous = kb.facts.get(turn.last_facts[0])
         if previous is None or previous.level in STUDY_LEVELS:

@@ -488,6 +488,25 @@ def test_in_humans_after_a_mechanism_asks_whether_it_holds_in_people(full, previ
     assert reply["payload"]["facts"][0] == fact
 
 
+@pytest.mark.parametrize(
+    "previous, text, fact",
+    [
+        ("organs.alzheimers", "即係淨係老鼠得？", "animal.limits"),
+        ("organs.bone_joint", "really? just mice? so it doesnt work in people", "animal.limits"),
+        ("basics.definition", "那它算药不", "basics.definition"),
+        ("basics.definition", "so is it a stem cell or not", "basics.definition"),
+        ("basics.definition", "那伊是啥细胞里出来的 有关系伐", "basics.source_cell"),
+    ],
+)
+def test_only_mice_and_what_cells_follow_ups_reach_their_facts(full, previous, text, fact):
+    """ "Only mice?" asks about the limits of animal studies (not for the topic's animal study); "is it a
+    drug / a stem cell?" is the definition; "from what cells?" the source cell."""
+    slots = {"last_question": "do exosomes help?", "last_facts": [previous], "last_refs": []}
+    ranking = {fact: 0.3} if fact == "animal.limits" else None  # the classifier's reading, without the context
+    reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", slots, ranking=ranking))
+    assert reply["payload"]["facts"][0] == fact
+
+
 def test_a_follow_up_naming_the_previous_facts_own_keyword_stays_with_it(full):
     """ "what is SASP" after the double-role answer is about that answer's own term, not another basics fact."""
     slots = {"last_question": "exosome 系不是一定等于抗衰老?", "last_facts": ["basics.double_role"], "last_refs": []}
