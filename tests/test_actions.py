@@ -457,52 +457,33 @@ def test_a_request_for_sources_taken_for_a_hand_off_gets_the_sources(small):
     assert [c["ref"] for c in reply["payload"]["citations"]] == [3]
 
 
+HUMANS = {"overview.human_vs_animal": 0.6}  # the classifier's reading of "in humans?", without the context
+ONLY_MICE = {"animal.limits": 0.3}
+
+
 @pytest.mark.parametrize(
-    "previous, text, fact",
+    "previous, text, fact, ranking",
     [
-        ("organs.alzheimers", "what about in mice tho", "animal.brain_sirt1"),
-        ("organs.alzheimers", "Have they tried it in mice at least", "animal.brain_sirt1"),
-        ("verdict.overall", "那老鼠呢", "animal.overview"),
+        # "And in mice?" after an answer about people: the animal study of that topic.
+        ("organs.alzheimers", "what about in mice tho", "animal.brain_sirt1", None),
+        ("organs.alzheimers", "Have they tried it in mice at least", "animal.brain_sirt1", None),
+        ("verdict.overall", "那老鼠呢", "animal.overview", None),
+        # "In humans?" after a review's account of a mechanism: whether it holds in people (the caveat);
+        # after one animal study, that study's own answer says where it was done.
+        ("mechanism.overview", "Has any of that been demonstrated in humans?", "mechanism.caveat", HUMANS),
+        ("mechanism.overview", "喺人身上都係咁？", "mechanism.caveat", HUMANS),
+        ("mechanism.sirt1", "in people or in mice", "mechanism.sirt1", HUMANS),
+        # "Only mice?" asks about the limits of animal studies, not for the topic's animal study.
+        ("organs.alzheimers", "即係淨係老鼠得？", "animal.limits", ONLY_MICE),
+        ("organs.bone_joint", "really? just mice? so it doesnt work in people", "animal.limits", ONLY_MICE),
+        # "Is it a drug / a stem cell?" is the definition; "from what cells?" the source cell.
+        ("basics.definition", "那它算药不", "basics.definition", None),
+        ("basics.definition", "so is it a stem cell or not", "basics.definition", None),
+        ("basics.definition", "那伊是啥细胞里出来的 有关系伐", "basics.source_cell", None),
     ],
 )
-def test_and_in_mice_after_an_answer_about_people_gives_the_animal_study_of_that_topic(full, previous, text, fact):
+def test_a_short_follow_up_about_mice_people_or_cells_reaches_the_fact_it_asks_for(full, previous, text, fact, ranking):
     slots = {"last_question": "do exosomes help?", "last_facts": [previous], "last_refs": []}
-    reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", slots))
-    assert reply["payload"]["facts"][0] == fact
-
-
-@pytest.mark.parametrize(
-    "previous, text, fact",
-    [
-        ("mechanism.overview", "Has any of that been demonstrated in humans?", "mechanism.caveat"),
-        ("mechanism.overview", "喺人身上都係咁？", "mechanism.caveat"),
-        ("mechanism.sirt1", "in people or in mice", "mechanism.sirt1"),
-    ],
-)
-def test_in_humans_after_a_mechanism_asks_whether_it_holds_in_people(full, previous, text, fact):
-    """After a review's account of a mechanism, "shown in humans?" asks whether it holds in people (the
-    caveat); after one animal study, that study's own answer says where it was done."""
-    slots = {"last_question": "how would exosomes slow ageing?", "last_facts": [previous], "last_refs": []}
-    ranking = {"overview.human_vs_animal": 0.6}
-    reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", slots, ranking=ranking))
-    assert reply["payload"]["facts"][0] == fact
-
-
-@pytest.mark.parametrize(
-    "previous, text, fact",
-    [
-        ("organs.alzheimers", "即係淨係老鼠得？", "animal.limits"),
-        ("organs.bone_joint", "really? just mice? so it doesnt work in people", "animal.limits"),
-        ("basics.definition", "那它算药不", "basics.definition"),
-        ("basics.definition", "so is it a stem cell or not", "basics.definition"),
-        ("basics.definition", "那伊是啥细胞里出来的 有关系伐", "basics.source_cell"),
-    ],
-)
-def test_only_mice_and_what_cells_follow_ups_reach_their_facts(full, previous, text, fact):
-    """ "Only mice?" asks about the limits of animal studies (not for the topic's animal study); "is it a
-    drug / a stem cell?" is the definition; "from what cells?" the source cell."""
-    slots = {"last_question": "do exosomes help?", "last_facts": [previous], "last_refs": []}
-    ranking = {fact: 0.3} if fact == "animal.limits" else None  # the classifier's reading, without the context
     reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", slots, ranking=ranking))
     assert reply["payload"]["facts"][0] == fact
 

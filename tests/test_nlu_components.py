@@ -141,34 +141,25 @@ def test_claim_detector_flags_all_three_scripts(normalizer, script):
 
 
 @pytest.mark.parametrize(
-    "text",
+    "text, codes",
     [
-        "外泌体面膜能让皮肤变年轻吗？",
-        "微針加外泌體可以讓臉部年輕嗎",
-        "How were the young plasma vesicles injected into the old mice in the Nature Aging study?",
-        "Exosome IV drips don't make your whole body younger, I know that.",
-    ],
-)
-def test_claim_detector_near_misses(normalizer, text):
-    detector = SystemicClaimDetector(SystemicClaimDetector.get_default_config())
-    message = _prepared(normalizer, text)
-    detector.process([message])
-    assert message.get("flags") == []
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
+        ("外泌体面膜能让皮肤变年轻吗？", []),
+        ("微針加外泌體可以讓臉部年輕嗎", []),
+        ("How were the young plasma vesicles injected into the old mice in the Nature Aging study?", []),
+        ("Exosome IV drips don't make your whole body younger, I know that.", []),
         # Asking whether the claim is true or a scam asks about the claim: no dismissal.
-        "佢每個月都去打一次外泌體針劑 佢話可以令五臟六腑後生返 咁樣係咪真㗎 定係佢俾人呃咗",
-        "exosome drips reverse ageing, is that true or a scam?",
+        (
+            "佢每個月都去打一次外泌體針劑 佢話可以令五臟六腑後生返 咁樣係咪真㗎 定係佢俾人呃咗",
+            ["unsupported_systemic_injection_claim"],
+        ),
+        ("exosome drips reverse ageing, is that true or a scam?", ["unsupported_systemic_injection_claim"]),
     ],
 )
-def test_claim_detector_flags_a_claim_asked_about_as_true_or_a_scam(normalizer, text):
+def test_claim_detector_near_misses_and_claims_asked_about(normalizer, text, codes):
     detector = SystemicClaimDetector(SystemicClaimDetector.get_default_config())
     message = _prepared(normalizer, text)
     detector.process([message])
-    assert [f["code"] for f in message.get("flags")] == ["unsupported_systemic_injection_claim"]
+    assert [f["code"] for f in message.get("flags")] == codes
 
 
 @pytest.mark.parametrize(
