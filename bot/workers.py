@@ -272,8 +272,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         workers.start()
         return workers.watch()
-    except WorkersError as error:
-        print(f"bot.workers: error: {error}", file=sys.stderr, flush=True)
+    except WorkersError as error:  # also a process lost while the proxy was still being started
+        print(f"bot.workers: error: {error} Stopping the others.", file=sys.stderr, flush=True)
         return 1
     finally:
         workers.stop()
