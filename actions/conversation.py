@@ -34,8 +34,6 @@ class SmallTalk(AnswerMixin, BotAction):
                 return self.services.composer.from_facts([selection.lead], turn.lang)
         if is_question(turn.norm_text or turn.text):
             return self.answer_in_context(turn)  # "thanks! is it a drug then?"
-        if turn.last_facts and self.says(turn, "follow_up") and not self.says(turn, "thanks_words"):
-            return self.answer_in_context(turn)  # "ok but like what about 5 yrs later" is no goodbye
         return self.specific_answer(turn)
 
     def says(self, turn: Turn, cues: str) -> bool:
@@ -208,8 +206,9 @@ class ActionMedicalAdvice(BotAction):
         are those?"): the question itself names no one and asks nothing personal, so the fact that leads the
         selection is given, with the note that personal advice is for a doctor; None otherwise."""
         text = turn.norm_text or turn.text
-        questions = [text[s.start : s.end] for s in split_segments(text) if s.question]
-        if len(questions) < 1 or len(split_segments(text)) < 2:
+        segments = split_segments(text)
+        questions = [text[s.start : s.end] for s in segments if s.question]
+        if not questions or len(segments) < 2:
             return None  # one sentence: the story and the question are one ("我今年45了…有效吗")
         if self.services.cues.found_in(questions[-1]) & {"personal", "advice_request", "dosing", "condition"}:
             return None
