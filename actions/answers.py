@@ -6,7 +6,7 @@ import re
 
 from typing import Any, Optional, Text
 
-from actions.base import ANNOUNCEMENT_MAX_CHARS, BotAction, Turn
+from actions.base import BotAction, Turn, announces_questions
 from bot.kb import Fact
 from bot.kb.selection import ANIMAL_OVERVIEW_FACT, HUMAN_VS_ANIMAL_FACT, STUDY_LEVELS
 from bot.nlu.segments import is_question
@@ -174,7 +174,7 @@ class ActionAnswer(AnswerMixin, BotAction):
         "hi 快问一下 外泌体抗衰的evidence到底solid伐" asks one)."""
         text = turn.norm_text or turn.text
         found = self.services.cues.found_in(text)
-        if not {"greeting_words", "announces_questions"} <= found or len(text) > ANNOUNCEMENT_MAX_CHARS:
+        if "greeting_words" not in found or not announces_questions(text, found):
             return False
         if "domain" in found:
             return False

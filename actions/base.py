@@ -61,6 +61,11 @@ _MINOR = re.compile(
 )
 
 
+def announces_questions(text: str, found: set[str]) -> bool:
+    """A short message that announces questions to come ("你好，我想问几个外泌体的问题"); `found`: its cue lists."""
+    return "announces_questions" in found and len(text) <= ANNOUNCEMENT_MAX_CHARS
+
+
 def minor_age(text: str) -> bool:
     """True when the message gives someone's age as under 18."""
     return bool(_MINOR.search(text or ""))
@@ -374,8 +379,7 @@ class BotAction(Action, metaclass=abc.ABCMeta):
         about exosomes", "ok 明白 唔該晒"), whatever intent it was given; None for anything else."""
         text = turn.norm_text or turn.text
         found = self.services.cues.found_in(text)
-        announced = "announces_questions" in found and len(text) <= ANNOUNCEMENT_MAX_CHARS
-        if (is_question(text) and not announced) or self.other_topic(turn):
+        if (is_question(text) and not announces_questions(text, found)) or self.other_topic(turn):
             return None
         if "thanks_words" in found:
             return self.services.composer.message("greeting", "replies.thanks", turn.lang)

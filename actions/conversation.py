@@ -11,7 +11,13 @@ from actions.base import BotAction, Turn
 from bot.lang import localize
 from bot.nlu.segments import is_question, split_segments
 from bot.reply import Reply
+from bot.services import Cues
 from bot.staff import HANDOFF_SLOT, WAITING
+
+
+def asks_for_person(cues: Cues, text: str) -> bool:
+    """The message asks for a person ("can I talk to a real person?"), not about people in a study ("有冇真人做过?")."""
+    return cues.found("human", text) and not cues.found("human_study", text)
 
 
 # Below this intent confidence, a greeting or thanks with a question sentence in it answers the question.
@@ -79,7 +85,7 @@ class ActionHelp(SmallTalk):
         answer = self.specific_answer(turn)
         if answer is None and turn.last_facts and self.is_follow_up(turn):
             answer = self.follow_up_answer(turn) or self.restate(turn)
-        if answer is None and self.says(turn, "human") and not self.says(turn, "human_study"):
+        if answer is None and asks_for_person(self.services.cues, turn.norm_text or turn.text):
             return ActionHandoff(self.services).respond(turn)  # "can i talk to a real person? my mom wants…"
         return answer or self.services.composer.message("greeting", "replies.help", turn.lang)
 
@@ -140,7 +146,7 @@ class ActionHandoff(AnswerMixin, BotAction):
             sources = self.reference_lookup().previous_sources(turn)  # "来源给我一下 我要放限动"
             if sources is not None:
                 return sources
-        if not self.services.cues.found("human", text) or self.services.cues.found("human_study", text):
+        if not asks_for_person(self.services.cues, text):
             # "有冇真人做过?" (done in real people?) asks about the evidence, not for a person.
             answer = self.answer_in_context(turn)
             if answer is not None:

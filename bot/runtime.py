@@ -19,10 +19,13 @@ Privacy by default (logs, files, secrets) is bot.privacy; `main()` below runs `r
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import sys
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Text, Tuple
+
+import ujson
 
 from bot import fastpaths
 from bot.privacy import PRIVATE_UMASK, api_arguments, protect_logs, remember_user_messages
@@ -169,10 +172,6 @@ def compact_json(value: Any) -> str:
     """The JSON text of `value` for the action server, written by ujson (a conversation's events in half
     json.dumps's time): the same JSON as json.dumps without the spaces after separators, non-ASCII
     characters escaped as json.dumps escapes them; json.dumps for what ujson refuses."""
-    import json
-
-    import ujson
-
     try:
         return ujson.dumps(value, escape_forward_slashes=False)
     except (TypeError, ValueError, OverflowError):

@@ -40,7 +40,7 @@ from bot.privacy import SQLITE_SIDE_FILES, PRIVATE_UMASK, open_private_log, priv
 from bot.privacy import api_arguments  # noqa: F401  (the `rasa run` API options; bot.runtime adds them)
 from bot.sqlite import use_wal
 from bot.widget import server_command
-from bot.workers import HEALTH_PATH, WorkersError, answers, find_haproxy, http_status, worker_count
+from bot.workers import WorkersError, answers, find_haproxy, runs_without_model, worker_count
 
 DEFAULT_MODEL = ROOT / "models" / "current.tar.gz"
 QUIET_ENV = {
@@ -378,7 +378,7 @@ class BotServers:
         process, log = self._spawn("rasa-server", args, env)
         _wait_http(f"{s.rasa_url}/", process, log, s.startup_timeout * max(1, count / 2), "The Rasa server")
         self.rasa_process = process
-        if http_status(f"{s.rasa_url}{HEALTH_PATH}") == 503:  # Rasa runs on without a model it failed to load
+        if runs_without_model(s.rasa_url):  # Rasa runs on without a model it failed to load
             raise StartupError(
                 f"The Rasa server started without a model: loading {s.model} failed. Retrain (make train) or "
                 f"correct the model path. Its log is {log}; the last lines:\n{_tail(log)}"

@@ -157,12 +157,14 @@ def http_status(url: str) -> Optional[int]:
 
 
 def answers(url: str) -> bool:
-    """True when a server answers a GET of `url` with a status below 500 within 2 s."""
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status < 500
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
+    """True when a server answers a GET of `url` within 2 s with a success (a status below 400)."""
+    status = http_status(url)
+    return status is not None and status < 400
+
+
+def runs_without_model(base_url: str) -> bool:
+    """True when the Rasa server at `base_url` answers that it loaded no model (its health route's 503)."""
+    return http_status(f"{base_url}{HEALTH_PATH}") == 503
 
 
 class Workers:
@@ -193,13 +195,14 @@ class Workers:
             self._check_alive("while loading its model")
             if time.monotonic() > deadline:
                 raise WorkersError(f"{len(waiting)} Rasa process(es) did not answer within {STARTUP_TIMEOUT:.0f} s.")
-            waiting = [(p, process) for p, process in waiting if not answers(f"http://127.0.0.1:{p}/")]
-            for port in set(ports) - {p for p, _ in waiting}:
-                if http_status(f"http://127.0.0.1:{port}{HEALTH_PATH}") == 503:
+            started = [p for p, _ in waiting if answers(f"http://127.0.0.1:{p}/")]
+            for port in started:  # each checked once, when it first answers
+                if runs_without_model(f"http://127.0.0.1:{port}"):
                     raise WorkersError(
                         f"The Rasa process on port {port} runs without a model: loading it failed (its log above "
                         "says why). Retrain (make train) or correct the model path."
                     )
+            waiting = [(p, process) for p, process in waiting if p not in started]
             time.sleep(0.3)
         config = Path(self._tmp.name) / "haproxy.cfg"
         limit = int(os.environ.get("SANIC_REQUEST_MAX_SIZE") or DEFAULT_BODY_LIMIT)

@@ -42,19 +42,22 @@ def sentence_features(message: Message) -> Optional[scipy.sparse.csr_matrix]:
     """The message's sparse sentence features of all featurizers side by side, as
     `message.get_sparse_features(TEXT)[1]` gives them, without also combining the (larger) sequence
     features, which this classifier does not use (a fifth of a turn's NLU time went there)."""
-    found = [f.features for f in message.features if f.attribute == TEXT and f.is_sparse() and f.type == "sentence"]
+    found = _sentence_matrices(message)
     if not found:
         return None
     return scipy.sparse.csr_matrix(found[0] if len(found) == 1 else scipy.sparse.hstack(found))
+
+
+def _sentence_matrices(message: Message) -> List[Any]:
+    """The sparse sentence features of the message's text, one matrix per featurizer, in pipeline order."""
+    return [f.features for f in message.features if f.attribute == TEXT and f.is_sparse() and f.type == "sentence"]
 
 
 def sentence_columns(message: Message) -> Optional[Tuple[np.ndarray, np.ndarray, int]]:
     """(column, count) of every stored entry of `sentence_features(message)` in column order, and its width,
     read from the featurizers' one-row matrices without building the combined matrix; None without
     sparse features."""
-    found: List[Any] = [
-        f.features for f in message.features if f.attribute == TEXT and f.is_sparse() and f.type == "sentence"
-    ]
+    found = _sentence_matrices(message)
     if not found:
         return None
     columns, counts, width = [], [], 0
