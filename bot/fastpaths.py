@@ -13,6 +13,15 @@ installs them with its other adjustments, only for the Rasa and TensorFlow relea
   drops them. There those two modules' `copy.deepcopy` returns its argument itself unless their loggers
   log debug messages (every `copy.deepcopy` in the two modules is such a log argument; a test checks it).
   With a log anonymisation plugin (Rasa Pro), which rewrites log arguments, the copies are kept.
+- Combining sparse features: for each message DIET asks for its featurizers' sparse features side by
+  side; Rasa deep-copies the first matrix and stacks the next ones on it with `scipy.sparse.hstack`, one
+  call each. COO matrices are stacked here in one step, as `hstack` stacks them (the same data, rows,
+  columns, dtypes and order); anything else takes Rasa's path.
+- Dialogue states: the rule policy predicts from the conversation's states twice after each message
+  (reading the last message as text, then as intent), and both times replays the whole conversation to
+  build the same states. The states of a conversation are remembered until it changes (the same tracker
+  object, the same number of events, the same last event) and each call gets its own copy, which Rasa
+  then edits.
 """
 
 from __future__ import annotations
@@ -136,4 +145,89 @@ def apply() -> Dict[str, bool]:
             continue
         _originals.setdefault(f"copy:{name}", module.copy)
         module.copy = LogCopies(name)  # type: ignore[attr-defined]
+    from rasa.core.featurizers.tracker_featurizers import TrackerFeaturizer
+    from rasa.shared.nlu.training_data.message import Message
+
+    if "combine_features" not in _originals:
+        _originals["combine_features"] = Message._combine_features
+        Message._combine_features = staticmethod(combine_features)  # type: ignore[method-assign]
+    if "create_states" not in _originals:
+        _originals["create_states"] = TrackerFeaturizer._create_states
+        TrackerFeaturizer._create_states = staticmethod(StatesMemo().create_states)  # type: ignore[method-assign,assignment]
     return {"direct_tensorflow_calls": direct, "debug_only_log_copies": not anonymising}
+
+
+def combine_features(features: List[Any], featurizers: List[str]) -> Optional[Any]:
+    """Message._combine_features: two or more COO matrices with the same rows stacked side by side in one step
+    (what `scipy.sparse.hstack` gives, one call after another); Rasa's own method for anything else."""
+    import numpy as np
+    import scipy.sparse
+    from rasa.shared.nlu.training_data.features import Features
+    from scipy.sparse._sputils import get_index_dtype, upcast
+
+    matrices = [feature.features for feature in features]
+    if len(matrices) < 2 or any(type(matrix) is not scipy.sparse.coo_matrix for matrix in matrices):
+        return _originals["combine_features"](features, featurizers)
+    rows = matrices[0].shape[0]
+    if any(matrix.shape[0] != rows for matrix in matrices):
+        return _originals["combine_features"](features, featurizers)  # Rasa's error
+    offsets = np.cumsum([0] + [matrix.shape[1] for matrix in matrices])
+    shape = (rows, int(offsets[-1]))
+    index_dtype = get_index_dtype(maxval=max(shape))
+    data = np.concatenate([matrix.data for matrix in matrices]).astype(upcast(*(m.dtype for m in matrices)), copy=False)
+    row = np.concatenate([matrix.row for matrix in matrices]).astype(index_dtype, copy=False)
+    col = np.concatenate([matrix.col + offset for matrix, offset in zip(matrices, offsets)]).astype(
+        index_dtype, copy=False
+    )
+    first = features[0]
+    return Features(scipy.sparse.coo_matrix((data, (row, col)), shape=shape), first.type, first.attribute, featurizers)
+
+
+class StatesMemo:
+    """TrackerFeaturizer._create_states remembering the states of the last conversation it was asked about,
+    until that conversation changes; every call gets its own copy (Rasa edits the states it is given)."""
+
+    def __init__(self) -> None:
+        """An empty memo."""
+        self.objects: Tuple[Any, ...] = ()
+        self.values: Any = None
+        self.states: List[Dict[str, Dict[str, Any]]] = []
+
+    def create_states(
+        self,
+        tracker: Any,
+        domain: Any,
+        omit_unset_slots: bool = False,
+        ignore_rule_only_turns: bool = False,
+        rule_only_data: Optional[Dict[str, Any]] = None,
+    ) -> List[Dict[str, Dict[str, Any]]]:
+        """The tracker's past states, as `tracker.past_states` gives them."""
+        events = tracker.events
+        # Held, not only compared by id: a remembered object cannot be freed and its id reused.
+        objects = (tracker, events[-1] if events else None, domain)
+        values = (len(events), omit_unset_slots, ignore_rule_only_turns, _frozen(rule_only_data))
+        if (
+            values != self.values
+            or len(objects) != len(self.objects)
+            or any(a is not b for a, b in zip(objects, self.objects))
+        ):
+            states = _originals["create_states"](
+                tracker, domain, omit_unset_slots, ignore_rule_only_turns, rule_only_data
+            )
+            self.objects, self.values, self.states = objects, values, _copy_states(states)
+            return states
+        return _copy_states(self.states)
+
+
+def _frozen(value: Any) -> Any:
+    """`value` (dicts, lists and scalars) as a comparable value that later changes to `value` do not change."""
+    if isinstance(value, dict):
+        return tuple(sorted((key, _frozen(item)) for key, item in value.items()))
+    if isinstance(value, (list, tuple, set)):
+        return (type(value).__name__,) + tuple(_frozen(item) for item in value)
+    return value
+
+
+def _copy_states(states: List[Dict[str, Dict[str, Any]]]) -> List[Dict[str, Dict[str, Any]]]:
+    """A copy of dialogue states down to their sub-states' keys (their values are strings and tuples)."""
+    return [{name: dict(sub_state) for name, sub_state in state.items()} for state in states]

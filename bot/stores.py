@@ -4,7 +4,9 @@ SQLite connections stay open between turns and use write-ahead logging with `syn
 commit is not synced to disk on its own, so a power cut or an operating-system crash can lose the last
 turns, a crash of the bot cannot. Loading and saving a conversation run Rasa's SQLTrackerStore queries
 (same table, same "since the latest session start" rule, same order) through SQLAlchemy Core instead of
-ORM objects. README, "Performance", says what each of these bought.
+ORM objects; on SQLite, the same statements are compiled once and run on the pooled DB-API connection,
+and events are read and written with ujson (the same JSON values). docs/operators.md, "Performance",
+says what each of these bought.
 
 The SQLite file, its -wal and -shm files and their folder are private to the bot's user (0600 and 0700;
 README, "Privacy").
@@ -15,11 +17,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
-import json
 import logging
 import os
+import sqlite3
 from pathlib import Path
-from typing import Any, AsyncIterator, Dict, Iterator, List, Mapping, Optional
+from typing import Any, AsyncIterator, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
 from rasa.core.brokers.broker import EventBroker
@@ -117,17 +119,25 @@ class ConfiguredSQLTrackerStore(SQLTrackerStore):
             yield session
         except ValueError as error:
             session.rollback()
-            logger.error(
-                "Tracker store: the database refused a value of this conversation (%s); the request "
-                "fails, the server goes on.",
-                type(error).__name__,
-            )
-            raise TrackerStoreValueError(
-                "the tracker store could not store or read this conversation: the database refused a value "
-                f"({type(error).__name__}). Channels refuse such sender ids and texts at their door."
-            ) from None
+            raise _refused(error) from None
         finally:
             session.close()
+
+    @contextlib.contextmanager
+    def _sqlite_connection(self) -> Iterator[Any]:
+        """A pooled SQLite DB-API connection for one load or save, with session_scope's errors: a refused
+        value raises TrackerStoreValueError, a database error SQLAlchemy's error for it."""
+        connection = self.engine.raw_connection()
+        try:
+            yield connection
+        except ValueError as error:
+            connection.rollback()
+            raise _refused(error) from None
+        except sqlite3.Error as error:
+            connection.rollback()
+            raise sa.exc.DBAPIError.instance(None, None, error, sqlite3.Error) from error
+        finally:
+            connection.close()
 
     def _since_session_start(self, all_sessions: bool) -> Any:
         """The WHERE clause of Rasa's event query: the events of sender `:sender_id`, from its latest session
@@ -152,42 +162,59 @@ class ConfiguredSQLTrackerStore(SQLTrackerStore):
             "load": sa.select(events.c.data).where(self._since_session_start(False)).order_by(events.c.id),
             "load_all": sa.select(events.c.data).where(self._since_session_start(True)).order_by(events.c.id),
             "count": sa.select(sa.func.count()).select_from(events).where(self._since_session_start(False)),
+            "insert": events.insert(),
+        }
+
+    @functools.cached_property
+    def _sqlite_statements(self) -> Optional[Dict[str, "CompiledStatement"]]:
+        """The same statements compiled once for SQLite's DB-API; None on another database."""
+        if not self._fast or self.engine.dialect.name != "sqlite":
+            return None
+        return {
+            name: CompiledStatement(statement, self.engine.dialect, EVENT_COLUMNS if name == "insert" else None)
+            for name, statement in self._queries.items()
         }
 
     async def _retrieve(self, sender_id: str, fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
         """The conversation's events in id order (as Rasa's), read as plain rows."""
         if not self._fast:
             return await super()._retrieve(sender_id, fetch_events_from_all_sessions)
-        query = self._queries["load_all" if fetch_events_from_all_sessions else "load"]
-        with self.session_scope() as session:
-            rows = session.execute(query, {"sender_id": sender_id}).all()
+        name = "load_all" if fetch_events_from_all_sessions else "load"
+        compiled = self._sqlite_statements
+        if compiled is not None:
+            with self._sqlite_connection() as connection:
+                cursor = connection.cursor()
+                rows = cursor.execute(compiled[name].sql, compiled[name].parameters(sender_id=sender_id)).fetchall()
+        else:
+            with self.session_scope() as session:
+                rows = session.execute(self._queries[name], {"sender_id": sender_id}).all()
         if not rows or not self.domain:
             return None
-        return DialogueStateTracker.from_dict(sender_id, [json.loads(data) for (data,) in rows], self.domain.slots)
+        return DialogueStateTracker.from_dict(
+            sender_id, [runtime.read_json(data) for (data,) in rows], self.domain.slots
+        )
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Append the events not stored yet (counted as Rasa counts them) in one INSERT."""
         if not self._fast:
             return await super().save(tracker)
         await self.stream_events(tracker)
-        events = self.SQLEvent.__table__
+        compiled = self._sqlite_statements
+        if compiled is not None:
+            count, insert = compiled["count"], compiled["insert"]
+            with self._sqlite_connection() as connection:
+                cursor = connection.cursor()
+                stored = cursor.execute(count.sql, count.parameters(sender_id=tracker.sender_id)).fetchone()[0]
+                rows = _new_rows(tracker, stored)
+                if rows:
+                    cursor.executemany(insert.sql, [insert.parameters(**row) for row in rows])
+                connection.commit()
+            return
         with self.session_scope() as session:
             stored = session.execute(self._queries["count"], {"sender_id": tracker.sender_id}).scalar()
-            rows: List[Dict[str, Any]] = []
-            for event in itertools.islice(tracker.events, stored, None):
-                data = event.as_dict()
-                rows.append(
-                    {
-                        "sender_id": tracker.sender_id,
-                        "type_name": event.type_name,
-                        "timestamp": data.get("timestamp"),
-                        "intent_name": ((data.get("parse_data") or {}).get("intent") or {}).get("name"),
-                        "action_name": data.get("name"),
-                        "data": json.dumps(data),
-                    }
-                )
+            rows = _new_rows(tracker, stored)
             if rows:
-                session.execute(events.insert(), rows)
+                session.execute(self._queries["insert"], rows)
             session.commit()
 
     def _pool_sqlite_connections(self) -> None:
@@ -206,6 +233,56 @@ class ConfiguredSQLTrackerStore(SQLTrackerStore):
         )
         sa.event.listen(self.engine, "connect", sqlite_pragmas)
         self.sessionmaker = sessionmaker(bind=self.engine)
+
+
+EVENT_COLUMNS = ("sender_id", "type_name", "timestamp", "intent_name", "action_name", "data")
+
+
+class CompiledStatement:
+    """A statement compiled once into its DB-API SQL text, with its bound parameters in the driver's order."""
+
+    def __init__(self, statement: Any, dialect: Any, column_keys: Optional[Sequence[str]] = None) -> None:
+        """Compile `statement` for `dialect` (for an INSERT, `column_keys` are the columns it sets)."""
+        compiled = statement.compile(dialect=dialect, column_keys=list(column_keys) if column_keys else None)
+        self.sql = str(compiled)
+        self.names: Tuple[str, ...] = tuple(compiled.positiontup or ())
+        self.fixed: Dict[str, Any] = dict(compiled.params)
+
+    def parameters(self, **values: Any) -> Tuple[Any, ...]:
+        """The positional parameters: `values` by name, the statement's own constants for the rest."""
+        return tuple(values[name] if name in values else self.fixed[name] for name in self.names)
+
+
+def _refused(error: ValueError) -> TrackerStoreValueError:
+    """The error for a value the database refused, logged: only this request fails, the server goes on."""
+    logger.error(
+        "Tracker store: the database refused a value of this conversation (%s); the request fails, the "
+        "server goes on.",
+        type(error).__name__,
+    )
+    return TrackerStoreValueError(
+        "the tracker store could not store or read this conversation: the database refused a value "
+        f"({type(error).__name__}). Channels refuse such sender ids and texts at their door."
+    )
+
+
+def _new_rows(tracker: DialogueStateTracker, stored: int) -> List[Dict[str, Any]]:
+    """The rows of the tracker's events after the first `stored` ones, as Rasa's store writes them (the
+    event's JSON written by ujson: the same values as json.dumps's)."""
+    rows: List[Dict[str, Any]] = []
+    for event in itertools.islice(tracker.events, stored, None):
+        data = event.as_dict()
+        rows.append(
+            {
+                "sender_id": tracker.sender_id,
+                "type_name": event.type_name,
+                "timestamp": data.get("timestamp"),
+                "intent_name": ((data.get("parse_data") or {}).get("intent") or {}).get("name"),
+                "action_name": data.get("name"),
+                "data": runtime.compact_json(data),
+            }
+        )
+    return rows
 
 
 def sqlite_pragmas(connection: Any, _record: Any) -> None:

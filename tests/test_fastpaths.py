@@ -126,3 +126,124 @@ def test_applied_paths_are_installed_once() -> None:
         assert RasaModel._rasa_predict is fastpaths.rasa_predict
     for name in fastpaths.LOG_COPYING_MODULES:
         assert isinstance(importlib.import_module(name).copy, fastpaths.LogCopies)
+
+
+def stock_combine(features: List[Any], featurizers: List[str]) -> Any:
+    return fastpaths._originals.get("combine_features", fastpaths.combine_features)(features, featurizers)
+
+
+def same_features(a: Any, b: Any) -> bool:
+    """The same Features: kind, attribute, origin, and the same COO matrix (shape, dtypes, entries in order)."""
+    if a is None or b is None:
+        return a is None and b is None
+    ma, mb = a.features, b.features
+    return (
+        (a.type, a.attribute, a.origin) == (b.type, b.attribute, b.origin)
+        and type(ma) is type(mb)
+        and ma.shape == mb.shape
+        and all(same(getattr(ma, name), getattr(mb, name)) for name in ("data", "row", "col"))
+    )
+
+
+def test_sparse_features_stacked_in_one_step_are_rasas(trained_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import scipy.sparse
+    from rasa.core.agent import Agent
+    from rasa.shared.nlu.training_data.features import Features
+    from rasa.shared.nlu.training_data.message import Message
+
+    fastpaths.apply()
+    assert Message._combine_features is fastpaths.combine_features, "installed"
+    seen: List[Tuple[List[Any], List[str]]] = []
+
+    def recording(features: List[Any], featurizers: List[str]) -> Any:
+        seen.append((features, featurizers))
+        return fastpaths.combine_features(features, featurizers)
+
+    monkeypatch.setattr(Message, "_combine_features", staticmethod(recording))
+    agent = Agent.load(str(trained_model))
+    ours = [asyncio.run(agent.parse_message(text)) for text in questions()]
+    sparse = [(f, names) for f, names in seen if len(f) > 1 and all(x.is_sparse() for x in f)]
+    assert len(sparse) >= 2 * len(ours), "DIET's sparse sequence and sentence features of every message"
+    for features, names in seen:
+        assert same_features(fastpaths.combine_features(features, names), stock_combine(features, names))
+
+    monkeypatch.setattr(Message, "_combine_features", staticmethod(stock_combine))
+    assert [asyncio.run(agent.parse_message(text)) for text in questions()] == ours
+
+    # Other dtypes, empty matrices, three blocks; rows that differ fail as Rasa fails.
+    rng = np.random.default_rng(7)
+    for dtypes in ((np.float32, np.float32), (np.float32, np.float64), (np.int64, np.float32, np.float32)):
+        blocks = [
+            Features(
+                scipy.sparse.random(3, int(rng.integers(1, 9)), density=0.4, format="coo", dtype=d, random_state=1),
+                "sentence",
+                "text",
+                f"f{i}",
+            )
+            for i, d in enumerate(dtypes)
+        ]
+        blocks.append(Features(scipy.sparse.coo_matrix((3, 4), dtype=np.float32), "sentence", "text", "empty"))
+        assert same_features(fastpaths.combine_features(blocks, ["a"]), stock_combine(blocks, ["a"]))
+    mismatched = [Features(scipy.sparse.coo_matrix(np.ones((n, 2))), "sequence", "text", "x") for n in (2, 3)]
+    with pytest.raises(ValueError, match="sequence dimensions do not match"):
+        fastpaths.combine_features(mismatched, ["x"])
+
+
+def test_remembered_dialogue_states_are_the_conversations_states(
+    trained_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rasa.core.agent import Agent
+    from rasa.core.featurizers.tracker_featurizers import TrackerFeaturizer
+    from rasa.shared.core.constants import RULE_ONLY_SLOTS
+    from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    fastpaths.apply()
+    stock = fastpaths._originals["create_states"]
+    agent = Agent.load(str(trained_model))
+    assert agent.processor is not None
+    processor = agent.processor
+
+    def conversation(sender: str) -> List[Any]:
+        """Predictions of the rule policy for each step of a real conversation, and its trackers."""
+        tracker = DialogueStateTracker(sender, agent.domain.slots)
+        for event in (ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")):
+            tracker.update(event)
+        predictions = []
+        for text in questions()[:12]:
+            parse = asyncio.run(agent.parse_message(text))
+            tracker.update(UserUttered(text, parse["intent"], parse["entities"], parse))
+            for _ in range(2):
+                prediction = processor._predict_next_with_tracker(tracker)
+                name = agent.domain.action_names_or_texts[prediction.max_confidence_index]
+                predictions.append((name, prediction.policy_name, prediction.max_confidence))
+                tracker.update(ActionExecuted(name))
+                if name == "action_listen":
+                    break
+        return predictions
+
+    memo = fastpaths.StatesMemo()
+    monkeypatch.setattr(TrackerFeaturizer, "_create_states", staticmethod(memo.create_states))
+    ours = conversation("a")
+    assert memo.states, "the rule policy's states went through the memo"
+    monkeypatch.setattr(TrackerFeaturizer, "_create_states", staticmethod(stock))
+    assert conversation("b") == ours
+
+    # Each call gets its own copy; a new event, another tracker or other rule-only data are read again.
+    tracker = DialogueStateTracker.from_events(
+        "c", [ActionExecuted("action_listen"), UserUttered("hi", {"name": "greet"})], agent.domain.slots
+    )
+    first = memo.create_states(tracker, agent.domain, rule_only_data={RULE_ONLY_SLOTS: []})
+    first[-1]["user"].clear()
+    assert memo.create_states(tracker, agent.domain, rule_only_data={RULE_ONLY_SLOTS: []}) == stock(
+        tracker, agent.domain, rule_only_data={RULE_ONLY_SLOTS: []}
+    )
+    tracker.update(ActionExecuted("action_greet"))
+    assert memo.create_states(tracker, agent.domain) == stock(tracker, agent.domain)
+    twin = DialogueStateTracker.from_events(
+        "d", list(tracker.events)[:-1] + [ActionExecuted("action_help")], agent.domain.slots
+    )
+    assert memo.create_states(twin, agent.domain) == stock(twin, agent.domain) != stock(tracker, agent.domain)
+    assert memo.create_states(twin, agent.domain, rule_only_data={RULE_ONLY_SLOTS: ["lang"]}) == stock(
+        twin, agent.domain, rule_only_data={RULE_ONLY_SLOTS: ["lang"]}
+    )
