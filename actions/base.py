@@ -30,6 +30,8 @@ FURTHER_CODES = (FLAG_DISEASE_CURE, FLAG_OVERSTATED_PROOF, FLAG_APPROVAL)
 # Cue lists (data/nlu/lexicon.yml) that make a question personal medical advice, always declined.
 # "Is it true?" this long at most, after a message that made the claim, asks about that claim.
 TRUE_QUESTION_MAX_CHARS = 30
+# A message this short with a reference number in it asks for that reference ("那 [7] 呢？", "and ref 14?").
+SHORT_REFERENCE_ASK = 16
 # A message longer than this tells a story: a comparison, price or shop in it is mentioned in passing.
 STORY_CHARS = 150
 # A greeting this long at most that announces questions ("你好，我想问几个外泌体的问题") asks none yet.
@@ -269,6 +271,8 @@ class BotAction(Action, metaclass=abc.ABCMeta):
         text = turn.norm_text or turn.text
         if self._citation_only(text):
             return turn
+        if turn.values("reference") and len(text.strip()) <= SHORT_REFERENCE_ASK:
+            return turn  # "那 [7] 呢？", "ref 7?": that reference
         parts = SENTENCE_MARK.split(text, maxsplit=1)
         if len(parts) < 2 or not self._citation_only(parts[0]):
             return None
@@ -405,8 +409,11 @@ class BotAction(Action, metaclass=abc.ABCMeta):
 
     @staticmethod
     def remember(turn: Turn, reply: Reply) -> List[Dict[Text, Any]]:
-        """Slots for follow-ups: language always; the question, facts and sources after an answer."""
+        """Slots for follow-ups: language always; the question, facts and sources after an answer; a hand-off
+        (whichever action gave it) waits for a person."""
         events = [SlotSet("lang", reply.lang)]
+        if reply.type == "handoff":
+            events.append(SlotSet(HANDOFF_SLOT, WAITING))
         if reply.facts and reply.type != "reference":
             events += [
                 SlotSet("last_question", turn.norm_text or turn.text),

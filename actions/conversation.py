@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Optional, Text
 
-from rasa_sdk.events import SlotSet
 
 from actions.answers import AnswerMixin
 from actions.base import BotAction, Turn
@@ -12,7 +11,6 @@ from bot.lang import localize
 from bot.nlu.segments import is_question, split_segments
 from bot.reply import Reply
 from bot.services import Cues
-from bot.staff import HANDOFF_SLOT, WAITING
 
 
 def asks_for_person(cues: Cues, text: str) -> bool:
@@ -28,7 +26,10 @@ class SmallTalk(AnswerMixin, BotAction):
     """Greetings and thanks that carry a real question are answered."""
 
     def rescue(self, turn: Turn) -> Optional[Reply]:
-        """An answer when the message also asks a clear question (several words, a question sentence)."""
+        """An answer when the message also asks a clear question (several words, a question sentence); None
+        for a question the facts never cover ("ok so which clinic is actually legit", answered by the caller)."""
+        if self.other_topic(turn):
+            return None
         short = len(turn.norm_text.split()) < 4 and len(turn.norm_text) < 10
         if short and (not is_question(turn.norm_text) or self.says(turn, "thanks_words")):
             return None  # "thanks!", "ok 👍"; a short question ("所以它算药喔？") is answered below
@@ -47,8 +48,9 @@ class SmallTalk(AnswerMixin, BotAction):
         return self.services.cues.found(cues, turn.norm_text or turn.text)
 
     def not_small_talk(self, turn: Turn) -> Reply:
-        """What the classifier took for a greeting or goodbye but is neither: the honest decline."""
-        return self.decline_not_covered(turn)
+        """What the classifier took for a greeting or goodbye but is neither: a follow-up of the previous
+        answer ("唔係呀 我講緊搽面嗰隻cream", no, I mean the cream) read in its frame, else the honest decline."""
+        return self.follow_up_answer(turn) or self.decline_not_covered(turn)
 
 
 class ActionGreet(SmallTalk):
@@ -88,11 +90,6 @@ class ActionHelp(SmallTalk):
         if answer is None and asks_for_person(self.services.cues, turn.norm_text or turn.text):
             return ActionHandoff(self.services).respond(turn)  # "can i talk to a real person? my mom wants…"
         return answer or self.services.composer.message("greeting", "replies.help", turn.lang)
-
-    @staticmethod
-    def remember(turn: Turn, reply: Reply) -> List[Dict[Text, Any]]:
-        """As the hand-off remembers: a request for a person waits for one."""
-        return ActionHandoff.remember(turn, reply)
 
 
 class ActionGoodbye(SmallTalk):
@@ -160,12 +157,6 @@ class ActionHandoff(AnswerMixin, BotAction):
         return self.services.composer.message(
             "handoff", "replies.handoff_closed", lang, suggestions=(), contact=contact, **values
         )
-
-    @staticmethod
-    def remember(turn: Turn, reply: Reply) -> List[Dict[Text, Any]]:
-        """The language, and the hand-off state: waiting for a person (unless a question was answered)."""
-        events = BotAction.remember(turn, reply)
-        return [*events, SlotSet(HANDOFF_SLOT, WAITING)] if reply.type == "handoff" else events
 
 
 class ActionOutOfScope(AnswerMixin, BotAction):

@@ -7,6 +7,7 @@ from typing import List, Optional, Text
 
 from actions.answers import AnswerMixin
 from actions.base import BotAction, Turn
+from actions.conversation import ActionHandoff, asks_for_person
 from bot.contract import LEVELS
 from bot.kb import Fact, Reference
 from bot.lang import localize, normalize
@@ -30,6 +31,8 @@ class ActionLookupReference(AnswerMixin, BotAction):
         """Resolve what the user points at, in order: explicit references, then the previous answer."""
         composer, kb = self.services.composer, self.services.kb
         numbers = [int(v) for v in turn.values("reference")] or [int(v) for v in turn.values("number")]
+        if not numbers and asks_for_person(self.services.cues, turn.norm_text or turn.text):
+            return ActionHandoff(self.services).respond(turn)  # "someone on your team I can ask about a citation?"
         unknown = [n for n in numbers if kb.reference(n) is None]
         if unknown:
             return composer.message("fallback", "replies.reference_unknown", turn.lang, suggestions=(), n=unknown[0])
@@ -99,9 +102,10 @@ class ActionLookupReference(AnswerMixin, BotAction):
         return selection.lead
 
     def asks_for_finding(self, turn: Turn) -> bool:
-        """ "What did the Cell Metabolism paper find?": about the study's result, not its citation."""
+        """ "What did the Cell Metabolism paper find?", "the Aesthetic Surgery Journal study: was there a control
+        arm?": about the study's result or design, not its citation."""
         found = self.services.cues.found_in(turn.norm_text or turn.text)
-        return "finding" in found and "citation_details" not in found
+        return ("finding" in found and "citation_details" not in found) or "study_design" in found
 
     def finding(self, turn: Turn, ref: Reference) -> Optional[Reply]:
         """The fact citing this reference that fits the message best, as an answer (None: no fact cites it)."""

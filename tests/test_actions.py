@@ -16,6 +16,7 @@ from bot.contract import LEVELS
 from bot.lang import localize
 from bot.kb import load_knowledge_base
 from bot.services import Services
+from bot.staff import HANDOFF_SLOT, WAITING
 from tests.nlu_helpers import parse
 
 FIXTURE_KB = __import__("pathlib").Path(__file__).parent / "fixtures" / "kb"
@@ -516,6 +517,9 @@ def test_a_follow_up_naming_the_previous_facts_own_keyword_stays_with_it(full):
         "外泌体冻干粉一周用几次合适 一次一支还是半支",
         "how many time a year should I do exosome facial to keep young",
         "我本身有退化性關節炎，目前每天吃 Celebrex，醫美診所建議我膝蓋打外泌體，我該打嗎？",
+        # Singlish: "should I" and "how often" (dev14).
+        "so i go inject my knee can or not",
+        "how many times need to inject for my knee ah, once enough?",
     ],
 )
 def test_ones_own_condition_medication_and_a_young_fan_are_declined(full, text):
@@ -608,3 +612,33 @@ def test_one_question_about_two_named_topics_answers_one_and_offers_the_other(fu
     offered = [s["title"] for s in payload["suggestions"]]
     question = localize(full.kb.facts[other].question, lang)
     assert other in payload["facts"] or offered[:1] == [question], (payload["facts"], offered)
+
+
+def test_a_request_for_a_person_about_citations_is_handed_off(full):
+    text = "Is there someone on your team I can speak to directly? I'd like to discuss how you're citing one of your references."
+    reply, events = run(ActionLookupReference(full), tracker(text, "ask_reference"))
+    assert reply["payload"]["type"] == "handoff"
+    assert slots(events)[HANDOFF_SLOT] == WAITING, "the conversation waits for a person"
+
+
+def test_a_correction_taken_for_a_greeting_is_read_against_the_previous_answer(full):
+    """ "唔係呀 我講緊搽面嗰隻cream" (no, I mean the cream) after an injection-safety answer."""
+    slots = {"last_question": "打exosome针会不会有副作用", "last_facts": ["safety.injection"], "last_refs": []}
+    reply, _ = run(ActionGreet(full), tracker("唔係呀 我講緊搽面嗰隻cream", "greet", slots, confidence=0.59))
+    assert reply["payload"]["facts"][:1] == ["safety.topical"], reply["payload"]
+
+
+@pytest.mark.parametrize(
+    "text, fact",
+    [
+        ("The platelet exosome study in Aesthetic Surgery Journal: was there a control arm?", "skin.trial_platelet"),
+        ("嗰個12個禮拜嘅exosome微針研究係邊本journal㗎 邊個寫", None),
+    ],
+)
+def test_a_named_studys_design_is_its_fact_and_a_length_in_weeks_no_reference_number(full, text, fact):
+    reply, _ = run(ActionLookupReference(full), tracker(text, "ask_reference"))
+    payload = reply["payload"]
+    if fact is not None:
+        assert payload["type"] == "answer" and payload["facts"][:1] == [fact]
+    else:  # the 12-week microneedling trial's reference, not reference 12
+        assert payload["type"] == "reference" and [c["ref"] for c in payload["citations"]] == [3], payload

@@ -57,7 +57,22 @@ def _training_texts() -> set[str]:
 
 @pytest.mark.parametrize(
     "folder",
-    ["dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "dev8", "dev9", "dev10", "dev11", "dev12", "dev13"],
+    [
+        "dev",
+        "dev2",
+        "dev3",
+        "dev4",
+        "dev5",
+        "dev6",
+        "dev7",
+        "dev8",
+        "dev9",
+        "dev10",
+        "dev11",
+        "dev12",
+        "dev13",
+        "dev14",
+    ],
 )
 def test_development_sets_are_not_trained_on(folder: str) -> None:
     """The development sets are for finding what the bot misreads, never training examples."""
@@ -129,8 +144,10 @@ def test_held_out_end_to_end(servers, ask, conversations, output_dir: Path):
 # contact, 0.927 after its round (dev 0.939, dev2 0.923, dev3 0.943, dev4 0.906, dev5 0.896, dev6 0.863, dev7
 # 0.913, dev8 0.937, dev9 0.934, dev10 0.915, dev11 0.908 with that model); dev13 (sixth session) 0.867 on
 # first contact, 0.936 after its two rounds (dev 0.939, dev2 0.934, dev3 0.951, dev4 0.911, dev5 0.905, dev6
-# 0.878, dev7 0.916, dev8 0.942, dev9 0.941, dev10 0.928, dev11 0.918, dev12 0.938 with that model); the floors
-# leave a few turns for training on another machine.
+# 0.878, dev7 0.916, dev8 0.942, dev9 0.941, dev10 0.928, dev11 0.918, dev12 0.938 with that model); dev14
+# (seventh session) 0.839 on first contact, 0.905 after its round (dev 0.935, dev2 0.934, dev3 0.951, dev4
+# 0.911, dev5 0.908, dev6 0.886, dev7 0.913, dev8 0.947, dev9 0.941, dev10 0.923, dev11 0.918, dev12 0.938,
+# dev13 0.931 with that model); the floors leave a few turns for training on another machine.
 DEV_FLOORS = {
     "dev": 0.90,
     "dev2": 0.89,
@@ -145,6 +162,7 @@ DEV_FLOORS = {
     "dev11": 0.87,
     "dev12": 0.89,
     "dev13": 0.89,
+    "dev14": 0.86,
 }
 
 

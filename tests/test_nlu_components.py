@@ -120,7 +120,15 @@ def test_entity_extractor_references(normalizer, text, entity, value):
 
 
 @pytest.mark.parametrize(
-    "text", ["6 weeks only?? then what", "只做了8周？", "打了3次就够吗", "two sessions, 20% better?", "有一篇研究说"]
+    "text",
+    [
+        "6 weeks only?? then what",
+        "只做了8周？",
+        "打了3次就够吗",
+        "two sessions, 20% better?",
+        "有一篇研究说",
+        "嗰個12個禮拜嘅研究",
+    ],
 )
 def test_entity_extractor_takes_a_quantity_for_no_reference_number(normalizer, text):
     extractor = LexiconEntityExtractor(LexiconEntityExtractor.get_default_config())
@@ -153,6 +161,12 @@ def test_claim_detector_flags_all_three_scripts(normalizer, script):
             ["unsupported_systemic_injection_claim"],
         ),
         ("exosome drips reverse ageing, is that true or a scam?", ["unsupported_systemic_injection_claim"]),
+        # A pasted ad whose product name is the injection ("焕活针"), and a water-light shot for the face only.
+        (
+            "【外泌体焕活针】一针激活全身细胞 修复五脏六腑 逆龄10岁 今日特价1980 这个是真的吗",
+            ["unsupported_systemic_injection_claim"],
+        ),
+        ("美容院说外泌体水光针打完脸能年轻五岁，我只关心脸，这个有依据吗？", []),
     ],
 )
 def test_claim_detector_near_misses_and_claims_asked_about(normalizer, text, codes):
@@ -438,3 +452,12 @@ def test_a_route_in_one_turn_and_the_whole_body_effect_in_the_next_make_the_clai
     assert route is not None and not is_question(route), route
     hits = detector.detect(f"{route}\n{normalize(second)}")
     assert hits and hits[0].end > len(route) + 1, hits
+
+
+@pytest.mark.parametrize(
+    "text, asks", [("所以其实没什么用喔😢", True), ("所以我买了一瓶", False), ("没什么副作用", False)]
+)
+def test_a_conclusion_checked_back_in_chat_is_a_question(text: str, asks: bool) -> None:
+    from bot.nlu.segments import is_question
+
+    assert is_question(text) is asks

@@ -49,7 +49,7 @@ NUMBER_PATTERNS: list[list[dict]] = [[{"TEXT": {"REGEX": r"^\d{1,3}$"}}]]
 # After a bare number, a unit that makes it a quantity ("6 weeks", "3次", "two sessions"), not a reference number.
 _QUANTITY_UNIT = re.compile(
     r"\s*(?:weeks?|wks?|days?|months?|mths?|years?|yrs?|hours?|hrs?|minutes?|mins?|times?|sessions?|vials?|shots?"
-    r"|ml|mg|cc|kg|cm|%|周|星期|礼拜|天|日|个月|月|年|次|岁|支|瓶|针|小时|分钟|毫升|毫克|倍|个疗程|疗程)(?![a-z])",
+    r"|ml|mg|cc|kg|cm|%|周|星期|礼拜|天|日|个|月|年|次|岁|支|瓶|针|小时|分钟|毫升|毫克|倍|疗程|人|位)(?![a-z])",
     re.IGNORECASE,
 )
 # After "第N", words that make it an ordinal of something other than a reference.

@@ -24,6 +24,8 @@ _QUESTION = re.compile(
     r"|^\s*(?:(?:also|and|and also|plus|btw|so|but|ok|then|what about)\s+)?(?:what|how|why|which|who|where|when|is|are|do|does|did|can|could|should|will|would|any|has|have|was|were)\b"
     r"|\b(?:or not|right|legit|true|safe|bo|meh|anot|or no)\b\s*$"
     r"|\bany (?:data|evidence|proof|research|studies|study|trials?)\b"
+    # A conclusion checked back in chat ("所以其实没什么用喔"): a question.
+    r"|^\s*所以.*[喔哦噢啰咯][^\w]*$"
     r"|" + CHINESE_ASKING_FORMS
 )
 # Segments shorter than this many letters or characters are joined to the previous one.
