@@ -17,6 +17,10 @@ installs them with its other adjustments, only for the Rasa and TensorFlow relea
   side; Rasa deep-copies the first matrix and stacks the next ones on it with `scipy.sparse.hstack`, one
   call each. COO matrices are stacked here in one step, as `hstack` stacks them (the same data, rows,
   columns, dtypes and order); anything else takes Rasa's path.
+- Count vectors: the count-vectors featurizers ask scikit-learn for each message's counts twice (each
+  token, and the whole message), each time through a CSR matrix that Rasa then sorts and turns into a COO
+  matrix. The same counts are made here straight into the COO matrix (same vocabulary and analyzer, same
+  entries, order and dtypes); any other vectorizer takes Rasa's path.
 - Dialogue states: the rule policy predicts from the conversation's states twice after each message
   (reading the last message as text, then as intent), and both times replays the whole conversation to
   build the same states. The states of a conversation are remembered until it changes (the same tracker
@@ -151,6 +155,11 @@ def apply() -> Dict[str, bool]:
     if "combine_features" not in _originals:
         _originals["combine_features"] = Message._combine_features
         Message._combine_features = staticmethod(combine_features)  # type: ignore[method-assign]
+    from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
+
+    if "count_vectors" not in _originals:
+        _originals["count_vectors"] = CountVectorsFeaturizer._create_features
+        CountVectorsFeaturizer._create_features = count_vector_features  # type: ignore[method-assign]
     if "create_states" not in _originals:
         _originals["create_states"] = TrackerFeaturizer._create_states
         TrackerFeaturizer._create_states = staticmethod(StatesMemo().create_states)  # type: ignore[method-assign,assignment]
@@ -181,6 +190,64 @@ def combine_features(features: List[Any], featurizers: List[str]) -> Optional[An
     )
     first = features[0]
     return Features(scipy.sparse.coo_matrix((data, (row, col)), shape=shape), first.type, first.attribute, featurizers)
+
+
+def count_vector_features(self: Any, attribute: str, all_tokens: List[List[str]]) -> Tuple[List[Any], List[Any]]:
+    """CountVectorsFeaturizer._create_features with the counts made straight into COO matrices (what
+    `transform`, `sort_indices` and `tocoo` give); Rasa's method for any vectorizer but a fitted CountVectorizer."""
+    from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    vectorizer = self.vectorizers.get(attribute)
+    if type(vectorizer) is not CountVectorizer or not getattr(vectorizer, "vocabulary_", None):
+        return _originals["count_vectors"](self, attribute, all_tokens)
+    sequence: List[Any] = []
+    sentence: List[Any] = []
+    for tokens in all_tokens:
+        if not tokens:
+            sequence.append(None)
+            sentence.append(None)
+            continue
+        sequence.append(_counts(vectorizer, tokens))
+        sentence.append(_counts(vectorizer, [" ".join(tokens)]) if attribute in DENSE_FEATURIZABLE_ATTRIBUTES else None)
+    return sequence, sentence
+
+
+_analyzers: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
+
+
+def _counts(vectorizer: Any, documents: List[str]) -> Any:
+    """The documents' counts over the vectorizer's vocabulary as a COO matrix, one row per document, columns
+    in ascending order within a row (scikit-learn's CountVectorizer.transform, sorted, as COO)."""
+    import numpy as np
+    import scipy.sparse
+
+    analyze = _analyzers.get(vectorizer)
+    if analyze is None:
+        analyze = _analyzers[vectorizer] = vectorizer.build_analyzer()
+    vocabulary = vectorizer.vocabulary_
+    rows: List[int] = []
+    columns: List[int] = []
+    values: List[int] = []
+    for row, document in enumerate(documents):
+        counter: Dict[int, int] = {}
+        for feature in analyze(document):
+            index = vocabulary.get(feature)
+            if index is not None:
+                counter[index] = counter.get(index, 0) + 1
+        for index in sorted(counter):
+            rows.append(row)
+            columns.append(index)
+            values.append(counter[index])
+    data = np.asarray(values, dtype=np.intc).astype(vectorizer.dtype)
+    if vectorizer.binary:
+        data.fill(1)
+    shape = (len(documents), len(vocabulary))
+    return scipy.sparse.coo_matrix(
+        (data, (np.asarray(rows, dtype=np.int32), np.asarray(columns, dtype=np.int32))),
+        shape=shape,
+        dtype=vectorizer.dtype,
+    )
 
 
 class StatesMemo:

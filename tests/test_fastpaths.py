@@ -247,3 +247,45 @@ def test_remembered_dialogue_states_are_the_conversations_states(
     assert memo.create_states(twin, agent.domain, rule_only_data={RULE_ONLY_SLOTS: ["lang"]}) == stock(
         twin, agent.domain, rule_only_data={RULE_ONLY_SLOTS: ["lang"]}
     )
+
+
+def test_count_vectors_made_straight_into_coo_are_rasas(trained_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rasa.core.agent import Agent
+    from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
+
+    fastpaths.apply()
+    assert CountVectorsFeaturizer._create_features is fastpaths.count_vector_features, "installed"
+    stock = fastpaths._originals["count_vectors"]
+    seen: List[Tuple[Any, str, Any]] = []
+
+    def recording(self: Any, attribute: str, all_tokens: Any) -> Any:
+        seen.append((self, attribute, all_tokens))
+        return fastpaths.count_vector_features(self, attribute, all_tokens)
+
+    monkeypatch.setattr(CountVectorsFeaturizer, "_create_features", recording)
+    agent = Agent.load(str(trained_model))
+    ours = [asyncio.run(agent.parse_message(text)) for text in questions()]
+    text = {id(featurizer): featurizer for featurizer, attribute, _ in seen if attribute == "text"}
+    assert len(text) == 2, "both count-vectors featurizers (words, chars) featurized the messages"
+    odd = [["", "🙂", "exsome"], ["外泌体"] * 40, []]
+    for featurizer, attribute, all_tokens in seen + [(f, "text", odd) for f in text.values()]:
+        fast, rasa = count_vector_matrices(fastpaths.count_vector_features, featurizer, attribute, all_tokens, stock)
+        assert len(fast) == len(rasa)
+        for a, b in zip(fast, rasa):
+            assert (a is None and b is None) or (
+                type(a) is type(b)
+                and a.shape == b.shape
+                and all(same(getattr(a, name), getattr(b, name)) for name in ("data", "row", "col"))
+            )
+
+    monkeypatch.setattr(CountVectorsFeaturizer, "_create_features", stock)
+    assert [asyncio.run(agent.parse_message(text)) for text in questions()] == ours
+
+
+def count_vector_matrices(
+    fast: Any, featurizer: Any, attribute: str, all_tokens: Any, stock: Any
+) -> Tuple[List[Any], List[Any]]:
+    """Sequence and sentence matrices of both paths, side by side."""
+    ours = fast(featurizer, attribute, all_tokens)
+    rasas = stock(featurizer, attribute, all_tokens)
+    return [*ours[0], *ours[1]], [*rasas[0], *rasas[1]]
