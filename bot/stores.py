@@ -5,7 +5,9 @@ commit is not synced to disk on its own, so a power cut or an operating-system c
 turns, a crash of the bot cannot. Loading and saving a conversation run Rasa's SQLTrackerStore queries
 (same table, same "since the latest session start" rule, same order) through SQLAlchemy Core instead of
 ORM objects; on SQLite, the same statements are compiled once and run on the pooled DB-API connection,
-and events are read and written with ujson (the same JSON values). docs/operators.md, "Performance",
+events are read and written with ujson (the same JSON values), and a conversation saved by this process
+is handed back by its next load, without reading and replaying its events, while the database still
+holds exactly what was saved. docs/operators.md, "Performance",
 says what each of these bought.
 
 The SQLite file, its -wal and -shm files and their folder are private to the bot's user (0600 and 0700;
@@ -14,6 +16,7 @@ README, "Privacy").
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import itertools
@@ -99,6 +102,10 @@ class ConfiguredSQLTrackerStore(SQLTrackerStore):
         runtime.apply()
         # The faster queries repeat Rasa 3.6.21's; with another release Rasa's own run instead.
         self._fast = runtime.rasa_version_matches()
+        # Conversations saved by this process, handed back by their next load (see _stamp).
+        self._kept: "collections.OrderedDict[str, Tuple[DialogueStateTracker, Any, Tuple[Any, ...]]]" = (
+            collections.OrderedDict()
+        )
         settings = tracker_db_settings(os.environ, url=host, endpoint=kwargs)
         super().__init__(domain=domain, event_broker=event_broker, **settings)
         if self.engine.dialect.name == "sqlite":
@@ -163,6 +170,10 @@ class ConfiguredSQLTrackerStore(SQLTrackerStore):
             "load_all": sa.select(events.c.data).where(self._since_session_start(True)).order_by(events.c.id),
             "count": sa.select(sa.func.count()).select_from(events).where(self._since_session_start(False)),
             "insert": events.insert(),
+            "last": sa.select(events.c.id, events.c.timestamp)
+            .where(events.c.sender_id == sa.bindparam("sender_id"))
+            .order_by(events.c.id.desc())
+            .limit(1),
         }
 
     @functools.cached_property
@@ -175,6 +186,32 @@ class ConfiguredSQLTrackerStore(SQLTrackerStore):
             for name, statement in self._queries.items()
         }
 
+    def _stamp(self, cursor: Any, sender_id: str) -> Tuple[Any, ...]:
+        """What the database holds of a conversation, in brief: the number of events of its latest session
+        (what a load reads) and the id and time of its last event. Events are only ever appended, so the
+        same stamp means the same events; an erased and rewritten conversation has new times."""
+        compiled = self._sqlite_statements
+        assert compiled is not None
+        count, last = compiled["count"], compiled["last"]
+        (events,) = cursor.execute(count.sql, count.parameters(sender_id=sender_id)).fetchone()
+        row = cursor.execute(last.sql, last.parameters(sender_id=sender_id)).fetchone()
+        return (events, *(row or (None, None)))
+
+    def _keep(self, tracker: DialogueStateTracker, stamp: Tuple[Any, ...]) -> None:
+        """Keep a saved conversation for its next load when it holds exactly the events a load would read:
+        as many as the database holds of its latest session, the same last one, and none from before that
+        session's start (a conversation's first turn, or one in which a new session started, is read again)."""
+        self._kept.pop(tracker.sender_id, None)
+        events = tracker.events
+        if self.domain is None or not events or stamp[0] != len(events) or events[-1].timestamp != stamp[2]:
+            return
+        starts = [event.timestamp for event in events if isinstance(event, SessionStarted)]
+        if starts and any(event.timestamp < max(starts) for event in events):
+            return  # events before the latest session start, which a load does not read
+        self._kept[tracker.sender_id] = (tracker, self.domain, stamp)
+        while len(self._kept) > KEPT_CONVERSATIONS:
+            self._kept.popitem(last=False)
+
     async def _retrieve(self, sender_id: str, fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
         """The conversation's events in id order (as Rasa's), read as plain rows."""
         if not self._fast:
@@ -182,8 +219,13 @@ class ConfiguredSQLTrackerStore(SQLTrackerStore):
         name = "load_all" if fetch_events_from_all_sessions else "load"
         compiled = self._sqlite_statements
         if compiled is not None:
+            kept = self._kept.pop(sender_id, None)  # handed out: whoever loads it owns it until it is saved
             with self._sqlite_connection() as connection:
                 cursor = connection.cursor()
+                if kept is not None and not fetch_events_from_all_sessions:
+                    tracker, domain, stamp = kept
+                    if domain is self.domain and self._stamp(cursor, sender_id) == stamp:
+                        return tracker
                 rows = cursor.execute(compiled[name].sql, compiled[name].parameters(sender_id=sender_id)).fetchall()
         else:
             with self.session_scope() as session:
@@ -209,6 +251,7 @@ class ConfiguredSQLTrackerStore(SQLTrackerStore):
                 if rows:
                     cursor.executemany(insert.sql, [insert.parameters(**row) for row in rows])
                 connection.commit()
+                self._keep(tracker, self._stamp(cursor, tracker.sender_id))
             return
         with self.session_scope() as session:
             stored = session.execute(self._queries["count"], {"sender_id": tracker.sender_id}).scalar()
@@ -234,6 +277,10 @@ class ConfiguredSQLTrackerStore(SQLTrackerStore):
         sa.event.listen(self.engine, "connect", sqlite_pragmas)
         self.sessionmaker = sessionmaker(bind=self.engine)
 
+
+# Conversations kept in memory per process after a save, handed back by their next load while the database
+# still holds exactly what was saved (ConfiguredSQLTrackerStore._stamp); the least recently saved go first.
+KEPT_CONVERSATIONS = 512
 
 EVENT_COLUMNS = ("sender_id", "type_name", "timestamp", "intent_name", "action_name", "data")
 

@@ -321,6 +321,78 @@ def test_our_tracker_store_stores_and_loads_what_rasas_does(tmp_path: Path, monk
     assert stored_rows(ours, "rest:b")[0][4] == "action_session_start"
 
 
+def state(tracker: Any) -> Dict[str, Any]:
+    """Everything a tracker holds: its events, slots, latest message and action, paused, loop."""
+    from rasa.shared.core.trackers import EventVerbosity
+
+    return tracker.current_state(EventVerbosity.ALL)
+
+
+def test_a_conversation_kept_after_its_save_is_what_the_database_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store hands a conversation it saved back to the next load without reading it, only while the
+    database holds exactly what was saved: another process's events, an erased and rewritten conversation,
+    a new session and another domain are read from the database."""
+    monkeypatch.setenv("TRACKER_SQLITE_PATH", str(tmp_path / "t.db"))
+    ours, other = ConfiguredSQLTrackerStore(domain=DOMAIN), ConfiguredSQLTrackerStore(domain=DOMAIN)  # two processes
+    events = conversation("web:k", 2, 3, 1_700_000_000.0)
+    second_session = next(i for i, e in enumerate(events) if isinstance(e, SessionStarted) and i > 2) - 1
+
+    async def scenario() -> None:
+        first = DialogueStateTracker("web:k", DOMAIN.slots)
+        for event in events[:3]:
+            first.update(event)
+        await ours.save(first)
+        tracker = await ours.retrieve("web:k")
+        assert tracker is not None and tracker is not first, "a first turn holds an event from before its session"
+        for event in events[3:8]:
+            tracker.update(event)
+        await ours.save(tracker)
+        kept = await ours.retrieve("web:k")
+        assert kept is tracker, "kept after its save and handed back"
+        assert state(kept) == state(await other.retrieve("web:k"))
+        assert await ours.retrieve("web:k") is not tracker, "handed out once, then read again"
+
+        # Another process adds events: the kept conversation is stale and the database's is read.
+        for event in events[8:10]:
+            tracker.update(event)
+        await ours.save(tracker)
+        theirs = await other.retrieve("web:k")
+        assert theirs is not None
+        theirs.update(events[10])
+        await other.save(theirs)
+        loaded = await ours.retrieve("web:k")
+        assert loaded is not tracker and state(loaded) == state(theirs)
+
+        # A new session started in the conversation: a load reads the latest session only.
+        for event in events[11 : second_session + 4]:
+            loaded.update(event)
+        await ours.save(loaded)
+        latest = await ours.retrieve("web:k")
+        assert latest is not loaded and state(latest) == state(await other.retrieve("web:k"))
+        assert len(latest.events) < len(loaded.events)
+
+        # Erased and written again with as many events: new times, so the database's are read.
+        await ours.save(latest)
+        with ours.engine.begin() as connection:
+            connection.execute(ours.SQLEvent.__table__.delete())
+        again = DialogueStateTracker.from_events("web:k", conversation("web:k", 1, 1, 1_800_000_000.0), DOMAIN.slots)
+        await other.save(again)
+        rewritten = await ours.retrieve("web:k")
+        assert rewritten is not latest and state(rewritten) == state(await other.retrieve("web:k"))
+        assert rewritten.events[-1].timestamp > 1_800_000_000
+
+        # Another domain (a new model): read again with its slots.
+        rewritten.update(UserUttered("and now?", timestamp=1_800_000_050.0))
+        await ours.save(rewritten)
+        assert "web:k" in ours._kept, "kept, and only another domain makes it stale"
+        ours.domain = Domain.from_dict({"slots": {"lang": {"type": "text", "mappings": [{"type": "custom"}]}}})
+        assert await ours.retrieve("web:k") is not rewritten
+
+    asyncio.run(scenario())
+
+
 def test_with_another_rasa_release_the_store_runs_rasas_own_queries(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
