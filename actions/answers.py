@@ -8,7 +8,7 @@ from typing import Any, Optional, Text
 
 from actions.base import BotAction, Turn, announces_questions
 from bot.kb import Fact
-from bot.kb.selection import ANIMAL_OVERVIEW_FACT, HUMAN_VS_ANIMAL_FACT, STUDY_LEVELS
+from bot.kb.selection import ANIMAL_OVERVIEW_FACT, HUMAN_VS_ANIMAL_FACT, STUDY_LEVELS, Selection
 from bot.nlu.segments import is_question
 from bot.reply import Reply
 from bot.services import Services
@@ -22,6 +22,9 @@ MECHANISM_CAVEAT_FACT = "mechanism.caveat"
 MECHANISM_FOLLOW_UP_CHARS = 80
 # "Only in mice?" asks about the limits of animal studies, not for the animal study of the topic.
 ONLY_ANIMALS = re.compile(r"只有|只是|净是|净系|淨係|全是|全部是|\b(?:only|just|all)\b", re.IGNORECASE)
+# "Is it safe though?" after a question about drips or shots keeps their route: the classifier, taught on
+# questions that stand alone, reads a bare safety question as one about skin products.
+TOPICAL_SAFETY, INJECTION_SAFETY = "safety.topical", "safety.injection"
 
 
 class AnswerMixin:
@@ -56,11 +59,33 @@ class AnswerMixin:
             return composer.from_facts([self.services.kb.facts[turn.last_facts[0]]], turn.lang, **kwargs)
         if selection.lead is not None and self.about_those_mechanisms(turn, selection.lead.id, follow_up):
             return composer.from_facts([self.services.kb.fact(MECHANISM_CAVEAT_FACT)], turn.lang, **kwargs)
+        if selection.lead is not None and self.keeps_injection_route(turn, selection, follow_up):
+            return composer.from_facts([self.services.kb.fact(INJECTION_SAFETY)], turn.lang, **kwargs)
         if selection.lead is not None:
             return composer.from_facts(selection.answered(), turn.lang, offer=selection.offered(), **kwargs)
         if follow_up and turn.last_facts and wants_more:
             return self.more(turn, **kwargs)
         return None
+
+    def keeps_injection_route(self, turn: Turn, selection: Selection, follow_up: bool) -> bool:
+        """A safety follow-up that names no route of its own ("is it even safe tho") after a question that
+        named drips or shots (and did not deny their claim) is about their safety, not the skin products'.
+        Words only the skin products' safety has ("红肿", "抹脸的", microneedling) name a route."""
+        if selection.lead is None or selection.lead.id != TOPICAL_SAFETY or not follow_up or not turn.last_question:
+            return False
+        kb = self.services.kb
+        shared = {w for ws in kb.fact(TOPICAL_SAFETY).keywords.values() for w in ws} & {
+            w for ws in kb.fact(INJECTION_SAFETY).keywords.values() for w in ws
+        }
+        lead = next((c for c in selection.candidates if c.fact == TOPICAL_SAFETY), None)
+        if turn.values("route") or (lead is not None and not set(lead.keywords) <= shared):
+            return False
+        claims = self.services.claims
+        text = turn.norm_text or turn.text
+        if claims.route_sentence(text) is not None:
+            return False
+        previous = turn.last_question
+        return claims.route_sentence(previous) is not None and not claims.negated(previous)
 
     def about_those_mechanisms(self, turn: Turn, lead: str, follow_up: bool) -> bool:
         """ "Has any of that been shown in humans?" after a review's answer about how exosomes might work:

@@ -642,3 +642,21 @@ def test_a_named_studys_design_is_its_fact_and_a_length_in_weeks_no_reference_nu
         assert payload["type"] == "answer" and payload["facts"][:1] == [fact]
     else:  # the 12-week microneedling trial's reference, not reference 12
         assert payload["type"] == "reference" and [c["ref"] for c in payload["citations"]] == [3], payload
+
+
+@pytest.mark.parametrize(
+    "previous, text, fact",
+    [
+        ("do exosome iv drips actually do anything for ageing", "thought so. is it even safe tho", "safety.injection"),
+        ("my aunt wants the exosome drip for her whole body", "IS IT SAFE OR NOT", "safety.injection"),
+        # The follow-up names the skin products' side: their safety.
+        ("外泌体点滴有用吗", "那做完会不会红肿", "safety.topical"),
+        ("do exosome iv drips actually do anything for ageing", "and the serum, is it safe?", "safety.topical"),
+        # The previous question denied the drip's claim and asked about the facial.
+        ("I know a drip can't make you younger. what about the facial?", "is it safe though?", "safety.topical"),
+    ],
+)
+def test_a_bare_safety_follow_up_keeps_the_previous_questions_route(full, previous, text, fact):
+    slots = {"last_question": previous, "last_facts": ["gaps.human_rcts"], "last_refs": []}
+    reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", slots, ranking={"safety.topical": 0.75}))
+    assert reply["payload"]["facts"][:1] == [fact], reply["payload"]["facts"]
