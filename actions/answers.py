@@ -74,6 +74,8 @@ class AnswerMixin:
         if selection.lead is None or selection.lead.id != TOPICAL_SAFETY or not follow_up or not turn.last_question:
             return False
         kb = self.services.kb
+        if INJECTION_SAFETY not in kb.facts:
+            return False  # a knowledge base without it (a test's small one)
         shared = {w for ws in kb.fact(TOPICAL_SAFETY).keywords.values() for w in ws} & {
             w for ws in kb.fact(INJECTION_SAFETY).keywords.values() for w in ws
         }

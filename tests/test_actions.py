@@ -660,3 +660,17 @@ def test_a_bare_safety_follow_up_keeps_the_previous_questions_route(full, previo
     slots = {"last_question": previous, "last_facts": ["gaps.human_rcts"], "last_refs": []}
     reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", slots, ranking={"safety.topical": 0.75}))
     assert reply["payload"]["facts"][:1] == [fact], reply["payload"]["facts"]
+
+
+@pytest.mark.parametrize(
+    "text, covered",
+    [
+        ("The exosome serums Watsons sells, is there any real evidence for them?", True),
+        ("淘宝上好多外泌体精华，这种东西有人体研究吗", True),
+        ("邊隻外泌體精華最抵買？", False),
+        ("which shop on shopee sells the real exosome serum", False),
+    ],
+)
+def test_a_shop_named_in_passing_is_not_the_question(full, text, covered):
+    reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", ranking={"skin.overview": 0.6}))
+    assert bool(reply["payload"]["facts"]) == covered, reply["payload"]
