@@ -25,6 +25,11 @@ ONLY_ANIMALS = re.compile(r"只有|只是|净是|净系|淨係|全是|全部是|
 # "Is it safe though?" after a question about drips or shots keeps their route: the classifier, taught on
 # questions that stand alone, reads a bare safety question as one about skin products.
 TOPICAL_SAFETY, INJECTION_SAFETY = "safety.topical", "safety.injection"
+# A message that corrects what the bot took the previous question to mean ("no I meant the cream", "唔係 我講
+# 塗面嗰隻", normalised to 不是 我讲…).
+CORRECTION = re.compile(
+    r"^\W*(?:no+\b|nope\b|nah\b|i meant\b|i mean\b|不是|不对|我是说|我是讲|我讲紧|我指的是|我问的是)"
+)
 
 
 class AnswerMixin:
@@ -143,7 +148,18 @@ class AnswerMixin:
         else, answered in the previous answer's frame; None when it is not such a follow-up."""
         if not turn.last_facts or not self.is_follow_up(turn) or self.other_topic(turn):  # type: ignore[attr-defined]
             return None
-        return self.answer(turn) or self.restate(turn)
+        return self.answer(turn) or self.restate(turn) or self.corrected_to_same(turn)
+
+    def corrected_to_same(self, turn: Turn) -> Optional[Reply]:
+        """A correction that names what the previous answer was already about ("唔係 我講塗面嗰隻" after the
+        skin products' safety): that answer again; None for anything else."""
+        text = turn.norm_text or turn.text
+        if not CORRECTION.search(text) or self.must_decline(turn):  # type: ignore[attr-defined]
+            return None
+        previous = turn.last_facts[0]
+        found = self.services.retriever.scores(text).get(previous)
+        fact = self.services.kb.facts.get(previous)
+        return self.services.composer.from_facts([fact], turn.lang) if found and fact is not None else None
 
     def answer_in_context(self, turn: Turn) -> Optional[Reply]:
         """An answer when the intent pointed elsewhere: a follow-up ("and the IV ones?") is read in the
@@ -194,7 +210,10 @@ class ActionAnswer(AnswerMixin, BotAction):
             return self.decline_not_covered(turn)
         if self.only_announces(turn):
             return self.services.composer.message("greeting", "replies.greeting", turn.lang)
-        return self.answer(turn) or self.restate(turn) or self.not_covered(turn)
+        answer = self.answer(turn) or self.restate(turn)
+        if answer is None and turn.last_facts and self.is_follow_up(turn):
+            answer = self.corrected_to_same(turn)
+        return answer or self.not_covered(turn)
 
     def only_announces(self, turn: Turn) -> bool:
         """A greeting that announces questions and names no topic or fact ("您好，想請教幾個關於外泌體的問題。";

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Optional, Text
 
 
-from actions.answers import AnswerMixin
+from actions.answers import CORRECTION, AnswerMixin
 from actions.base import BotAction, Turn
 from bot.lang import localize
 from bot.nlu.segments import is_question, split_segments
@@ -176,7 +176,7 @@ class ActionOutOfScope(AnswerMixin, BotAction):
         )
 
 
-class ActionMedicalAdvice(BotAction):
+class ActionMedicalAdvice(AnswerMixin, BotAction):
     """`ask_medical_advice`: decline personal diagnosis or dosing, advise a doctor, offer the evidence."""
 
     def name(self) -> Text:
@@ -191,6 +191,10 @@ class ActionMedicalAdvice(BotAction):
             return self.decline_medical(turn)
         if self.other_topic(turn):  # a booking, a price, another treatment: not a medical question
             return self.decline_not_covered(turn)
+        if CORRECTION.search(turn.norm_text or turn.text):
+            corrected = self.follow_up_answer(turn)  # "no I meant the cream she uses, not the shots"
+            if corrected is not None:
+                return corrected
         return (
             self.specific_answer(turn)
             or self.general_answer(turn)

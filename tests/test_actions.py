@@ -674,3 +674,20 @@ def test_a_bare_safety_follow_up_keeps_the_previous_questions_route(full, previo
 def test_a_shop_named_in_passing_is_not_the_question(full, text, covered):
     reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", ranking={"skin.overview": 0.6}))
     assert bool(reply["payload"]["facts"]) == covered, reply["payload"]
+
+
+def test_a_correction_taken_for_a_medical_question_is_read_against_the_previous_answer(full):
+    slots = {
+        "last_question": "in general, any safety data? side effects?",
+        "last_facts": ["safety.injection"],
+        "last_refs": [],
+    }
+    text = "no I meant the cream she uses at home, not the shots"
+    reply, _ = run(ActionMedicalAdvice(full), tracker(text, "ask_medical_advice", slots, confidence=0.5))
+    assert reply["payload"]["facts"][:1] == ["safety.topical"], reply["payload"]
+
+
+def test_a_correction_naming_what_the_previous_answer_was_about_gets_it_again(full):
+    slots = {"last_question": "外泌体安不安全", "last_facts": ["safety.topical"], "last_refs": []}
+    reply, _ = run(ActionAnswer(full), tracker("唔係 我講塗面嗰隻", "ask_knowledge", slots, ranking={"__none__": 0.5}))
+    assert reply["payload"]["facts"][:1] == ["safety.topical"], reply["payload"]
