@@ -154,7 +154,9 @@ class AnswerMixin:
         """A correction that names what the previous answer was already about ("唔係 我講塗面嗰隻" after the
         skin products' safety): that answer again; None for anything else."""
         text = turn.norm_text or turn.text
-        if not CORRECTION.search(text) or self.must_decline(turn):  # type: ignore[attr-defined]
+        if not turn.last_facts or not self.is_follow_up(turn) or not CORRECTION.search(text):
+            return None
+        if self.must_decline(turn):  # type: ignore[attr-defined]
             return None
         previous = turn.last_facts[0]
         found = self.services.retriever.scores(text).get(previous)
@@ -210,10 +212,7 @@ class ActionAnswer(AnswerMixin, BotAction):
             return self.decline_not_covered(turn)
         if self.only_announces(turn):
             return self.services.composer.message("greeting", "replies.greeting", turn.lang)
-        answer = self.answer(turn) or self.restate(turn)
-        if answer is None and turn.last_facts and self.is_follow_up(turn):
-            answer = self.corrected_to_same(turn)
-        return answer or self.not_covered(turn)
+        return self.answer(turn) or self.restate(turn) or self.corrected_to_same(turn) or self.not_covered(turn)
 
     def only_announces(self, turn: Turn) -> bool:
         """A greeting that announces questions and names no topic or fact ("您好，想請教幾個關於外泌體的問題。";

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Optional, Text
 
-
 from actions.answers import CORRECTION, AnswerMixin
 from actions.base import BotAction, Turn
 from bot.lang import localize

@@ -150,13 +150,12 @@ def apply() -> Dict[str, bool]:
         _originals.setdefault(f"copy:{name}", module.copy)
         module.copy = LogCopies(name)  # type: ignore[attr-defined]
     from rasa.core.featurizers.tracker_featurizers import TrackerFeaturizer
+    from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
     from rasa.shared.nlu.training_data.message import Message
 
     if "combine_features" not in _originals:
         _originals["combine_features"] = Message._combine_features
         Message._combine_features = staticmethod(combine_features)  # type: ignore[method-assign]
-    from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
-
     if "count_vectors" not in _originals:
         _originals["count_vectors"] = CountVectorsFeaturizer._create_features
         CountVectorsFeaturizer._create_features = count_vector_features  # type: ignore[method-assign]

@@ -7,8 +7,7 @@ turns, a crash of the bot cannot. Loading and saving a conversation run Rasa's S
 ORM objects; on SQLite, the same statements are compiled once and run on the pooled DB-API connection,
 events are read and written with ujson (the same JSON values), and a conversation saved by this process
 is handed back by its next load, without reading and replaying its events, while the database still
-holds exactly what was saved. docs/operators.md, "Performance",
-says what each of these bought.
+holds exactly what was saved. docs/operators.md, "Performance", says what each of these bought.
 
 The SQLite file, its -wal and -shm files and their folder are private to the bot's user (0600 and 0700;
 README, "Privacy").
