@@ -167,6 +167,13 @@ def test_claim_detector_flags_all_three_scripts(normalizer, script):
             ["unsupported_systemic_injection_claim"],
         ),
         ("美容院说外泌体水光针打完脸能年轻五岁，我只关心脸，这个有依据吗？", []),
+        # A drip named after its promise is named, not claimed, unless the message asks whether it works;
+        # "shots reverse aging" is a sentence, not a name.
+        ('there\'s a "longevity drip" at the spa, exosomes straight into an IV, is that even safe', []),
+        ("我老公買咗個anti-ageing drip package 吊外泌體入身 安唔安全㗎", []),
+        ("the article cites ref 14 for the IV longevity part, what is reference 14?", []),
+        ("does the exosome longevity drip actually work?", ["unsupported_systemic_injection_claim"]),
+        ("exosome shots reverse aging or not?", ["unsupported_systemic_injection_claim"]),
     ],
 )
 def test_claim_detector_near_misses_and_claims_asked_about(normalizer, text, codes):
@@ -442,6 +449,10 @@ def test_segments_split_a_second_question_and_what_follows_but(normalizer, text,
         (
             "my aunt's having exosome infusions every month at some clinic in Marbella, is that even safe??",
             "she reckons it's knocked 10 yrs off her and sorted her liver out 🙄 any truth in that?",
+        ),
+        (
+            'there\'s a "longevity drip" at the spa, exosomes straight into an IV, is that even safe',
+            "the girl at the desk said it reboots ALL your cells so your whole body ages backwards",
         ),
     ],
 )

@@ -50,6 +50,15 @@ _AGE_EFFECTS = re.compile(
     rf"|\b{_NUMBER_EN}\s*(?:years?|yrs?)\s+younger\b|\b(?:feel|feels|look|looks|like|be|is)\s+(?:\d+|twenty|thirty|forty)(?:\s+years?\s+old)?\s+again\b"
     rf"|\bliv(?:e|ing)\s+(?:to|till|until|past)\s+(?:\d+|a hundred)"
 )
+# A route named after its promise ("longevity drip", "anti-ageing IV package", "the IV longevity part"): the
+# effect word is part of the product's name, with at most a space, hyphen or quote mark between the two.
+_NAME_GAP = re.compile(r"[\s\-\"'“”「」]{0,2}")
+# Nouns that make "IV longevity" a name ("the IV longevity part", "IV longevity package").
+_NAME_NOUN = re.compile(r"\s+(?:part|package|program|programme|protocol|treatment|therapy|session|plan|menu|course|service|bar|lounge|clinic)s?\b")
+# The message asks whether the product does what its name says ("does the longevity drip work?").
+_ASKS_IF_IT_WORKS = re.compile(
+    r"\b(?:works?|working|worked|legit|real|true|effective|scam|hype)\b|有用|有效|有冇用|有没有用|真的|真唔真|真係|是真|系真|靠谱|骗"
+)
 # Question words of a sentence that asks something else ("..., so are they at least safe?").
 _QUESTION = re.compile(
     r"[?？]|吗|呢|么|是不是|有没有|会不会|能不能|多少|怎么|什么|为什么|哪|几|是否"
@@ -153,7 +162,7 @@ class ClaimDetector:
         claims = []
         for effect in effects:
             claim = self._judge(norm_text, effect, by_role, sentences)
-            if claim:
+            if claim and not (_product_name(norm_text, claim) and not _ASKS_IF_IT_WORKS.search(norm_text)):
                 claims.append(claim)
         return sorted(claims, key=lambda c: c.negated)
 
@@ -238,6 +247,22 @@ class ClaimDetector:
         if not negated and dismissed and _asks_elsewhere(text, sentences, sentence, effect):
             negated = True
         return ClaimHit(FLAG_SYSTEMIC_INJECTION, near[0], near[1], route.text, effect.text, negated)
+
+
+def _product_name(text: str, claim: ClaimHit) -> bool:
+    """The claim's effect and route are one name in English words ("a 'longevity drip'", "anti-ageing drip
+    package", "the IV longevity part"): naming a product is not saying what it does, unless the message asks
+    whether it works. A route before its effect is a name only when a noun follows ("shots reverse aging" is
+    a sentence)."""
+    span = text[claim.start : claim.end]
+    if not span.isascii():
+        return False
+    if span.startswith(claim.effect) and span.endswith(claim.route):
+        return bool(_NAME_GAP.fullmatch(span[len(claim.effect) : len(span) - len(claim.route)]))
+    if span.startswith(claim.route) and span.endswith(claim.effect):
+        gap = span[len(claim.route) : len(span) - len(claim.effect)]
+        return bool(_NAME_GAP.fullmatch(gap)) and bool(_NAME_NOUN.match(text, claim.end))
+    return False
 
 
 def _writer_speaks(text: str, reporter: Hit) -> bool:
