@@ -19,6 +19,8 @@ SHORT_MESSAGE = 24
 RESTATE_MAX_CHARS = 40
 # "Is any of that shown in humans or is it all models?" after an answer about mechanisms: their caveat.
 MECHANISM_CAVEAT_FACT = "mechanism.caveat"
+# The trial that compared exosomes with PRP: "and compared with exosomes?" right after a question about PRP.
+PRP_TRIAL_FACT = "skin.trial_vs_prp"
 MECHANISM_FOLLOW_UP_CHARS = 80
 # "Only in mice?" asks about the limits of animal studies, not for the animal study of the topic.
 ONLY_ANIMALS = re.compile(r"只有|只是|净是|净系|淨係|全是|全部是|\b(?:only|just|all)\b", re.IGNORECASE)
@@ -32,10 +34,42 @@ CORRECTION = re.compile(
 )
 
 
+# Sentences and clauses of a greeting that announces questions.
+ANNOUNCEMENT_BREAK = re.compile(r"[，,。.！!？?;；\n]+")
+# "几个关于外泌体的问题": the questions announced, not one asked ("几" is no question word there).
+ANNOUNCED_QUESTIONS = re.compile(r"(?:几|一些|一点|些)个?[^,.?!，。？！]{0,12}?(?:问题|疑问)")
+
+
 class AnswerMixin:
     """Fact selection shared by the answering actions."""
 
     services: Services
+
+    def only_announces(self, turn: Turn) -> bool:
+        """A greeting that announces questions and names no topic or fact ("您好，想請教幾個關於外泌體的問題。";
+        "hi 快问一下 外泌体抗衰的evidence到底solid伐" asks one), or that tells who is writing before it announces
+        them and asks nothing ("你好。我是退休工程师，最近群里外泌体的广告很多，想向你请教几个问题。")."""
+        text = turn.norm_text or turn.text
+        cues = self.services.cues
+        found = cues.found_in(text)
+        if "greeting_words" not in found or not announces_questions(text, found):
+            return False
+        rest = ANNOUNCED_QUESTIONS.sub(" ", cues.blanked(("announces_questions", "greeting_words"), text))
+        if any(self._asks_about_exosomes(s) for s in ANNOUNCEMENT_BREAK.split(rest) if s.strip()):
+            return False  # "hi 你好, 我想问 exosome 到底是什么东西 ah?"; "不知道现在方不方便？" asks none
+        sentences = [s for s in ANNOUNCEMENT_BREAK.split(text) if s.strip()]
+        if len(sentences) > 1 and cues.found("announces_questions", sentences[-1]):
+            return True
+        if "domain" in found:
+            return False
+        specific = self.services.retriever.specific_score
+        return all(score < specific for score, _ in self.services.retriever.scores(text).values())
+
+    def _asks_about_exosomes(self, text: str) -> bool:
+        """The text asks a question about exosomes or about something a fact covers."""
+        if not is_question(text):
+            return False
+        return bool(self.services.cues.found_in(text) & {"exosome", "domain"}) or bool(self.services.retriever.scores(text))
 
     def is_follow_up(self, turn: Turn) -> bool:
         """The message leans on the previous answer (a cue word, or short, with a previous question)."""
@@ -57,6 +91,8 @@ class AnswerMixin:
         names = any(c.keyword >= self.services.retriever.specific_score for c in selection.candidates)
         if wants_more and turn.last_facts and len(turn.text.strip()) <= SHORT_MESSAGE and not names:
             return self.more(turn, **kwargs)  # "tell me more"; "more on the joint one" names its fact
+        if self.compares_with_prp_before(turn):
+            return composer.from_facts([self.services.kb.fact(PRP_TRIAL_FACT)], turn.lang, **kwargs)
         animal = self.animal_side(turn, follow_up)
         if animal is not None:
             return composer.from_facts([animal], turn.lang, **kwargs)
@@ -71,6 +107,17 @@ class AnswerMixin:
         if follow_up and turn.last_facts and wants_more:
             return self.more(turn, **kwargs)
         return None
+
+    def compares_with_prp_before(self, turn: Turn) -> bool:
+        """A short comparison ("那跟外泌體比呢 哪個比較好", "has anyone compared it head to head w exosomes") right
+        after a question about PRP, which the facts declined or answered: the trial that compared the two."""
+        text = turn.norm_text or turn.text
+        if not turn.previous_text or len(text.strip()) > SHORT_MESSAGE * 3 or PRP_TRIAL_FACT not in self.services.kb.facts:
+            return False
+        found = self.services.cues.found_in(text)
+        if "versus_or_with" not in found or found & {"prp", "other_product", "other_products", "price", "shopping"}:
+            return False
+        return self.services.cues.found("prp", turn.previous_text)
 
     def keeps_injection_route(self, turn: Turn, selection: Selection, follow_up: bool) -> bool:
         """A safety follow-up that names no route of its own ("is it even safe tho") after a question that
@@ -214,18 +261,6 @@ class ActionAnswer(AnswerMixin, BotAction):
             return self.services.composer.message("greeting", "replies.greeting", turn.lang)
         return self.answer(turn) or self.restate(turn) or self.corrected_to_same(turn) or self.not_covered(turn)
 
-    def only_announces(self, turn: Turn) -> bool:
-        """A greeting that announces questions and names no topic or fact ("您好，想請教幾個關於外泌體的問題。";
-        "hi 快问一下 外泌体抗衰的evidence到底solid伐" asks one)."""
-        text = turn.norm_text or turn.text
-        found = self.services.cues.found_in(text)
-        if "greeting_words" not in found or not announces_questions(text, found):
-            return False
-        if "domain" in found:
-            return False
-        specific = self.services.retriever.specific_score
-        return all(score < specific for score, _ in self.services.retriever.scores(text).values())
-
 
 class ActionCheckClaim(AnswerMixin, BotAction):
     """`check_claim`: what the evidence says about a quoted claim (flagged claims are handled first)."""
@@ -242,6 +277,8 @@ class ActionCheckClaim(AnswerMixin, BotAction):
             return self.not_covered(turn)
         if self.asks_about_named_study(turn):  # "my grandson mentioned a Nature Aging study: who wrote it?"
             return self.reference_lookup().respond(turn)
+        if self.only_announces(turn):  # "你好。…群里外泌体的广告很多，想向你请教几个问题。"
+            return self.services.composer.message("greeting", "replies.greeting", turn.lang)
         return self.answer(turn, type="claim_check", intro_key="replies.claim_intro") or self.not_covered(turn)
 
     def asks_about_named_study(self, turn: Turn) -> bool:

@@ -196,6 +196,9 @@ class BotAction(Action, metaclass=abc.ABCMeta):
             self._services = default_services()
         return self._services
 
+    # Greetings, thanks and goodbyes are answered while a hand-off waits for a person (not once one holds it).
+    small_talk_while_waiting = False
+
     @abc.abstractmethod
     def name(self) -> Text:
         """The action's name in domain.yml."""
@@ -210,11 +213,18 @@ class BotAction(Action, metaclass=abc.ABCMeta):
         """Reply once with text and payload; return the slot events that keep the context. While a person of
         the support team holds the conversation (hand-off), the bot stays quiet: a payload, no text."""
         turn = Turn.from_tracker(tracker, self.services.texts.default_lang)
-        if tracker.get_slot(HANDOFF_SLOT) in (WAITING, STAFF) and self.name() != "action_handoff":
+        handoff = tracker.get_slot(HANDOFF_SLOT)
+        reply = None
+        if handoff == WAITING and self.small_talk_while_waiting:
+            # Until a person takes the conversation, "thanks, bye" still gets its goodbye (nothing more).
+            reply = self.reply_to(turn)
+            if reply.type != "greeting":
+                reply = None
+        if reply is None and handoff in (WAITING, STAFF) and self.name() != "action_handoff":
             _, payload = self.services.composer.render(Reply(type="handoff", lang=turn.lang))
             dispatcher.utter_message(json_message={**payload, "intent": turn.intent})
             return [SlotSet("lang", turn.lang)]
-        reply = self.reply_to(turn)
+        reply = reply or self.reply_to(turn)
         reply = reply.with_confidence(turn.confidence, reply.intent or turn.intent)
         if _from_image(tracker):
             reply = self.services.composer.read_back(reply, short_quote(turn.text))

@@ -24,6 +24,8 @@ SMALL_TALK_SURE = 0.8
 class SmallTalk(AnswerMixin, BotAction):
     """Greetings and thanks that carry a real question are answered."""
 
+    small_talk_while_waiting = True
+
     def rescue(self, turn: Turn) -> Optional[Reply]:
         """An answer when the message also asks a clear question (several words, a question sentence); None
         for a question the facts never cover ("ok so which clinic is actually legit", answered by the caller)."""

@@ -16,7 +16,7 @@ LANGS: tuple[Lang, ...] = ("zh-Hans", "zh-Hant", "en")
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 # Characters of written Cantonese that are the same in both scripts.
-_CANTONESE = frozenset("冇㗎嘅咗唔佢啲喺嚟睇咩嘢乜哋噉咁畀揾攞嗰𠵱啱嘥掂喇")
+_CANTONESE = frozenset("冇㗎嘅咗唔佢啲喺嚟睇咩嘢乜哋噉咁畀揾搵攞嗰𠵱啱嘥掂喇")
 _ZHUYIN = re.compile(r"[\u3105-\u312f\u31a0-\u31bf]")
 _LATIN = re.compile(r"[A-Za-z\uff21-\uff3a\uff41-\uff5a]")
 

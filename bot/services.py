@@ -46,14 +46,19 @@ class Cues:
     def consists_of(self, names: Iterable[str], text: str) -> bool:
         """True when the text has a cue of the lists `names` and nothing else but punctuation and emoji."""
         wanted = set(names)
-        norm = normalize(text)
-        hits = [hit for hit in self._compiled().find(norm) if hit.label in wanted]
-        if not hits:
+        if not wanted & self.found_in(text):
             return False
+        return not _WORD.search(self.blanked(wanted, text))
+
+    def blanked(self, names: Iterable[str], text: str) -> str:
+        """The normalised text with the cues of the lists `names` replaced by spaces."""
+        wanted = set(names)
+        norm = normalize(text)
         rest = list(norm)
-        for hit in hits:
-            rest[hit.start : hit.end] = [" "] * (hit.end - hit.start)
-        return not _WORD.search("".join(rest))
+        for hit in self._compiled().find(norm):
+            if hit.label in wanted:
+                rest[hit.start : hit.end] = [" "] * (hit.end - hit.start)
+        return "".join(rest)
 
     def found(self, name: str, text: str) -> bool:
         """True when any cue of list `name` occurs in the text."""

@@ -10,7 +10,14 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answers import ActionAnswer, ActionCheckClaim, ActionFallback
-from actions.conversation import ActionGreet, ActionHandoff, ActionHelp, ActionMedicalAdvice, ActionOutOfScope
+from actions.conversation import (
+    ActionGoodbye,
+    ActionGreet,
+    ActionHandoff,
+    ActionHelp,
+    ActionMedicalAdvice,
+    ActionOutOfScope,
+)
 from actions.references import ActionLookupReference
 from bot.contract import LEVELS
 from bot.lang import localize
@@ -691,3 +698,49 @@ def test_a_correction_naming_what_the_previous_answer_was_about_gets_it_again(fu
     slots = {"last_question": "外泌体安不安全", "last_facts": ["safety.topical"], "last_refs": []}
     reply, _ = run(ActionAnswer(full), tracker("唔係 我講塗面嗰隻", "ask_knowledge", slots, ranking={"__none__": 0.5}))
     assert reply["payload"]["facts"][:1] == ["safety.topical"], reply["payload"]
+
+
+@pytest.mark.parametrize(
+    "text, intent",
+    [
+        ("你好。我是退休的工程师，最近家里群里外泌体的广告很多，想向你请教几个问题。", "check_claim"),
+        ("您好，打擾了。我是國小老師，想請教幾個關於外泌體的問題，不知道現在方不方便？", "ask_knowledge"),
+    ],
+)
+def test_a_greeting_that_says_who_writes_and_announces_questions_is_greeted(full, text, intent):
+    action = ActionCheckClaim(full) if intent == "check_claim" else ActionAnswer(full)
+    reply, _ = run(action, tracker(text, intent))
+    assert reply["payload"]["type"] == "greeting", reply["payload"]
+
+
+def test_a_greeting_that_announces_a_question_and_asks_it_is_answered(full):
+    text = "hi 你好, 我想问 exosome 到底是什么东西 ah?"
+    reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", ranking={"basics.definition": 0.88}))
+    assert reply["payload"]["facts"][:1] == ["basics.definition"], reply["payload"]
+
+
+@pytest.mark.parametrize(
+    "previous, text",
+    [
+        ("那個PRP自體血小板打臉的 有效嗎", "那跟外泌體比呢 哪個比較好"),
+        ("is PRP by itself (the vampire facial thing) good for fine lines", "has anyone compared it head to head w exosomes"),
+    ],
+)
+def test_a_comparison_right_after_a_question_about_prp_gets_the_trial_that_compared_them(full, previous, text):
+    """The PRP question itself was declined (no fact), so the comparison leans on the previous message."""
+    t = tracker(text, "ask_knowledge")
+    t.events.insert(0, {"event": "user", "text": previous, "parse_data": parse(previous, "out_of_scope", 0.9)})
+    reply, _ = run(ActionAnswer(full), t)
+    assert reply["payload"]["facts"][:1] == ["skin.trial_vs_prp"], reply["payload"]
+
+
+def test_thanks_and_goodbye_while_a_hand_off_waits_get_their_reply_and_questions_wait(full):
+    """Until a person takes the conversation, a goodbye is answered; a question waits for the person."""
+    waiting = {HANDOFF_SLOT: WAITING}
+    reply, events = run(ActionGoodbye(full), tracker("好啦謝謝你喔 我要去擺攤了 掰掰", "goodbye", waiting))
+    assert reply["payload"]["type"] == "greeting" and reply["text"]
+    assert HANDOFF_SLOT not in slots(events), "the conversation still waits for a person"
+    reply, _ = run(ActionAnswer(full), tracker("外泌体是什么？", "ask_knowledge", waiting))
+    assert reply["payload"]["type"] == "handoff" and not reply["text"]
+    reply, _ = run(ActionGoodbye(full), tracker("bye", "goodbye", {HANDOFF_SLOT: "staff"}))
+    assert reply["payload"]["type"] == "handoff" and not reply["text"], "a person holds it: the bot stays quiet"

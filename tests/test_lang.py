@@ -20,6 +20,8 @@ from bot.texts import default_texts
         ("MSC exosome 真的能抗老吗", "zh-Hans"),
         ("exosome 點滴真的有用嗎", "zh-Hant"),
         ("係咪真係有用㗎", "zh-Hant"),
+        # Cantonese in Simplified characters: 搵 is written on both sides of the border, 倾 is Simplified.
+        ("有冇真人客服啊 想搵人倾下", "zh-Hans"),
         ("😀👍", None),
         ("12345", None),
     ],
