@@ -69,7 +69,9 @@ class AnswerMixin:
         """The text asks a question about exosomes or about something a fact covers."""
         if not is_question(text):
             return False
-        return bool(self.services.cues.found_in(text) & {"exosome", "domain"}) or bool(self.services.retriever.scores(text))
+        return bool(self.services.cues.found_in(text) & {"exosome", "domain"}) or bool(
+            self.services.retriever.scores(text)
+        )
 
     def is_follow_up(self, turn: Turn) -> bool:
         """The message leans on the previous answer (a cue word, or short, with a previous question)."""
@@ -112,7 +114,11 @@ class AnswerMixin:
         """A short comparison ("那跟外泌體比呢 哪個比較好", "has anyone compared it head to head w exosomes") right
         after a question about PRP, which the facts declined or answered: the trial that compared the two."""
         text = turn.norm_text or turn.text
-        if not turn.previous_text or len(text.strip()) > SHORT_MESSAGE * 3 or PRP_TRIAL_FACT not in self.services.kb.facts:
+        if (
+            not turn.previous_text
+            or len(text.strip()) > SHORT_MESSAGE * 3
+            or PRP_TRIAL_FACT not in self.services.kb.facts
+        ):
             return False
         found = self.services.cues.found_in(text)
         if "versus_or_with" not in found or found & {"prp", "other_product", "other_products", "price", "shopping"}:

@@ -723,7 +723,10 @@ def test_a_greeting_that_announces_a_question_and_asks_it_is_answered(full):
     "previous, text",
     [
         ("那個PRP自體血小板打臉的 有效嗎", "那跟外泌體比呢 哪個比較好"),
-        ("is PRP by itself (the vampire facial thing) good for fine lines", "has anyone compared it head to head w exosomes"),
+        (
+            "is PRP by itself (the vampire facial thing) good for fine lines",
+            "has anyone compared it head to head w exosomes",
+        ),
     ],
 )
 def test_a_comparison_right_after_a_question_about_prp_gets_the_trial_that_compared_them(full, previous, text):

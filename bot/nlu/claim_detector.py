@@ -54,7 +54,9 @@ _AGE_EFFECTS = re.compile(
 # effect word is part of the product's name, with at most a space, hyphen or quote mark between the two.
 _NAME_GAP = re.compile(r"[\s\-\"'“”「」]{0,2}")
 # Nouns that make "IV longevity" a name ("the IV longevity part", "IV longevity package").
-_NAME_NOUN = re.compile(r"\s+(?:part|package|program|programme|protocol|treatment|therapy|session|plan|menu|course|service|bar|lounge|clinic)s?\b")
+_NAME_NOUN = re.compile(
+    r"\s+(?:part|package|program|programme|protocol|treatment|therapy|session|plan|menu|course|service|bar|lounge|clinic)s?\b"
+)
 # The message asks whether the product does what its name says ("does the longevity drip work?").
 _ASKS_IF_IT_WORKS = re.compile(
     r"\b(?:works?|working|worked|legit|real|true|effective|scam|hype)\b|有用|有效|有冇用|有没有用|真的|真唔真|真係|是真|系真|靠谱|骗"
