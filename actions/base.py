@@ -341,7 +341,8 @@ class BotAction(Action, metaclass=abc.ABCMeta):
             "is_it_true", turn.norm_text
         )
         if asks_if_true and self.services.claims.detect(turn.previous_text):
-            return True
+            # "…净系讲涂面可以令皮肤靓啲 有冇根据": the question is about the skin, not the pasted claim.
+            return not self.services.claims.about_skin(turn.norm_text)
         route = self.services.claims.route_sentence(turn.previous_text)
         if route is None:
             return False
@@ -448,6 +449,7 @@ class BotAction(Action, metaclass=abc.ABCMeta):
             denied_claim=denied,
             about_exosomes=exosomes,
             claim_made=claim_made,
+            asks_if_it_works=self.services.cues.found("asks_if_it_works", text),
         )
 
     def specific_answer(self, turn: Turn) -> Optional[Reply]:

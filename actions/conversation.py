@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Optional, Text
 
 from actions.answers import CORRECTION, AnswerMixin
@@ -16,6 +17,12 @@ def asks_for_person(cues: Cues, text: str) -> bool:
     """The message asks for a person ("can I talk to a real person?"), not about people in a study ("有冇真人做过?")."""
     return cues.found("human", text) and not cues.found("human_study", text)
 
+
+# Clauses of a question: punctuation, a space before Chinese words (chat without punctuation), or the words
+# that start the question of a run-on sentence ("…打了三次外泌体针他说好贵究竟有没有用").
+QUESTION_CLAUSE_BREAK = re.compile(
+    r"[，,。.！!？?;；\n]+|\s+(?=[\u4e00-\u9fff])|(?<=[\u4e00-\u9fff])(?=究竟|到底|其实|请问|想问|有没有人|是不是真)"
+)
 
 # Below this intent confidence, a greeting or thanks with a question sentence in it answers the question.
 SMALL_TALK_SURE = 0.8
@@ -210,9 +217,12 @@ class ActionMedicalAdvice(AnswerMixin, BotAction):
         text = turn.norm_text or turn.text
         segments = split_segments(text)
         questions = [text[s.start : s.end] for s in segments if s.question]
-        if not questions or len(segments) < 2:
-            return None  # one sentence: the story and the question are one ("我今年45了…有效吗")
-        if self.services.cues.found_in(questions[-1]) & {"personal", "advice_request", "dosing", "condition"}:
+        if not questions:
+            return None
+        if len(segments) < 2:
+            if not self.asks_in_general(text, questions[-1]):
+                return None  # one sentence: the story and the question are one ("我今年45了…我可以打吗")
+        elif self.services.cues.found_in(questions[-1]) & {"personal", "advice_request", "dosing", "condition"}:
             return None
         selection = self.select(turn)
         if selection.lead is None:
@@ -220,3 +230,14 @@ class ActionMedicalAdvice(AnswerMixin, BotAction):
         return self.services.composer.from_facts(
             selection.answered(), turn.lang, offer=selection.offered(), outro_key="replies.medical_note"
         )
+
+    def asks_in_general(self, text: str, question: str) -> bool:
+        """One sentence that mentions someone but asks in general: its question clause names no one, and it
+        asks no permission or frequency ("我家姐打咗三次外泌體針 究竟有冇用"; not "我妈膝盖痛 可以打外泌体吗",
+        "would it help her")."""
+        cues = self.services.cues
+        if cues.found_in(text) & {"dosing", "condition", "advice_request", "asks_for_someone"}:
+            return False
+        pieces = [p for p in QUESTION_CLAUSE_BREAK.split(question) if p.strip()]
+        asking = [p for p in pieces if is_question(p)] or pieces
+        return bool(asking) and not cues.found("person_words", asking[-1])

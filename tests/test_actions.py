@@ -273,6 +273,38 @@ def test_medical_intent_without_anything_personal_is_answered_generally(full):
 
 
 @pytest.mark.parametrize(
+    "text, ranking, answered",
+    [
+        # One sentence that mentions someone and asks in general: answered.
+        ("我家姐喺深圳打咗三次外泌體針佢話好貴究竟有冇用㗎", {"advice.systemic_products": 0.4}, True),
+        ("老婆話去做外泌體微針facial 有冇用㗎", {"skin.trial_microneedling": 0.4}, True),
+        # Its question asks for someone, about someone, or how often: declined.
+        ("我妈膝盖痛 佢可以做外泌体吗", {"organs.bone_joint": 0.2}, False),
+        ("my dad had a stroke last year, would it help him", {"animal.stroke_bbb": 0.2}, False),
+        ("我老公做咗外泌體點滴 仲要做幾次", {"safety.injection": 0.2}, False),
+    ],
+)
+def test_one_sentence_that_mentions_someone_is_answered_only_when_its_question_is_general(
+    full, text, ranking, answered
+):
+    reply, _ = run(ActionMedicalAdvice(full), tracker(text, "ask_medical_advice", ranking=ranking))
+    payload = reply["payload"]
+    if answered:
+        assert payload["facts"][:1] == list(ranking), payload
+    else:
+        assert payload["type"] == "out_of_scope" and not payload["facts"], payload
+
+
+def test_a_question_whether_something_works_needs_a_safety_word_for_a_safety_fact(full):
+    """The classifier links a story about a treatment with its safety; "有没有用" asks whether it works."""
+    ranking = {"safety.topical": 0.44, "skin.trial_microneedling": 0.35}
+    reply, _ = run(ActionAnswer(full), tracker("老婆話去做外泌體微針facial 有冇用㗎", "ask_knowledge", ranking=ranking))
+    assert reply["payload"]["facts"][:1] == ["skin.trial_microneedling"], reply["payload"]
+    reply, _ = run(ActionAnswer(full), tracker("外泌體微針有冇副作用㗎", "ask_knowledge", ranking=ranking))
+    assert reply["payload"]["facts"][:1] == ["safety.topical"], reply["payload"]
+
+
+@pytest.mark.parametrize(
     "question, lang, doctor",
     [
         ("Can pregnant women get exosome IV drips?", "en", "doctor"),

@@ -60,6 +60,9 @@ class Weights:
     # else. When the claim is simply not made (no flag), they count `unflagged_claim`.
     negated_claim: float = 0.05
     unflagged_claim: float = 0.3
+    # A question whether something works ("老婆去做外泌体微针 有没有用") that names no safety word: the safety
+    # facts count this much (the classifier links stories about a treatment with its safety).
+    unasked_safety: float = 0.5
 
 
 # Sentences from which a message counts as long: context around a question.
@@ -67,6 +70,8 @@ LONG_MESSAGE_SEGMENTS = 4
 
 # Facts about the systemic-injection claim itself, which a denied claim does not ask about.
 CLAIM_FACTS = ("claims.systemic_injection", "advice.systemic_products")
+# The topic of the safety facts (data/facts/safety.yml).
+SAFETY_TOPIC = "safety"
 # The general "what was shown in people and what only in animals" fact: after an answer about one animal or
 # lab study, "in humans??" asks about that study, whose own text says where it was done.
 HUMAN_VS_ANIMAL_FACT = "overview.human_vs_animal"
@@ -208,10 +213,12 @@ class FactSelector:
         denied_claim: bool = False,
         about_exosomes: bool = False,
         claim_made: bool = False,
+        asks_if_it_works: bool = False,
     ) -> Selection:
         """The fact for a (normalised) message, given the classifier's ranking and sentence rankings;
         `context` for a follow-up, `denied_claim` when the writer denies the systemic claim (or asks
-        about the mouse studies), `about_exosomes` when it names them, `claim_made` when it is flagged."""
+        about the mouse studies), `about_exosomes` when it names them, `claim_made` when it is flagged,
+        `asks_if_it_works` when it asks whether something works or helps."""
         tapped = self.suggestion(text)
         if tapped is not None:
             return Selection(tapped, candidates=(Candidate(tapped.id, 1.0, 1.0, 0.0),), reason="suggestion")
@@ -226,6 +233,11 @@ class FactSelector:
             bonus = {fact: value for fact, value in bonus.items() if fact in kept or fact not in keywords}
             keywords = kept
         specific = self.retriever.specific_score
+        # A safety word of its own ("副作用"), not one the other facts share ("微针").
+        shared = {word for f, (_, words) in keywords.items() if self.kb.facts[f].topic != SAFETY_TOPIC for word in words}
+        safety_named = any(
+            set(words) - shared for f, (_, words) in keywords.items() if self.kb.facts[f].topic == SAFETY_TOPIC
+        )
         candidates = []
         for fact_id in set(learned) | set(keywords) | set(bonus):
             keyword_score, words = keywords.get(fact_id, (0.0, []))
@@ -233,6 +245,8 @@ class FactSelector:
             score = learned.get(fact_id, 0.0) + w.keyword * strength + bonus.get(fact_id, 0.0)
             if fact_id in CLAIM_FACTS and not claim_made:
                 score *= w.negated_claim if denied_claim else w.unflagged_claim
+            if asks_if_it_works and not safety_named and self.kb.facts[fact_id].topic == SAFETY_TOPIC:
+                score *= w.unasked_safety
             candidates.append(Candidate(fact_id, score, learned.get(fact_id, 0.0), keyword_score, tuple(words)))
         candidates.sort(key=lambda c: (-c.score, -c.keyword, c.fact))  # a tie: the stronger keywords
         if not candidates:

@@ -142,6 +142,10 @@ class ClaimDetector:
         labels = {hit.label for hit in self.matcher.find(norm_text)}
         return "animal" in labels and "human" not in labels
 
+    def about_skin(self, norm_text: str) -> bool:
+        """The message names the skin or the face (a local qualifier of data/nlu/claim_rules.yml)."""
+        return any(hit.label == "local" for hit in self.matcher.find(norm_text))
+
     def negated(self, norm_text: str) -> List[ClaimHit]:
         """The claim stated and denied by the writer ("I know a drip can't make you younger"), if any."""
         return [c for c in self.analyse(norm_text) if c.negated][:1]
