@@ -19,6 +19,11 @@ SHORT_MESSAGE = 24
 RESTATE_MAX_CHARS = 40
 # "Is any of that shown in humans or is it all models?" after an answer about mechanisms: their caveat.
 MECHANISM_CAVEAT_FACT = "mechanism.caveat"
+# A conclusion asked after an answer about drips, shots or their claim: the advice about such products.
+SYSTEMIC_FACTS = ("claims.systemic_injection", "advice.systemic_products", "delivery.iv_route", "safety.injection")
+SYSTEMIC_ADVICE_FACT = "advice.systemic_products"
+VERDICT_FACT = "verdict.overall"
+SKIN_TOPIC = "skin_human"
 # The trial that compared exosomes with PRP: "and compared with exosomes?" right after a question about PRP.
 PRP_TRIAL_FACT = "skin.trial_vs_prp"
 MECHANISM_FOLLOW_UP_CHARS = 80
@@ -93,6 +98,9 @@ class AnswerMixin:
         names = any(c.keyword >= self.services.retriever.specific_score for c in selection.candidates)
         if wants_more and turn.last_facts and len(turn.text.strip()) <= SHORT_MESSAGE and not names:
             return self.more(turn, **kwargs)  # "tell me more"; "more on the joint one" names its fact
+        conclusion = self.conclusion_of(turn, selection) if follow_up else None
+        if conclusion is not None:
+            return composer.from_facts([conclusion], turn.lang, **kwargs)
         if self.compares_with_prp_before(turn):
             return composer.from_facts([self.services.kb.fact(PRP_TRIAL_FACT)], turn.lang, **kwargs)
         animal = self.animal_side(turn, follow_up)
@@ -109,6 +117,31 @@ class AnswerMixin:
         if follow_up and turn.last_facts and wants_more:
             return self.more(turn, **kwargs)
         return None
+
+    def conclusion_of(self, turn: Turn, selection: Selection) -> Optional[Fact]:
+        """ "So it doesn't work then?", "所以结论是？" right after an answer, naming nothing new: the conclusion of
+        that answer's subject: the advice about drips and shots after one about them, a skin answer or advice
+        again (they state their own conclusion), else the overall verdict; None for anything else."""
+        text = turn.norm_text or turn.text
+        if (
+            not turn.last_facts
+            or len(text.strip()) > SHORT_MESSAGE * 2
+            or not self.services.cues.found("conclusion", text)
+        ):
+            return None
+        if self.services.retriever.scores(self.services.cues.blanked(("conclusion",), text)):
+            return None  # "so it doesn't work for the knees?" names its own fact
+        if selection.candidates and selection.candidates[0].learned >= self.services.selector.weights.clear_learned:
+            return None  # "系統性回顧的結論是什麼呢？": the classifier is sure of a fact of its own
+        kb = self.services.kb
+        previous = kb.facts.get(turn.last_facts[0])
+        if previous is None:
+            return None
+        if previous.id in SYSTEMIC_FACTS:
+            return kb.facts.get(SYSTEMIC_ADVICE_FACT, previous)
+        if previous.topic == SKIN_TOPIC or previous.kind == "advice":
+            return previous  # a skin answer, or advice, states its own conclusion
+        return kb.facts.get(VERDICT_FACT, previous)
 
     def compares_with_prp_before(self, turn: Turn) -> bool:
         """A short comparison ("那跟外泌體比呢 哪個比較好", "has anyone compared it head to head w exosomes") right

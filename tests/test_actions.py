@@ -779,3 +779,17 @@ def test_thanks_and_goodbye_while_a_hand_off_waits_get_their_reply_and_questions
     assert reply["payload"]["type"] == "handoff" and not reply["text"]
     reply, _ = run(ActionGoodbye(full), tracker("bye", "goodbye", {HANDOFF_SLOT: "staff"}))
     assert reply["payload"]["type"] == "handoff" and not reply["text"], "a person holds it: the bot stays quiet"
+
+
+@pytest.mark.parametrize(
+    "previous, text, fact",
+    [
+        ("claims.systemic_injection", "so it doesnt work then? 😕", "advice.systemic_products"),
+        ("skin.systematic_reviews", "so 結論是有用還是沒用 我看不懂", "skin.systematic_reviews"),
+        ("animal.limits", "所以结论是？", "verdict.overall"),
+    ],
+)
+def test_a_conclusion_asked_of_the_previous_answer_is_that_subjects_conclusion(full, previous, text, fact):
+    slots = {"last_question": "previous question", "last_facts": [previous], "last_refs": []}
+    reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", slots, ranking={"animal.limits": 0.3}))
+    assert reply["payload"]["facts"][:1] == [fact], reply["payload"]

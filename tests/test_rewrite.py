@@ -127,3 +127,14 @@ def _shared() -> Rewriter:
     if not _REWRITER:
         _REWRITER.append(Rewriter(Variants.load(domain_en=english_vocabulary(), domain_zh=chinese_terms())))
     return _REWRITER[0]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("啲exo serum真係有用咩", "有用吗"), ("咁即係冇用咩", "没用吗"), ("mechanism 係咩", "是什么")],
+)
+def test_a_final_me_after_a_predicate_asks_yes_or_no_and_after_hai_asks_what(text: str, expected: str) -> None:
+    """Cantonese 咩: "真係有用咩" (really useful?) is no "what", "係咩" (is what) is."""
+    from tests.nlu_helpers import parse
+
+    assert expected in parse(text, None)["norm_text"]

@@ -234,7 +234,9 @@ class FactSelector:
             keywords = kept
         specific = self.retriever.specific_score
         # A safety word of its own ("副作用"), not one the other facts share ("微针").
-        shared = {word for f, (_, words) in keywords.items() if self.kb.facts[f].topic != SAFETY_TOPIC for word in words}
+        shared = {
+            word for f, (_, words) in keywords.items() if self.kb.facts[f].topic != SAFETY_TOPIC for word in words
+        }
         safety_named = any(
             set(words) - shared for f, (_, words) in keywords.items() if self.kb.facts[f].topic == SAFETY_TOPIC
         )
