@@ -261,6 +261,11 @@ class BotAction(Action, metaclass=abc.ABCMeta):
                 outro_key="replies.medical_note" if self.is_personal_medical(turn) else None,
                 offer=offer,
             )
+        if further and self.must_decline(turn):
+            # A baby's eczema, a pregnancy, one's own medication or a dose: declined with the doctor advice,
+            # also when the message repeats a cure claim ("朋友说外泌体能修复皮肤 可以给宝宝抹一点吗"); a decline
+            # carries no flags (shared/CONTRACT.md). The systemic claim above keeps its flag instead.
+            return self.decline_medical(turn)
         if further:
             return self.check_further_claims(turn, further)
         asked = self.sources_request(turn) if self.name() != "action_lookup_reference" else None

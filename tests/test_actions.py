@@ -793,3 +793,14 @@ def test_a_conclusion_asked_of_the_previous_answer_is_that_subjects_conclusion(f
     slots = {"last_question": "previous question", "last_facts": [previous], "last_refs": []}
     reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", slots, ranking={"animal.limits": 0.3}))
     assert reply["payload"]["facts"][:1] == [fact], reply["payload"]
+
+
+def test_a_cure_claim_repeated_in_a_babys_case_is_declined_as_personal_advice(full):
+    """A baby's eczema is declined with the doctor advice even though the message repeats a cure claim; the
+    claim's flag is dropped with it (a decline carries no flags)."""
+    text = "宝宝八个月湿疹好严重 朋友说外泌体能治好湿疹 可以给宝宝抹一点吗"
+    parsed = tracker(text, "ask_medical_advice")
+    assert [f["code"] for f in parsed.latest_message["flags"]], "the message does repeat a cure claim"
+    reply, _ = run(ActionMedicalAdvice(full), parsed)
+    payload = reply["payload"]
+    assert payload["type"] == "out_of_scope" and payload["flags"] == [] and not payload["facts"], payload
