@@ -174,6 +174,12 @@ def test_claim_detector_flags_all_three_scripts(normalizer, script):
         ("the article cites ref 14 for the IV longevity part, what is reference 14?", []),
         ("does the exosome longevity drip actually work?", ["unsupported_systemic_injection_claim"]),
         ("exosome shots reverse aging or not?", ["unsupported_systemic_injection_claim"]),
+        ("a clinic near my sister's work does 'regenerative exosome drips', what stage is the research at?", []),
+        # Asking back whether the claim really fails asks about the claim; knowing it, or setting it aside, not.
+        ("SO THE €600 DRIPS DONT ACTUALLY MAKE YOU YOUNGER?? BRILLIANT.", ["unsupported_systemic_injection_claim"]),
+        ("那意思是现在去打了也不能让全身变年轻？", ["unsupported_systemic_injection_claim"]),
+        ("I know exosome drips can't make you younger, but is the serum safe?", []),
+        ("waimiti dazhen anquan ma, wo bu guan neng bu neng bian nianqing", []),
     ],
 )
 def test_claim_detector_near_misses_and_claims_asked_about(normalizer, text, codes):

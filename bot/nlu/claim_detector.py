@@ -50,16 +50,26 @@ _AGE_EFFECTS = re.compile(
     rf"|\b{_NUMBER_EN}\s*(?:years?|yrs?)\s+younger\b|\b(?:feel|feels|look|looks|like|be|is)\s+(?:\d+|twenty|thirty|forty)(?:\s+years?\s+old)?\s+again\b"
     rf"|\bliv(?:e|ing)\s+(?:to|till|until|past)\s+(?:\d+|a hundred)"
 )
-# A route named after its promise ("longevity drip", "anti-ageing IV package", "the IV longevity part"): the
-# effect word is part of the product's name, with at most a space, hyphen or quote mark between the two.
-_NAME_GAP = re.compile(r"[\s\-\"'“”「」]{0,2}")
+# A route named after its promise ("longevity drip", "regenerative exosome drips", "the IV longevity part"): the
+# effect word is part of the product's name, with at most a space, hyphen or quote mark (and the word exosome)
+# between the two.
+_NAME_GAP = re.compile(r"[\s\-\"'“”「」]{0,2}(?:(?:exosome|exo|stem[\s\-]cell)s?[\s\-]{1,2})?")
 # Nouns that make "IV longevity" a name ("the IV longevity part", "IV longevity package").
 _NAME_NOUN = re.compile(
     r"\s+(?:part|package|program|programme|protocol|treatment|therapy|session|plan|menu|course|service|bar|lounge|clinic)s?\b"
 )
 # The message asks whether the product does what its name says ("does the longevity drip work?").
 _ASKS_IF_IT_WORKS = re.compile(
-    r"\b(?:works?|working|worked|legit|real|true|effective|scam|hype)\b|有用|有效|有冇用|有没有用|真的|真唔真|真係|是真|系真|靠谱|骗"
+    r"\b(?:does|do|did|will|would|can)\b[^.?!]{0,30}\bwork|\bwork(?:s|ing|ed)?\s*[?？]|\b(?:legit|effective|scam|hype)\b"
+    r"|\b(?:is|it's|its|that's)\s+(?:it\s+|that\s+)?(?:real|true)\b|有用|有效|有冇用|有没有用|真的|真唔真|真係|是真|系真|靠谱|骗"
+)
+# The writer states what they already know before a negation ("I know", "我晓得"): no check-back.
+_KNOWS = re.compile(
+    r"\b(?:i know|i knew|i get it|i understand|i'm aware|im aware|obviously)\b|知道|晓得|明白|我懂|我知|当然"
+)
+# Negations that set the claim aside ("我不管能不能变年轻", "not asking whether it makes you younger").
+_SETS_ASIDE = re.compile(
+    r"不管|不在乎|不问|不是问|不讲|不谈|撇开|撇除|除开|别管|don't care|dont care|not asking|i'm not asking|setting aside|aside from the"
 )
 # Question words of a sentence that asks something else ("..., so are they at least safe?").
 _QUESTION = re.compile(
@@ -242,6 +252,8 @@ class ClaimDetector:
             if negations and t.start < negations[0].start and not _writer_speaks(text, t)
         ]
         negated = bool(negations) and not reporters
+        if negated and _checks_back(text, sentence, negations[0]):
+            negated = False  # "so it CAN'T make ur whole body younger??": the claim is asked about again
         # The writer dismisses the claim ("别逗了", "yeah right", "is a con"), in its sentence or the next,
         # and asks something else.
         following = sentences[index + 1] if index + 1 < len(sentences) else sentence
@@ -269,6 +281,17 @@ def _product_name(text: str, claim: ClaimHit) -> bool:
         gap = span[len(claim.route) : len(span) - len(claim.effect)]
         return bool(_NAME_GAP.fullmatch(gap)) and bool(_NAME_NOUN.match(text, claim.end))
     return False
+
+
+def _checks_back(text: str, sentence: tuple[int, int], negation: Hit) -> bool:
+    """The writer asks back whether the claim really fails ("so the drips DONT make you younger??", "那意思是
+    打了也不能让全身变年轻？"): a question, and not what the writer already knows ("I know it can't…, but…")."""
+    before = text[sentence[0] : negation.start]
+    if _KNOWS.search(before) or _SETS_ASIDE.fullmatch(negation.text):
+        return False
+    return is_question(text[sentence[0] : sentence[1] + 1]) and not _CLAUSE_BREAK.search(
+        text, negation.end, sentence[1]
+    )
 
 
 def _writer_speaks(text: str, reporter: Hit) -> bool:
