@@ -457,6 +457,10 @@ def test_segments_split_a_second_question_and_what_follows_but(normalizer, text,
             "she reckons it's knocked 10 yrs off her and sorted her liver out 🙄 any truth in that?",
         ),
         (
+            "有個熟客阿姨跑去台北醫美打外泌體點滴欸💉 那個安全嗎？",
+            "她說打完整個人年輕10歲，連肝指數都變好了😳😳 真的假的啦",
+        ),
+        (
             'there\'s a "longevity drip" at the spa, exosomes straight into an IV, is that even safe',
             "the girl at the desk said it reboots ALL your cells so your whole body ages backwards",
         ),

@@ -17,6 +17,10 @@ _SENTENCE_END = re.compile(r"[。！？!?;；\n]+|\.(?=\s|$)")
 # Clause breaks inside a sentence.
 _CLAUSE_BREAK = re.compile(r"[，,、:：]|但是|不过|可是|\bbut\b|\bhowever\b|\balthough\b|\bwhile\b")
 _DOUBT_CLAUSE_BREAK = re.compile(_CLAUSE_BREAK.pattern + r"|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
+# The end of a route's clause: also a space before Chinese after an emoji or a Latin word ("打外泌体点滴欸💉 那个安全吗").
+_ROUTE_CLAUSE_BREAK = re.compile(_CLAUSE_BREAK.pattern + r"|\s+(?=[\u4e00-\u9fff])")
+# "真的假的", "是真是假": a question whether the claim is true, not a dismissal of it.
+_TRUE_OR_FALSE = re.compile(r"真的假的|真的还是假的|是真是假|真定假|真还是假")
 _ROLES = (
     "route",
     "effect_strong",
@@ -137,7 +141,7 @@ class ClaimDetector:
         # Up to the end of the route's clause: what the sentence goes on to ask ("…打进血管的 有在人身上研究过吗")
         # is that turn's question, not a doubt about what the next turn says.
         clause_end = next(
-            (m.start() for m in _DOUBT_CLAUSE_BREAK.finditer(norm_text, routes[-1].end, sentence[1])), sentence[1]
+            (m.start() for m in _ROUTE_CLAUSE_BREAK.finditer(norm_text, routes[-1].end, sentence[1])), sentence[1]
         )
         text = norm_text[sentence[0] : clause_end]
         subjects = [h.text for h in hits if h.label == "subject" and not sentence[0] <= h.start < sentence[1]]
@@ -260,7 +264,9 @@ class ClaimDetector:
         dismissed = [
             h
             for h in by_role["disbelief"]
-            if (_within(h, sentence) or _within(h, following)) and not _in_question(text, h, sentences)
+            if (_within(h, sentence) or _within(h, following))
+            and not _in_question(text, h, sentences)
+            and not any(m.start() <= h.start < m.end() for m in _TRUE_OR_FALSE.finditer(text))
         ]
         if not negated and dismissed and _asks_elsewhere(text, sentences, sentence, effect):
             negated = True
