@@ -9,7 +9,7 @@ from typing import Any, Optional, Text
 from actions.base import BotAction, Turn, announces_questions
 from bot.kb import Fact
 from bot.kb.selection import ANIMAL_OVERVIEW_FACT, HUMAN_VS_ANIMAL_FACT, STUDY_LEVELS, Selection
-from bot.nlu.segments import is_question
+from bot.nlu.segments import is_question, split_segments
 from bot.reply import Reply
 from bot.services import Services
 
@@ -24,6 +24,7 @@ SYSTEMIC_FACTS = ("claims.systemic_injection", "advice.systemic_products", "deli
 SYSTEMIC_ADVICE_FACT = "advice.systemic_products"
 VERDICT_FACT = "verdict.overall"
 SKIN_TOPIC = "skin_human"
+SKIN_OVERVIEW_FACT = "skin.overview"
 # The trial that compared exosomes with PRP: "and compared with exosomes?" right after a question about PRP.
 PRP_TRIAL_FACT = "skin.trial_vs_prp"
 MECHANISM_FOLLOW_UP_CHARS = 80
@@ -116,7 +117,25 @@ class AnswerMixin:
             return composer.from_facts(selection.answered(), turn.lang, offer=selection.offered(), **kwargs)
         if follow_up and turn.last_facts and wants_more:
             return self.more(turn, **kwargs)
+        if self.asks_for_skin_evidence(turn):
+            return composer.from_facts([self.services.kb.fact(SKIN_OVERVIEW_FACT)], turn.lang, **kwargs)
         return None
+
+    def asks_for_skin_evidence(self, turn: Turn) -> bool:
+        """No fact is sure, but the message asks whether a skin product works or has research behind it
+        ("擦的这种有研究吗", "All these exosome serum sell in Watsons, got real evidence one?"), names no
+        injection and is about exosomes: the overview of the human skin studies answers it."""
+        text = turn.norm_text or turn.text
+        questions = [text[s.start : s.end] for s in split_segments(text) if s.question] or [text]
+        if SKIN_OVERVIEW_FACT not in self.services.kb.facts or self.services.claims.route_sentence(questions[-1]):
+            return False  # "吊个盐水就后生廿年？冇可能。我想问搽面嗰啲有冇研究支持？" asks about the skin
+        found = self.services.cues.found_in(questions[-1])
+        about_exosomes = "exosome" in self.services.cues.found_in(text) or bool(turn.last_facts)
+        if "skin_products" not in found or not about_exosomes:
+            return False
+        if not found & {"evidence_words", "asks_if_it_works", "is_it_true"}:
+            return False
+        return not self.must_decline(turn) and not self.other_topic(turn)  # type: ignore[attr-defined]
 
     def conclusion_of(self, turn: Turn, selection: Selection) -> Optional[Fact]:
         """ "So it doesn't work then?", "所以结论是？" right after an answer, naming nothing new: the conclusion of

@@ -804,3 +804,18 @@ def test_a_cure_claim_repeated_in_a_babys_case_is_declined_as_personal_advice(fu
     reply, _ = run(ActionMedicalAdvice(full), parsed)
     payload = reply["payload"]
     assert payload["type"] == "out_of_scope" and payload["flags"] == [] and not payload["facts"], payload
+
+
+@pytest.mark.parametrize(
+    "text, skin",
+    [
+        ("外泌體擦臉ㄉ 有研究證明有效ㄇ", True),
+        ("All these exosome serums at the pharmacy, got real evidence one?", True),
+        ("唔好呃我啦，吊個鹽水就後生廿年？冇可能㗎。我想問外泌體搽面嗰啲有冇研究支持？", True),
+        ("外泌體點滴有冇研究支持", False),
+        ("超速离心提外泌体的protocol有吗，想用实验室的细胞上清自己提一点敷脸", False),
+    ],
+)
+def test_a_skin_product_asked_for_research_with_no_sure_fact_gets_the_skin_studies(full, text, skin):
+    reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge"))
+    assert (reply["payload"]["facts"][:1] == ["skin.overview"]) is skin, reply["payload"]
