@@ -24,6 +24,8 @@ SYSTEMIC_FACTS = ("claims.systemic_injection", "advice.systemic_products", "deli
 SYSTEMIC_ADVICE_FACT = "advice.systemic_products"
 VERDICT_FACT = "verdict.overall"
 SKIN_TOPIC = "skin_human"
+# The facts of the field as a whole: what a conclusion asked of a narrower answer is taken for.
+GENERAL_FACTS = ("verdict.overall", "overview.evidence")
 SKIN_OVERVIEW_FACT = "skin.overview"
 # The trial that compared exosomes with PRP: "and compared with exosomes?" right after a question about PRP.
 PRP_TRIAL_FACT = "skin.trial_vs_prp"
@@ -150,7 +152,12 @@ class AnswerMixin:
             return None
         if self.services.retriever.scores(self.services.cues.blanked(("conclusion",), text)):
             return None  # "so it doesn't work for the knees?" names its own fact
-        if selection.candidates and selection.candidates[0].learned >= self.services.selector.weights.clear_learned:
+        top = selection.candidates[0] if selection.candidates else None
+        if (
+            top is not None
+            and top.learned >= self.services.selector.weights.clear_learned
+            and top.fact not in GENERAL_FACTS
+        ):
             return None  # "系統性回顧的結論是什麼呢？": the classifier is sure of a fact of its own
         kb = self.services.kb
         previous = kb.facts.get(turn.last_facts[0])

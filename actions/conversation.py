@@ -203,6 +203,10 @@ class ActionMedicalAdvice(AnswerMixin, BotAction):
             corrected = self.follow_up_answer(turn)  # "no I meant the cream she uses, not the shots"
             if corrected is not None:
                 return corrected
+        if self.is_follow_up(turn):
+            conclusion = self.conclusion_of(turn, self.select(turn, follow_up=True))
+            if conclusion is not None:  # "so 結論是有用還是沒用 我看不懂", taken for a personal question
+                return self.services.composer.from_facts([conclusion], turn.lang)
         return (
             self.specific_answer(turn)
             or self.general_answer(turn)

@@ -819,3 +819,12 @@ def test_a_cure_claim_repeated_in_a_babys_case_is_declined_as_personal_advice(fu
 def test_a_skin_product_asked_for_research_with_no_sure_fact_gets_the_skin_studies(full, text, skin):
     reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge"))
     assert (reply["payload"]["facts"][:1] == ["skin.overview"]) is skin, reply["payload"]
+
+
+@pytest.mark.parametrize("intent", ["ask_knowledge", "ask_medical_advice"])
+def test_a_conclusion_asked_of_a_skin_answer_stays_with_the_skin_even_when_the_verdict_is_sure(full, intent):
+    slots = {"last_question": "what did the reviews conclude", "last_facts": ["skin.systematic_reviews"]}
+    action = ActionAnswer(full) if intent == "ask_knowledge" else ActionMedicalAdvice(full)
+    t = tracker("so 結論是有用還是沒用 我看不懂", intent, slots, ranking={"verdict.overall": 0.8})
+    reply, _ = run(action, t)
+    assert reply["payload"]["facts"][:1] == ["skin.systematic_reviews"], reply["payload"]
