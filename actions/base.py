@@ -14,6 +14,7 @@ from rasa_sdk.types import DomainDict
 
 from bot import guard
 from bot.contract import FLAG_APPROVAL, FLAG_DISEASE_CURE, FLAG_OVERSTATED_PROOF, FLAG_SYSTEMIC_INJECTION
+from bot.kb import Fact
 from bot.kb.selection import CLAIM_FACTS, Context, Selection
 from bot.ocr import IMAGE_KEY, short_quote
 from bot.lang import LANGS, detect_script, normalize, script_is_ambiguous
@@ -39,6 +40,9 @@ ANNOUNCEMENT_MAX_CHARS = 60
 # The end of a first sentence ("有冇source? 我想print俾佢睇"): question and exclamation marks, a full stop.
 SENTENCE_MARK = re.compile(r"[?？!！。]+")
 PERSONAL_MEDICAL_CUES = frozenset({"dosing", "condition", "advice_request"})
+# A question apart from the claim in the same message: about the skin products' evidence, or about safety
+# (the drips the claim is about, unless it names the skin products).
+APART_SKIN_FACT, APART_TOPICAL_SAFETY, APART_INJECTION_SAFETY = "skin.overview", "safety.topical", "safety.injection"
 # An age under 18 ("my daughter is 15", "17岁", "十五歲"): advice for a child, declined.
 # Chinese needs a person before the age: "年轻五岁" is "five years younger", "七十岁" no child.
 _MINOR = re.compile(
@@ -252,6 +256,9 @@ class BotAction(Action, metaclass=abc.ABCMeta):
             if not second and other.lead is not None and self.asked_apart(turn, other.lead.id):
                 second = [other.lead]  # "drip reverses ageing? and the serum, side effects?": both answered
             offer = [f.id for f in (other.second, other.lead) if f is not None and f.id != CLAIM_FACT][:1]
+            apart = self.question_apart_from_claim(turn)
+            if apart is not None and apart not in second and apart.id not in offer:
+                offer = [apart.id, *offer][:2]  # "do exosome drips reverse aging? and are they even safe"
             return composer.from_facts(
                 [self.services.kb.fact(CLAIM_FACT), *second],
                 turn.lang,
@@ -324,6 +331,25 @@ class BotAction(Action, metaclass=abc.ABCMeta):
             flags=codes,
             outro_key="replies.medical_note" if self.is_personal_medical(turn) else None,
         )
+
+    def question_apart_from_claim(self, turn: Turn) -> Optional[Fact]:
+        """The fact of a question sentence that makes no claim of its own, in a message that also makes the
+        claim ("打外泌體針係咪真係可以逆齡？同埋搽嘅有冇用"): offered with the claim's answer; None without one."""
+        for segment in turn.segments:
+            text = segment.get("text") or ""
+            if not segment.get("question") or self.services.claims.analyse(text):
+                continue
+            kb, found = self.services.kb, self.services.cues.found_in(text)
+            skin = "skin_products" in found
+            if skin and found & {"evidence_words", "asks_if_it_works"} and APART_SKIN_FACT in kb.facts:
+                return kb.facts[APART_SKIN_FACT]  # "同埋搽嘅有冇用", "擦的那种在人身上有 data 吗"
+            ranking = segment.get("ranking") or []
+            chosen = self.services.selector.select(text, ranking, about_exosomes=True)
+            if chosen.lead is not None and chosen.lead.id == APART_TOPICAL_SAFETY and not skin:
+                return kb.facts.get(APART_INJECTION_SAFETY, chosen.lead)  # "and are they even safe": the drips
+            if chosen.lead is not None and chosen.lead.id not in CLAIM_FACTS:
+                return chosen.lead
+        return None
 
     def asked_apart(self, turn: Turn, fact_id: str) -> bool:
         """True when a question sentence of its own, not the claim's, clearly asks for this fact."""

@@ -828,3 +828,34 @@ def test_a_conclusion_asked_of_a_skin_answer_stays_with_the_skin_even_when_the_v
     t = tracker("so 結論是有用還是沒用 我看不懂", intent, slots, ranking={"verdict.overall": 0.8})
     reply, _ = run(action, t)
     assert reply["payload"]["facts"][:1] == ["skin.systematic_reviews"], reply["payload"]
+
+
+@pytest.mark.parametrize(
+    "text, segments, offered",
+    [
+        (
+            "打外泌體針係咪真係可以逆齡？同埋搽嘅有冇用",
+            [("打外泌体针是不是真是可以逆龄?", "claims.systemic_injection"), ("和搽的有没有用", "overview.evidence")],
+            "skin.overview",
+        ),
+        (
+            "do exosome drips reverse aging? and are they even safe",
+            [
+                ("do exosome drips reverse aging? ", "claims.systemic_injection"),
+                ("and are they even safe", "safety.topical"),
+            ],
+            "safety.injection",
+        ),
+    ],
+)
+def test_a_question_apart_from_the_claim_is_offered_with_the_claims_answer(full, text, segments, offered):
+    t = tracker(text, "check_claim")
+    t.latest_message["fact_segments"] = [
+        {"text": s, "question": True, "ranking": [{"fact": f, "confidence": 0.3}]} for s, f in segments
+    ]
+    reply, _ = run(ActionCheckClaim(full), t)
+    payload = reply["payload"]
+    assert [f["code"] for f in payload["flags"]][:1] == ["unsupported_systemic_injection_claim"]
+    titles = [s["title"] for s in payload["suggestions"]]
+    question = localize(full.kb.facts[offered].question, payload["lang"])
+    assert offered in payload["facts"] or question in titles, (payload["facts"], titles)
