@@ -859,3 +859,10 @@ def test_a_question_apart_from_the_claim_is_offered_with_the_claims_answer(full,
     titles = [s["title"] for s in payload["suggestions"]]
     question = localize(full.kb.facts[offered].question, payload["lang"])
     assert offered in payload["facts"] or question in titles, (payload["facts"], titles)
+
+
+def test_what_a_named_paper_says_is_its_finding_not_its_citation(full):
+    reply, _ = run(ActionLookupReference(full), tracker("Cell Metabolism那篇 miR-302b的 讲的啥", "ask_reference"))
+    assert reply["payload"]["type"] == "answer" and reply["payload"]["facts"][:1] == ["animal.mir302b"], reply[
+        "payload"
+    ]
