@@ -156,6 +156,11 @@ class ActionHandoff(AnswerMixin, BotAction):
             answer = self.answer_in_context(turn)
             if answer is not None:
                 return answer
+            if not self.services.cues.found("human", text):
+                # Taken for a request for a person but names none ("轉綠燈 陣間再問", the weather in pinyin).
+                if self.must_decline(turn):
+                    return self.decline_medical(turn)
+                return self.small_talk(turn) or self.decline_not_covered(turn)
         hours = self.services.hours
         lang = turn.lang
         values = {"hours": localize(hours.label, lang)}

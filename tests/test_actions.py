@@ -215,7 +215,8 @@ def test_several_references_each_show_their_own_design(full):
     [
         (ActionGreet, "greet", "greeting", "hello there, good morning"),
         (ActionGreet, "greet", "out_of_scope", "hi! I have Parkinson's, how much should I inject?"),
-        (ActionHandoff, "request_human", "handoff", "I have Parkinson's, how much should I inject?"),
+        (ActionHandoff, "request_human", "handoff", "I have Parkinson's, can I talk to a real person?"),
+        (ActionHandoff, "request_human", "out_of_scope", "I have Parkinson's, how much should I inject?"),
         (ActionOutOfScope, "out_of_scope", "out_of_scope", "I have Parkinson's, how much should I inject?"),
         (ActionMedicalAdvice, "ask_medical_advice", "out_of_scope", "I have Parkinson's, how much should I inject?"),
     ],
@@ -866,3 +867,10 @@ def test_what_a_named_paper_says_is_its_finding_not_its_citation(full):
     assert reply["payload"]["type"] == "answer" and reply["payload"]["facts"][:1] == ["animal.mir302b"], reply[
         "payload"
     ]
+
+
+@pytest.mark.parametrize("text", ["轉綠燈 陣間再問", "ok the lights changed, back in a bit"])
+def test_a_message_taken_for_a_request_for_a_person_that_names_none_is_not_handed_off(full, text):
+    reply, events = run(ActionHandoff(full), tracker(text, "request_human", confidence=0.6))
+    assert reply["payload"]["type"] in ("out_of_scope", "greeting"), reply["payload"]
+    assert HANDOFF_SLOT not in slots(events)
