@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -12,16 +12,16 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot import guard
 from bot.contract import FLAG_APPROVAL, FLAG_DISEASE_CURE, FLAG_OVERSTATED_PROOF, FLAG_SYSTEMIC_INJECTION
 from bot.kb import Fact
 from bot.kb.selection import CLAIM_FACTS, Context, Selection
-from bot.ocr import IMAGE_KEY, short_quote
-from bot.lang import LANGS, detect_script, normalize, script_is_ambiguous
+from bot.ocr import short_quote
 from bot.nlu.segments import is_question, split_segments
 from bot.reply import Reply
 from bot.services import Services, default_services
 from bot.staff import HANDOFF_SLOT, STAFF, WAITING
+
+from actions.turn import Turn, from_image
 
 if TYPE_CHECKING:
     from actions.references import ActionLookupReference
@@ -77,112 +77,6 @@ def minor_age(text: str) -> bool:
     return bool(_MINOR.search(text or ""))
 
 
-@dataclass(frozen=True)
-class Turn:
-    """The user's latest message as our actions see it, with the context of the previous answer."""
-
-    text: str
-    lang: str
-    intent: Optional[str]
-    confidence: float
-    entities: tuple[dict, ...]
-    flags: tuple[str, ...]
-    problem: Optional[str]
-    last_question: Optional[str]
-    last_facts: tuple[str, ...]
-    last_refs: tuple[int, ...]
-    norm_text: str = ""
-    ranking: tuple[dict, ...] = ()
-    segments: tuple[dict, ...] = ()
-    previous_text: Optional[str] = None
-
-    @classmethod
-    def from_tracker(cls, tracker: Tracker, default_lang: str) -> "Turn":
-        """Build from a tracker; works without our NLU properties too (then they are recomputed)."""
-        message = tracker.latest_message or {}
-        text = message.get("text") or ""
-        problem = message["input_problem"] if "input_problem" in message else guard.inspect(text)
-        previous_lang = tracker.get_slot("lang")
-        lang = (
-            message.get("lang")
-            or detect_script(guard.blank_markup(text))
-            or (previous_lang if previous_lang in LANGS else None)
-            or default_lang
-        )
-        if lang.startswith("zh") and script_is_ambiguous(text):
-            # "那是在人身上做的喔？" reads the same in both scripts: keep the conversation's, else follow the
-            # script the user's app or browser is set to (the widget's language, Telegram's language_code).
-            hint = _script_hint(tracker)
-            if previous_lang in ("zh-Hans", "zh-Hant"):
-                lang = previous_lang
-            elif hint is not None:
-                lang = hint
-        if text.strip().lstrip("\u2060").startswith("/") and previous_lang in LANGS:
-            lang = previous_lang  # a typed command ("/restart") says nothing about the writer's language
-        intent = message.get("intent") or {}
-        return cls(
-            text=text,
-            lang=lang,
-            intent=intent.get("name"),
-            confidence=float(intent.get("confidence") or 0.0),
-            entities=tuple(message.get("entities") or ()),
-            flags=tuple(dict.fromkeys(f["code"] for f in message.get("flags") or ())),
-            problem=problem,
-            last_question=tracker.get_slot("last_question"),
-            last_facts=tuple(tracker.get_slot("last_facts") or ()),
-            last_refs=tuple(int(n) for n in tracker.get_slot("last_refs") or ()),
-            norm_text=message.get("norm_text") or normalize(guard.blank_markup(text)),
-            ranking=tuple(message.get("fact_ranking") or ()),
-            segments=tuple(message.get("fact_segments") or ()),
-            previous_text=_previous_user_text(tracker),
-        )
-
-    def values(self, entity: str) -> List[str]:
-        """Values of one entity type, in message order, without repeats."""
-        return list(dict.fromkeys(str(e["value"]) for e in self.entities if e.get("entity") == entity))
-
-
-# The metadata key in which channels pass the script the user's app or browser is set to.
-SCRIPT_HINT_KEY = "ui_lang"
-
-
-def _latest_user_metadata(tracker: Tracker) -> Dict[str, Any]:
-    """The metadata a channel gave with the latest user message ({} when none)."""
-    for event in reversed(tracker.events or []):
-        if event.get("event") == "user":
-            metadata = event.get("metadata")
-            return metadata if isinstance(metadata, dict) else {}
-    return {}
-
-
-def _script_hint(tracker: Tracker) -> Optional[str]:
-    """zh-Hans or zh-Hant from the latest user message's metadata (`ui_lang`), if a channel gave one."""
-    hint = _latest_user_metadata(tracker).get(SCRIPT_HINT_KEY)
-    return hint if hint in ("zh-Hans", "zh-Hant") else None
-
-
-def _from_image(tracker: Tracker) -> bool:
-    """True when the latest user message is text a channel read in an image (metadata `image`)."""
-    return isinstance(_latest_user_metadata(tracker).get(IMAGE_KEY), dict)
-
-
-def _previous_user_text(tracker: Tracker) -> Optional[str]:
-    """The normalised text of the user's message before the latest one, in the current session."""
-    seen_latest = False
-    for event in reversed(tracker.events or []):
-        if event.get("event") == "session_started":
-            return None
-        if event.get("event") != "user":
-            continue
-        if not seen_latest:
-            seen_latest = True
-            continue
-        parse = event.get("parse_data") or {}
-        text = event.get("text") or ""
-        return parse.get("norm_text") or normalize(guard.blank_markup(text)) or None
-    return None
-
-
 class BotAction(Action, metaclass=abc.ABCMeta):
     """Base of every action: input guard and claim flag first, then `respond`, then context slots.
 
@@ -230,7 +124,7 @@ class BotAction(Action, metaclass=abc.ABCMeta):
             return [SlotSet("lang", turn.lang)]
         reply = reply or self.reply_to(turn)
         reply = reply.with_confidence(turn.confidence, reply.intent or turn.intent)
-        if _from_image(tracker):
+        if from_image(tracker):
             reply = self.services.composer.read_back(reply, short_quote(turn.text))
         text, payload = self.services.composer.render(reply)
         dispatcher.utter_message(text=text, json_message=payload)
@@ -268,10 +162,11 @@ class BotAction(Action, metaclass=abc.ABCMeta):
                 outro_key="replies.medical_note" if self.is_personal_medical(turn) else None,
                 offer=offer,
             )
-        if further and self.must_decline(turn):
-            # A baby's eczema, a pregnancy, one's own medication or a dose: declined with the doctor advice,
+        if further and self.must_decline(turn) and is_question(turn.norm_text or turn.text):
+            # Asked for a baby, a pregnancy, one's own medication or a dose: declined with the doctor advice,
             # also when the message repeats a cure claim ("朋友说外泌体能修复皮肤 可以给宝宝抹一点吗"); a decline
-            # carries no flags (shared/CONTRACT.md). The systemic claim above keeps its flag instead.
+            # carries no flags (shared/CONTRACT.md). The systemic claim above keeps its flag instead, and an
+            # ad that only names them ("孕妇都能用") is no question: its claims are flagged.
             return self.decline_medical(turn)
         if further:
             return self.check_further_claims(turn, further)

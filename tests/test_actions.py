@@ -874,3 +874,13 @@ def test_a_message_taken_for_a_request_for_a_person_that_names_none_is_not_hande
     reply, events = run(ActionHandoff(full), tracker(text, "request_human", confidence=0.6))
     assert reply["payload"]["type"] in ("out_of_scope", "greeting"), reply["payload"]
     assert HANDOFF_SLOT not in slots(events)
+
+
+def test_an_ad_that_names_pregnant_women_keeps_its_claims_flags(full):
+    """Pasted or photographed ad text that names pregnancy asks nothing personal: its claims are flagged."""
+    text = "瑩肌 外泌體精華 臨床實證 皺紋減少87% 無副作用 孕婦都用得 各大藥妝店有售"
+    parsed = tracker(text, "check_claim")
+    codes = [f["code"] for f in parsed.latest_message["flags"]]
+    assert codes, "the ad makes a claim"
+    reply, _ = run(ActionCheckClaim(full), parsed)
+    assert [f["code"] for f in reply["payload"]["flags"]] == codes, reply["payload"]
