@@ -139,6 +139,10 @@ class BotAction(Action, metaclass=abc.ABCMeta):
         if tapped is not None and FLAG_SYSTEMIC_INJECTION not in turn.flags:
             # A suggestion the bot offered and the user tapped: that fact's answer, whatever the intent.
             return composer.from_facts([tapped], turn.lang)
+        if self.name() != "action_handoff" and self.services.cues.found("talk_to_person", turn.norm_text or turn.text):
+            from actions.conversation import ActionHandoff  # conversation.py builds on this module
+
+            return ActionHandoff(self.services).respond(turn)  # "有沒有真人可以問 我想問細一點的"
         further = [code for code in turn.flags if code in FURTHER_CODES]
         cell_therapy = {"cell_therapy", "not_exosome"} <= self.services.cues.found_in(turn.norm_text or turn.text)
         if (FLAG_SYSTEMIC_INJECTION in turn.flags or self.claim_across_turns(turn)) and not cell_therapy:
@@ -168,7 +172,7 @@ class BotAction(Action, metaclass=abc.ABCMeta):
             # carries no flags (shared/CONTRACT.md). The systemic claim above keeps its flag instead, and an
             # ad that only names them ("孕妇都能用") is no question: its claims are flagged.
             return self.decline_medical(turn)
-        if further:
+        if further and not cell_therapy:  # (stem cells themselves: declined by the action below)
             return self.check_further_claims(turn, further)
         asked = self.sources_request(turn) if self.name() != "action_lookup_reference" else None
         if asked is not None:
@@ -290,7 +294,19 @@ class BotAction(Action, metaclass=abc.ABCMeta):
         personal = found & PERSONAL_MEDICAL_CUES
         if "price" in found:
             personal.discard("dosing")  # "how much per session?", "几多钱一支": a price, not a dose
+        if personal == {"advice_request"} and self.story_then_general_question(text):
+            personal.clear()  # "…姑姑一直吵著要帶她去做。…所以外泌體對阿茲海默到底有沒有人體研究？"
         return bool(personal) or minor_age(text)
+
+    def story_then_general_question(self, text: str) -> bool:
+        """Several sentences whose wish to have a treatment is told, not asked, and whose last question names
+        no one and asks nothing personal ("…一直吵著要帶她去做。…所以外泌體對阿茲海默到底有沒有人體研究？")."""
+        segments = split_segments(text)
+        questions = [text[s.start : s.end] for s in segments if s.question]
+        if len(segments) < 2 or not questions:
+            return False
+        cues = self.services.cues.found_in(questions[-1])
+        return not cues & {*PERSONAL_MEDICAL_CUES, "personal", "asks_for_someone", "person_words"}
 
     def other_topic(self, turn: Turn) -> bool:
         """The message is about something the facts never cover: another product or topic (fish oil,
@@ -376,6 +392,8 @@ class BotAction(Action, metaclass=abc.ABCMeta):
             about_exosomes=exosomes,
             claim_made=claim_made,
             asks_if_it_works=self.services.cues.found("asks_if_it_works", text),
+            home_product=self.services.cues.found("home_product", text)
+            and not self.services.cues.found("procedure", text),
         )
 
     def specific_answer(self, turn: Turn) -> Optional[Reply]:

@@ -17,6 +17,7 @@ from actions.conversation import (
     ActionHelp,
     ActionMedicalAdvice,
     ActionOutOfScope,
+    ActionThanks,
 )
 from actions.references import ActionLookupReference
 from bot.contract import LEVELS
@@ -884,3 +885,88 @@ def test_an_ad_that_names_pregnant_women_keeps_its_claims_flags(full):
     assert codes, "the ad makes a claim"
     reply, _ = run(ActionCheckClaim(full), parsed)
     assert [f["code"] for f in reply["payload"]["flags"]] == codes, reply["payload"]
+
+
+@pytest.mark.parametrize(
+    "action, text, intent",
+    [
+        (ActionThanks, "好吧 那先這樣 謝啦", "thanks"),
+        (ActionThanks, "好嘛 晓得了 谢谢你哈 我把你说的发到群里头去", "thanks"),
+        (ActionGoodbye, "ok bye then, gotta run", "goodbye"),
+    ],
+)
+def test_thanks_that_asks_nothing_is_thanked_not_answered_again(full, action, text, intent):
+    """An acknowledgement ("好吧", "好嘛") asks nothing: after an answer, thanks gets thanks, not that answer."""
+    previous = {
+        "last_question": "老鼠的結果能套到人身上嗎",
+        "last_facts": ["overview.human_vs_animal"],
+        "last_refs": [1],
+    }
+    reply, _ = run(action(full), tracker(text, intent, previous, confidence=0.7))
+    assert reply["payload"]["type"] == "greeting" and not reply["payload"]["facts"], reply["payload"]
+
+
+@pytest.mark.parametrize("intent", ["ask_knowledge", "check_claim"])
+def test_asking_in_so_many_words_for_a_person_to_ask_is_handed_off(full, intent):
+    reply, events = run(ActionAnswer(full), tracker("有沒有真人可以問 我想問細一點的", intent, confidence=0.5))
+    assert reply["payload"]["type"] == "handoff" and slots(events)[HANDOFF_SLOT] == WAITING
+    reply, _ = run(ActionAnswer(full), tracker("有冇真人做過", "ask_knowledge"))
+    assert reply["payload"]["type"] == "answer", "people in a study are no request for a person"
+
+
+def test_a_story_that_tells_a_wish_and_asks_in_general_is_answered_with_the_doctor_note(full):
+    text = (
+        "我阿嬤失智快三年了，我姑姑在網路上看到說外泌體可以修復腦神經，一直吵著要帶她去做。我自己是護理師，"
+        "覺得證據應該很薄。所以外泌體對阿茲海默到底有沒有人體研究？"
+    )
+    reply, _ = run(ActionMedicalAdvice(full), tracker(text, "ask_medical_advice"))
+    assert reply["payload"]["facts"][:1] == ["organs.alzheimers"], reply["payload"]
+    asked = "我阿嬤失智快三年了，姑姑一直吵著要帶她去做。她可以去做嗎？"
+    reply, _ = run(ActionMedicalAdvice(full), tracker(asked, "ask_medical_advice"))
+    assert reply["payload"]["type"] == "out_of_scope" and not reply["payload"]["facts"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "朋友下禮拜要去做外泌體 診所說一個療程6次 每次2ml 這個劑量跟次數合理嗎",
+        "THE CLINIC WANTS ME TO DO 6 OF THEM I V INFUSIONS ONE A MONTH. IS 6 THE RIGHT NUMBER FOR MY KNEES",
+        "我上個禮拜做完外泌體微針 塊面到而家仲係紅紅痕痕 點算好",
+    ],
+)
+def test_a_dose_or_a_symptom_after_a_treatment_is_declined(full, text):
+    reply, _ = run(ActionMedicalAdvice(full), tracker(text, "ask_medical_advice"))
+    assert reply["payload"]["type"] == "out_of_scope" and reply["payload"]["intent"] == "ask_medical_advice"
+
+
+@pytest.mark.parametrize(
+    "text, intent",
+    [
+        (
+            "what should we be charging for it then, competitors are doing anything from £250 to £600 a session",
+            "ask_medical_advice",
+        ),
+        ("咁飲膠原蛋白呢 有冇用", "out_of_scope"),
+        (
+            "MY BROTHER IN LAW SWEARS BY THEM CHELATION I V TREATMENTS, SAYS IT MAKES YOU YOUNG AGAIN. IS IT WORTH A DARN",
+            "check_claim",
+        ),
+        ("那種直接打幹細胞的 是細胞本身喔不是外泌體 說可以讓膝蓋退化的軟骨長回來 有證據嗎", "check_claim"),
+        (
+            "my roommate drink collagen drink everyday, she say whole body skin all become young back one, 跟外泌体一样吗",
+            "out_of_scope",
+        ),
+    ],
+)
+def test_another_treatment_or_a_price_is_not_covered_and_not_flagged(full, text, intent):
+    previous = {"last_question": "外泌體drip", "last_facts": ["claims.systemic_injection"], "last_refs": [6]}
+    t = tracker(text, intent, previous)
+    action = {
+        "check_claim": ActionCheckClaim,
+        "out_of_scope": ActionOutOfScope,
+        "ask_medical_advice": ActionMedicalAdvice,
+    }
+    reply, _ = run(action[intent](full), t)
+    payload = reply["payload"]
+    assert payload["type"] == "out_of_scope" and payload["intent"] != "ask_medical_advice", payload
+    assert not payload["flags"]

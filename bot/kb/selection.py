@@ -8,7 +8,7 @@ names it, or when both lean the same way; "not covered" only when both are unsur
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping, Optional, Sequence
 
 from bot.kb.models import Fact, KnowledgeBase
@@ -63,6 +63,9 @@ class Weights:
     # A question whether something works ("老婆去做外泌体微针 有没有用") that names no safety word: the safety
     # facts count this much (the classifier links stories about a treatment with its safety).
     unasked_safety: float = 0.5
+    # A skin product used at home ("exosome face cream … any good for wrinkles", "面霜 真的有用不") with no
+    # procedure word: the facts about microneedling in a clinic count this much.
+    home_product: float = 0.5
 
 
 # Sentences from which a message counts as long: context around a question.
@@ -70,6 +73,11 @@ LONG_MESSAGE_SEGMENTS = 4
 
 # Facts about the systemic-injection claim itself, which a denied claim does not ask about.
 CLAIM_FACTS = ("claims.systemic_injection", "advice.systemic_products")
+# Facts about a procedure in a clinic (microneedling), which a question about a cream or serum at home does not ask.
+PROCEDURE_FACTS = ("skin.trial_microneedling", "advice.skin", "delivery.microneedle")
+# What such a question asks instead: the human skin studies as a whole (the score taken from the procedure
+# facts moves to it).
+SKIN_OVERVIEW = "skin.overview"
 # The topic of the safety facts (data/facts/safety.yml).
 SAFETY_TOPIC = "safety"
 # The general "what was shown in people and what only in animals" fact: after an answer about one animal or
@@ -214,11 +222,13 @@ class FactSelector:
         about_exosomes: bool = False,
         claim_made: bool = False,
         asks_if_it_works: bool = False,
+        home_product: bool = False,
     ) -> Selection:
         """The fact for a (normalised) message, given the classifier's ranking and sentence rankings;
         `context` for a follow-up, `denied_claim` when the writer denies the systemic claim (or asks
         about the mouse studies), `about_exosomes` when it names them, `claim_made` when it is flagged,
-        `asks_if_it_works` when it asks whether something works or helps."""
+        `asks_if_it_works` when it asks whether something works or helps, `home_product` when it is about a
+        cream or serum used at home and names no procedure."""
         tapped = self.suggestion(text)
         if tapped is not None:
             return Selection(tapped, candidates=(Candidate(tapped.id, 1.0, 1.0, 0.0),), reason="suggestion")
@@ -241,6 +251,7 @@ class FactSelector:
             set(words) - shared for f, (_, words) in keywords.items() if self.kb.facts[f].topic == SAFETY_TOPIC
         )
         candidates = []
+        moved = 0.0  # taken from the procedure facts for a question about a product used at home
         for fact_id in set(learned) | set(keywords) | set(bonus):
             keyword_score, words = keywords.get(fact_id, (0.0, []))
             strength = min(keyword_score / specific, 1.0)
@@ -249,7 +260,14 @@ class FactSelector:
                 score *= w.negated_claim if denied_claim else w.unflagged_claim
             if asks_if_it_works and not safety_named and self.kb.facts[fact_id].topic == SAFETY_TOPIC:
                 score *= w.unasked_safety
+            if home_product and fact_id in PROCEDURE_FACTS and SKIN_OVERVIEW in self.kb.facts:
+                moved = max(moved, score * (1 - w.home_product))
+                score *= w.home_product
             candidates.append(Candidate(fact_id, score, learned.get(fact_id, 0.0), keyword_score, tuple(words)))
+        if moved:
+            overview = next((c for c in candidates if c.fact == SKIN_OVERVIEW), Candidate(SKIN_OVERVIEW, 0.0, 0.0, 0.0))
+            candidates = [c for c in candidates if c.fact != SKIN_OVERVIEW]
+            candidates.append(replace(overview, score=overview.score + moved))
         candidates.sort(key=lambda c: (-c.score, -c.keyword, c.fact))  # a tie: the stronger keywords
         if not candidates:
             return Selection(None, none=none, reason="nothing matched")

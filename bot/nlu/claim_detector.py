@@ -73,8 +73,18 @@ _KNOWS = re.compile(
 )
 # Negations that set the claim aside ("我不管能不能变年轻", "not asking whether it makes you younger").
 _SETS_ASIDE = re.compile(
-    r"不管|不在乎|不问|不是问|不讲|不谈|撇开|撇除|除开|别管|don't care|dont care|not asking|i'm not asking|setting aside|aside from the"
+    r"不管|不在乎|不问|不是问|不讲|不谈|撇开|撇除|除开|别管|不是话|不是讲紧|don't care|dont care|not asking|i'm not asking"
+    r"|setting aside|aside from the|not talking about|i'm not talking about|im not talking about"
 )
+# The writer repeats back what the answer seems to say ("so you're telling me that drip don't make…"): a
+# check-back, even without a question mark.
+_REPEATS_BACK = re.compile(
+    r"\b(?:you're|youre|you are|ur)\s+(?:tell+in'?g?|say+in'?g?)\s+(?:me\s+)?|\byou mean\b|你的意思是|你是说|意思是说"
+)
+# Quoted names in English words ("the 'Youth Boost drip'", "“Longevity IV”"): a product named, not a claim
+# made. A quoted sentence of an ad ("'外泌体回输 逆转衰老'", "'exosome infusion 全面逆轉身體老化'") is a claim.
+_QUOTED = re.compile(r"(?<![a-z])'([^'\n]{2,40})'(?![a-z])|\"([^\"\n]{2,40})\"|“([^”\n]{2,40})”")
+_NAME_WORDS = 5
 # Question words of a sentence that asks something else ("..., so are they at least safe?").
 _QUESTION = re.compile(
     r"[?？]|吗|呢|么|是不是|有没有|会不会|能不能|多少|怎么|什么|为什么|哪|几|是否"
@@ -130,7 +140,9 @@ class ClaimDetector:
         """The last sentence of a message that names a systemic route (with the message's subject
         words kept in front, so "exosome" still counts), or None when it names none."""
         hits = self.matcher.find(norm_text)
-        routes = [h for h in hits if h.label == "route"]
+        named = {role: [h for h in hits if h.label == role] for role in ("subject", "other_subject")}
+        # (A route of another product, "the salmon DNA 打针 my senior do", does not carry over to the next turn.)
+        routes = [h for h in hits if h.label == "route" and not _of_other_product(norm_text, h, named)]
         if not routes:
             return None
         sentence = next(
@@ -238,6 +250,8 @@ class ClaimDetector:
         if in_sentence("other_subject") and not in_sentence("subject"):
             return None  # "NAD+点滴说挂几次全身就逆龄了": another product's claim
         route = min(routes, key=lambda r: abs(r.start - effect.start))
+        if _of_other_product(text, route, by_role):
+            return None  # "推一个NAD加的吊水 说吊了全身细胞都年轻了 这个跟外泌体是不是一回事"
         near = (min(route.start, effect.start), max(route.end, effect.end))
         animal = [h for h in by_role["animal"] if _within(h, sentence) or near[0] <= h.start < near[1]]
         if animal and not in_sentence("human"):
@@ -273,12 +287,32 @@ class ClaimDetector:
         return ClaimHit(FLAG_SYSTEMIC_INJECTION, near[0], near[1], route.text, effect.text, negated)
 
 
+def _of_other_product(text: str, route: Hit, by_role: Dict[str, List[Hit]]) -> bool:
+    """The route's clause names another product and not exosomes ("them chelation IV treatments, says…",
+    "推一个NAD加的吊水"): that product's claim, even when the message mentions exosomes elsewhere."""
+    sentence = next((s for s in _spans(text, _SENTENCE_END) if s[0] <= route.start < s[1]), (0, len(text)))
+    clause = next(
+        (
+            (sentence[0] + a, sentence[0] + b)
+            for a, b in _spans(text[sentence[0] : sentence[1]], _DOUBT_CLAUSE_BREAK)
+            if sentence[0] + a <= route.start < sentence[0] + b
+        ),
+        sentence,
+    )
+    named = lambda role: any(_within(h, clause) for h in by_role[role])  # noqa: E731
+    return named("other_subject") and not named("subject") and not re.search(r"外泌|exo", route.text)
+
+
 def _product_name(text: str, claim: ClaimHit) -> bool:
     """The claim's effect and route are one name in English words ("a 'longevity drip'", "anti-ageing drip
     package", "the IV longevity part"): naming a product is not saying what it does, unless the message asks
     whether it works. A route before its effect is a name only when a noun follows ("shots reverse aging" is
     a sentence)."""
     span = text[claim.start : claim.end]
+    for m in _QUOTED.finditer(text):
+        quoted = next(g for g in m.groups() if g is not None)
+        if m.start() <= claim.start and claim.end <= m.end() and quoted.isascii() and len(quoted.split()) <= _NAME_WORDS:
+            return True  # "my mum's friend went for the 'Youth Boost drip', safe?"
     if not span.isascii():
         return False
     if span.startswith(claim.effect) and span.endswith(claim.route):
@@ -295,6 +329,8 @@ def _checks_back(text: str, sentence: tuple[int, int], negation: Hit) -> bool:
     before = text[sentence[0] : negation.start]
     if _KNOWS.search(before) or _SETS_ASIDE.fullmatch(negation.text):
         return False
+    if _REPEATS_BACK.search(before):
+        return True  # "SO YOURE TELLIN ME THAT DRIP DONT MAKE YOUR WHOLE BODY YOUNGER."
     return is_question(text[sentence[0] : sentence[1] + 1]) and not _CLAUSE_BREAK.search(
         text, negation.end, sentence[1]
     )

@@ -59,11 +59,14 @@ def split_segments(text: str) -> list[Segment]:
             merged.append((s, e))
         else:
             merged[-1] = (merged[-1][0], e)
-    return [Segment(s, e, bool(_QUESTION.search(text[s:e].strip()))) for s, e in merged if _CONTENT.search(text[s:e])]
+    return [Segment(s, e, is_question(text[s:e])) for s, e in merged if _CONTENT.search(text[s:e])]
 
 
-# Question words inside statements: "手不怎么抖了" (not much), "没什么副作用" (hardly any), "什么都能治" (anything).
-_NOT_ASKING = re.compile(r"[不没]怎么|没有?什么|[什怎]么都")
+# Question words inside statements: "手不怎么抖了" (not much), "没什么副作用" (hardly any), "什么都能治" (anything),
+# and acknowledgements whose particle asks nothing ("好吧 那先这样 谢啦", "好嘛 晓得了").
+_NOT_ASKING = re.compile(
+    r"[不没]怎么|没有?什么|[什怎]么都|(?:^|(?<=[\s,，。!！]))(?:那?好吧|好嘛|行吧|算了吧|要得嘛)(?=[\s,，。!！~]|$)"
+)
 
 
 def is_question(text: str) -> bool:
