@@ -180,6 +180,23 @@ def test_claim_detector_flags_all_three_scripts(normalizer, script):
         ("那意思是现在去打了也不能让全身变年轻？", ["unsupported_systemic_injection_claim"]),
         ("I know exosome drips can't make you younger, but is the serum safe?", []),
         ("waimiti dazhen anquan ma, wo bu guan neng bu neng bian nianqing", []),
+        # Repeating back what the answer seems to say is a check-back too; "唔係話" (I'm not saying) sets aside.
+        (
+            "SO YOURE TELLIN ME THAT DRIP DONT MAKE YOUR WHOLE BODY YOUNGER. THEN HOW COME THEY SELL IT",
+            ["unsupported_systemic_injection_claim"],
+        ),
+        ("我唔係話要打全身嗰啲 淨係塊面打外泌體水光針 咁都有風險㗎?", []),
+        # Another product's drip, a quoted English product name, a young salesman: no exosome claim.
+        ("养生馆那个小妹儿还在推一个NAD加的吊水 说吊了全身细胞都年轻了 这个跟外必体是不是一回事哦", []),
+        ("MY BROTHER IN LAW SWEARS BY THEM CHELATION I V TREATMENTS, SAYS IT MAKES YOU YOUNG AGAIN", []),
+        ("my mum friend went for the 'Youth Boost drip' at KL, 外泌体 one, safe 吗", []),
+        ("the young fella said they run the exit zones in through an I V straight into your blood stream", []),
+        # A quoted ad sentence is still the claim; "讓人" points at people beside a mouse study.
+        (
+            "BRO her wechat group is sending this: '外泌体回输 逆转衰老 活到120岁' IS THIS REAL",
+            ["unsupported_systemic_injection_claim"],
+        ),
+        ("所以那些說打外泌體點滴可以讓人全身回春的 根據就是這篇老鼠的齁", ["unsupported_systemic_injection_claim"]),
     ],
 )
 def test_claim_detector_near_misses_and_claims_asked_about(normalizer, text, codes):
@@ -482,3 +499,11 @@ def test_a_conclusion_checked_back_in_chat_is_a_question(text: str, asks: bool) 
     from bot.nlu.segments import is_question
 
     assert is_question(text) is asks
+
+
+def test_another_products_route_does_not_carry_a_claim_into_the_next_turn() -> None:
+    """"the salmon sperm DNA 打针 my senior do" names another product's injection: the next turn's "whole body
+    young back" is that product's story, not the exosome claim."""
+    detector = ClaimDetector()
+    assert detector.route_sentence(normalize("then the salmon sperm DNA 打针 my senior do on face")) is None
+    assert detector.route_sentence(normalize("外泌体吊针 那边有间clinic在做")) is not None
