@@ -31,6 +31,8 @@ FURTHER_CODES = (FLAG_DISEASE_CURE, FLAG_OVERSTATED_PROOF, FLAG_APPROVAL)
 # Cue lists (data/nlu/lexicon.yml) that make a question personal medical advice, always declined.
 # "Is it true?" this long at most, after a message that made the claim, asks about that claim.
 TRUE_QUESTION_MAX_CHARS = 30
+# A message that draws a conclusion from the previous answer ("所以是骗人的咯", "so is bluff lah?").
+CONCLUDES = re.compile(r"\s*(?:所以|那|那就|即是|即系|咁即系|so|then|so then)\b|\s*(?:所以|那就|即是|即系)")
 # A message this short with a reference number in it asks for that reference ("那 [7] 呢？", "and ref 14?").
 SHORT_REFERENCE_ASK = 16
 # A message longer than this tells a story: a comparison, price or shop in it is mentioned in passing.
@@ -267,9 +269,7 @@ class BotAction(Action, metaclass=abc.ABCMeta):
         or the claim pasted in the previous one and "is it true?" asked in this one."""
         if not turn.previous_text or not turn.norm_text:
             return False
-        asks_if_true = len(turn.norm_text) <= TRUE_QUESTION_MAX_CHARS and self.services.cues.found(
-            "is_it_true", turn.norm_text
-        )
+        asks_if_true = len(turn.norm_text) <= TRUE_QUESTION_MAX_CHARS and self.asks_back(turn.norm_text)
         if asks_if_true and self.services.claims.detect(turn.previous_text):
             # "…净系讲涂面可以令皮肤靓啲 有冇根据": the question is about the skin, not the pasted claim.
             return not self.services.claims.about_skin(turn.norm_text)
@@ -277,7 +277,21 @@ class BotAction(Action, metaclass=abc.ABCMeta):
         if route is None:
             return False
         joined = f"{route}\n{turn.norm_text}"
-        return any(hit.end > len(route) + 1 for hit in self.services.claims.detect(joined))
+        hits = [hit for hit in self.services.claims.analyse(joined) if not hit.negated and hit.end > len(route) + 1]
+        if hits and self.services.claims.detect(turn.previous_text):
+            # The previous message made the claim itself: this one says it again only with an effect of its own
+            # ("so cannot make younger ah?"), not by naming the route ("Safety data for the IV route?").
+            return any(hit.effect in turn.norm_text for hit in hits)
+        return bool(hits)
+
+    def asks_back(self, text: str) -> bool:
+        """Whether the claim just made is true: "is it true?", "所以是骗人的咯", "so is bluff lah?" (a dismissal
+        put as a conclusion or a question). "So it doesn't work then?" asks for the answer's conclusion instead."""
+        found = self.services.cues.found_in(text)
+        if "is_it_true" in found:
+            return True
+        concludes = is_question(text) or CONCLUDES.match(text) is not None
+        return "dismissal" in found and concludes
 
     def is_personal_medical(self, turn: Turn) -> bool:
         """Dosing, or a personal situation (pregnancy, a child, own medication), or the medical intent."""

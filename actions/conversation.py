@@ -212,6 +212,11 @@ class ActionMedicalAdvice(AnswerMixin, BotAction):
             conclusion = self.conclusion_of(turn, self.select(turn, follow_up=True))
             if conclusion is not None:  # "so 結論是有用還是沒用 我看不懂", taken for a personal question
                 return self.services.composer.from_facts([conclusion], turn.lang)
+        text = turn.norm_text or turn.text
+        asks = is_question(text) or any(s.get("question") for s in turn.segments)
+        if not asks and not self.services.cues.found_in(text) & {"exosome", "domain", "personal"}:
+            # "好攰呀 啱啱連開三個鐘百家樂 🥱", "pharmacology exam in 2 weeks, I'm absolutely banjaxed": small talk
+            return self.small_talk(turn) or self.decline_not_covered(turn)
         return (
             self.specific_answer(turn)
             or self.general_answer(turn)

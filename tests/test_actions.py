@@ -970,3 +970,65 @@ def test_another_treatment_or_a_price_is_not_covered_and_not_flagged(full, text,
     payload = reply["payload"]
     assert payload["type"] == "out_of_scope" and payload["intent"] != "ask_medical_advice", payload
     assert not payload["flags"]
+
+
+@pytest.mark.parametrize(
+    "previous, text, flagged",
+    [
+        ("传单上写打三次 肝肾都能修复 人年轻十岁", "所以是骗人的咯", True),
+        ("He say after 3 exosome drips his liver n kidney all repair already", "so is bluff lah?", True),
+        ("MY FRIEND SAY EXOSOME INJECTION CAN LIVE UNTIL 100 TRUE OR NOT", "so cannot make younger ah?", True),
+        # The claim made before; naming the route again asks about the route, not the claim.
+        (
+            "exosome IV drips reverse ageing and regenerate your organs, any truth to that?",
+            "Safety data for the IV route?",
+            False,
+        ),
+        ("if i did the exosome drip would my whole body age slower?", "so it doesnt work then? 😕", False),
+    ],
+)
+def test_a_dismissal_or_an_effect_asked_back_after_the_claim_is_the_claim_again(full, previous, text, flagged):
+    t = tracker(text, "ask_knowledge", {"last_question": previous, "last_facts": ["claims.systemic_injection"]})
+    t.events.insert(0, {"event": "user", "text": previous, "parse_data": parse(previous, "check_claim")})
+    reply, _ = run(ActionAnswer(full), t)
+    codes = [f["code"] for f in reply["payload"]["flags"]]
+    assert ("unsupported_systemic_injection_claim" in codes) is flagged, reply["payload"]
+
+
+@pytest.mark.parametrize(
+    "text", ["好攰呀 啱啱連開三個鐘百家樂 🥱", "今天刚监考完期中考试，改卷改得眼睛都花了，咥了一碗油泼面才缓过来。"]
+)
+def test_small_talk_taken_for_a_medical_question_is_not_declined_as_one(full, text):
+    reply, _ = run(ActionMedicalAdvice(full), tracker(text, "ask_medical_advice", confidence=0.6))
+    assert reply["payload"]["type"] == "out_of_scope" and reply["payload"]["intent"] == "out_of_scope"
+
+
+def test_they_after_an_answer_about_a_mouse_study_asks_about_that_study(full):
+    previous = {
+        "last_question": "whats the deal w that nature aging study where old mice got young plasma exosomes",
+        "last_facts": ["animal.young_plasma"],
+        "last_refs": [6],
+    }
+    t = tracker(
+        "did they actually live longer or just run better", "ask_knowledge", previous, ranking={"gaps.follow_up": 0.12}
+    )
+    reply, _ = run(ActionAnswer(full), t)
+    assert reply["payload"]["facts"][:1] == ["animal.young_plasma"], reply["payload"]
+
+
+@pytest.mark.parametrize(
+    "text, ranking",
+    [
+        (
+            "the wife picked up some exosome face cream for 89 dollars does that stuff do a lick of good for wrinkles",
+            {"skin.trial_microneedling": 0.5},
+        ),
+        ("我女儿给我买了一瓶外泌体的面霜 说是擦了脸上皱纹少 这个真的有用不", {"advice.skin": 0.6}),
+    ],
+)
+def test_a_cream_at_home_asks_about_the_skin_studies_not_microneedling(full, text, ranking):
+    reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", ranking=ranking))
+    assert reply["payload"]["facts"][:1] == ["skin.overview"], reply["payload"]
+    needled = "does exosome microneedling with a serum do anything for wrinkles"
+    reply, _ = run(ActionAnswer(full), tracker(needled, "ask_knowledge", ranking={"skin.trial_microneedling": 0.6}))
+    assert reply["payload"]["facts"][:1] == ["skin.trial_microneedling"], reply["payload"]

@@ -507,3 +507,12 @@ def test_another_products_route_does_not_carry_a_claim_into_the_next_turn() -> N
     detector = ClaimDetector()
     assert detector.route_sentence(normalize("then the salmon sperm DNA 打针 my senior do on face")) is None
     assert detector.route_sentence(normalize("外泌体吊针 那边有间clinic在做")) is not None
+
+
+def test_a_question_tag_or_not_denies_nothing_before_an_effect_asked_in_the_next_turn() -> None:
+    """"…can live until 100 true or not" asks; its "not" does not deny the route the next turn's effect uses."""
+    detector = ClaimDetector()
+    route = detector.route_sentence(normalize("MY FRIEND SAY EXOSOME INJECTION CAN LIVE UNTIL 100 TRUE OR NOT"))
+    assert route is not None
+    joined = f"{route}\n{normalize('so cannot make younger ah?')}"
+    assert any(hit.end > len(route) + 1 and not hit.negated for hit in detector.analyse(joined))

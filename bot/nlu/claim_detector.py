@@ -226,7 +226,12 @@ class ClaimDetector:
             # A weak effect takes its route from its own sentence or the one before ("Exosome IV: Repair.
             # Renew."), not from a sentence that denies the claim ("…点滴的说法站不住脚。外泌体抗老值得期待吗？").
             previous = sentences[max(index - 1, 0)]
-            denied = any(_within(h, previous) for role in ("negation", "disbelief") for h in by_role[role])
+            excepted = by_role["negation_exceptions"]  # "…can live until 100, true or not": a question tag
+            denied = any(
+                _within(h, previous) and not any(x.start <= h.start < x.end for x in excepted)
+                for role in ("negation", "disbelief")
+                for h in by_role[role]
+            )
             window = sentences[index] if denied else (previous[0], sentences[index][1])
         routes = [r for r in by_role["route"] if _within(r, window)]
         if not routes:
