@@ -502,7 +502,7 @@ def test_a_conclusion_checked_back_in_chat_is_a_question(text: str, asks: bool) 
 
 
 def test_another_products_route_does_not_carry_a_claim_into_the_next_turn() -> None:
-    """"the salmon sperm DNA 打针 my senior do" names another product's injection: the next turn's "whole body
+    """ "the salmon sperm DNA 打针 my senior do" names another product's injection: the next turn's "whole body
     young back" is that product's story, not the exosome claim."""
     detector = ClaimDetector()
     assert detector.route_sentence(normalize("then the salmon sperm DNA 打针 my senior do on face")) is None
@@ -510,7 +510,7 @@ def test_another_products_route_does_not_carry_a_claim_into_the_next_turn() -> N
 
 
 def test_a_question_tag_or_not_denies_nothing_before_an_effect_asked_in_the_next_turn() -> None:
-    """"…can live until 100 true or not" asks; its "not" does not deny the route the next turn's effect uses."""
+    """ "…can live until 100 true or not" asks; its "not" does not deny the route the next turn's effect uses."""
     detector = ClaimDetector()
     route = detector.route_sentence(normalize("MY FRIEND SAY EXOSOME INJECTION CAN LIVE UNTIL 100 TRUE OR NOT"))
     assert route is not None

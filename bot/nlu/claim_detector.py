@@ -316,7 +316,12 @@ def _product_name(text: str, claim: ClaimHit) -> bool:
     span = text[claim.start : claim.end]
     for m in _QUOTED.finditer(text):
         quoted = next(g for g in m.groups() if g is not None)
-        if m.start() <= claim.start and claim.end <= m.end() and quoted.isascii() and len(quoted.split()) <= _NAME_WORDS:
+        if (
+            m.start() <= claim.start
+            and claim.end <= m.end()
+            and quoted.isascii()
+            and len(quoted.split()) <= _NAME_WORDS
+        ):
             return True  # "my mum's friend went for the 'Youth Boost drip', safe?"
     if not span.isascii():
         return False
