@@ -15,6 +15,12 @@ from bot.services import Services
 
 # Messages up to this many characters may refer to the previous question ("那安全吗？", "and skin?").
 SHORT_MESSAGE = 24
+# The human skin studies (data/facts/skin.yml) and the levels of a trial in people: after an answer about a
+# method or an idea, "有真人做過實驗嗎" asks for the trial in people that answer lists as related.
+SKIN_HUMAN_TOPIC = "skin_human"
+# (After a mechanism, "喺真人度都係咁?" asks whether the mechanism holds in people: the caveat, not a trial.)
+MECHANISMS_TOPIC = "mechanisms"
+HUMAN_STUDY_LEVELS = ("human_trial", "human_uncontrolled")
 # A question about the previous answer this long at most, naming nothing new, gets that answer again.
 RESTATE_MAX_CHARS = 40
 # "Is any of that shown in humans or is it all models?" after an answer about mechanisms: their caveat.
@@ -106,7 +112,7 @@ class AnswerMixin:
             return composer.from_facts([conclusion], turn.lang, **kwargs)
         if self.compares_with_prp_before(turn):
             return composer.from_facts([self.services.kb.fact(PRP_TRIAL_FACT)], turn.lang, **kwargs)
-        animal = self.animal_side(turn, follow_up)
+        animal = self.animal_side(turn, follow_up) or self.human_side(turn, follow_up)
         if animal is not None:
             return composer.from_facts([animal], turn.lang, **kwargs)
         if selection.lead is not None and self.about_that_study(turn, selection.lead.id, follow_up):
@@ -226,6 +232,26 @@ class AnswerMixin:
         previous = self.services.kb.facts.get(turn.last_facts[0])
         short = len(turn.text.strip()) <= SHORT_MESSAGE * 2
         return previous is not None and previous.id != lead and previous.level in STUDY_LEVELS and short
+
+    def human_side(self, turn: Turn, follow_up: bool) -> Optional[Fact]:
+        """A short "那有真人做過實驗嗎" after an answer about a method or an idea (microneedle delivery, the skin
+        mechanisms, the advice on skin) that lists a trial in people as related: that trial; None otherwise."""
+        text = turn.norm_text or turn.text
+        if not (follow_up and turn.last_facts) or len(text.strip()) > SHORT_MESSAGE * 2:
+            return None
+        found = self.services.cues.found_in(text)
+        if "human_study" not in found or "animal_words" in found:
+            return None
+        kb = self.services.kb
+        previous = kb.facts.get(turn.last_facts[0])
+        if previous is None or previous.topic in (SKIN_HUMAN_TOPIC, MECHANISMS_TOPIC):
+            return None
+        trials = [
+            kb.facts[f]
+            for f in previous.related
+            if f in kb.facts and kb.facts[f].topic == SKIN_HUMAN_TOPIC and kb.facts[f].level in HUMAN_STUDY_LEVELS
+        ]
+        return trials[0] if trials else None
 
     def animal_side(self, turn: Turn, follow_up: bool) -> Optional[Fact]:
         """A short "and in mice?" / "那老鼠呢" after an answer about people or an organ: the animal study the

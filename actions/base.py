@@ -406,9 +406,15 @@ class BotAction(Action, metaclass=abc.ABCMeta):
             about_exosomes=exosomes,
             claim_made=claim_made,
             asks_if_it_works=self.services.cues.found("asks_if_it_works", text),
-            home_product=self.services.cues.found("home_product", text)
-            and not self.services.cues.found("procedure", text),
+            home_product=self.at_home(text),
         )
+
+    def at_home(self, text: str) -> bool:
+        """A skin product used at home, with no procedure named, or the procedure set aside ("just 擦擦而已")."""
+        found = self.services.cues.found_in(text)
+        if "no_procedure" in found:
+            return True
+        return "home_product" in found and "procedure" not in found
 
     def specific_answer(self, turn: Turn) -> Optional[Reply]:
         """An answer when the message clearly asks about a fact, else None.

@@ -1032,3 +1032,24 @@ def test_a_cream_at_home_asks_about_the_skin_studies_not_microneedling(full, tex
     needled = "does exosome microneedling with a serum do anything for wrinkles"
     reply, _ = run(ActionAnswer(full), tracker(needled, "ask_knowledge", ranking={"skin.trial_microneedling": 0.6}))
     assert reply["payload"]["facts"][:1] == ["skin.trial_microneedling"], reply["payload"]
+
+
+@pytest.mark.parametrize(
+    "previous, text, fact",
+    [
+        ("delivery.microneedle", "那有真人做過實驗嗎", "skin.trial_microneedling"),
+        ("advice.skin", "咁有冇人真係做過 效果點", "skin.trial_microneedling"),
+        # After a mechanism, whether it holds in people is the caveat's question, not a trial's.
+        ("mechanism.skin", "咁喺真人度都係咁?", "mechanism.caveat"),
+    ],
+)
+def test_real_people_asked_after_a_method_get_the_trial_in_people_it_lists(full, previous, text, fact):
+    slots = {"last_question": "外泌體微針係點樣", "last_facts": [previous], "last_refs": []}
+    reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", slots, ranking={"overview.human_vs_animal": 0.5}))
+    assert reply["payload"]["facts"][:1] == [fact], reply["payload"]
+
+
+def test_a_procedure_set_aside_asks_about_the_skin_products_at_home(full):
+    text = "ok in general then, does putting exosomes on ur skin do anything w/o the needles"
+    reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", ranking={"delivery.microneedle": 0.6}))
+    assert reply["payload"]["facts"][:1] == ["skin.overview"], reply["payload"]
