@@ -407,6 +407,7 @@ class BotAction(Action, metaclass=abc.ABCMeta):
             claim_made=claim_made,
             asks_if_it_works=self.services.cues.found("asks_if_it_works", text),
             home_product=self.at_home(text),
+            general_skin=context is None and self.asks_about_skin_in_general(text),  # not "that study"
         )
 
     def at_home(self, text: str) -> bool:
@@ -415,6 +416,11 @@ class BotAction(Action, metaclass=abc.ABCMeta):
         if "no_procedure" in found:
             return True
         return "home_product" in found and "procedure" not in found
+
+    def asks_about_skin_in_general(self, text: str) -> bool:
+        """Whether skin products work or have evidence, with no single study named (platelets, 6 weeks)."""
+        found = self.services.cues.found_in(text)
+        return bool(found & {"asks_if_it_works", "evidence_words", "is_it_true"}) and "names_a_skin_study" not in found
 
     def specific_answer(self, turn: Turn) -> Optional[Reply]:
         """An answer when the message clearly asks about a fact, else None.

@@ -1053,3 +1053,22 @@ def test_a_procedure_set_aside_asks_about_the_skin_products_at_home(full):
     text = "ok in general then, does putting exosomes on ur skin do anything w/o the needles"
     reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", ranking={"delivery.microneedle": 0.6}))
     assert reply["payload"]["facts"][:1] == ["skin.overview"], reply["payload"]
+
+
+@pytest.mark.parametrize(
+    "text, asks_in_general",
+    [
+        (
+            "Does an exosome facial actually make your skin look younger, any evidence or is it just a glow for a day?",
+            True,
+        ),
+        ("What human evidence currently exists for topical exosome products? How many trials?", True),
+        ("the platelet exosome study: any evidence it lasts beyond six weeks?", False),
+    ],
+)
+def test_a_general_question_about_skin_products_gets_the_skin_studies_not_one_study(full, text, asks_in_general):
+    reply, _ = run(
+        ActionAnswer(full), tracker(text, "ask_knowledge", ranking={"skin.trial_platelet": 0.5, "advice.skin": 0.2})
+    )
+    lead = reply["payload"]["facts"][:1]
+    assert lead == (["skin.overview"] if asks_in_general else ["skin.trial_platelet"]), reply["payload"]

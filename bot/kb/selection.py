@@ -75,6 +75,9 @@ LONG_MESSAGE_SEGMENTS = 4
 CLAIM_FACTS = ("claims.systemic_injection", "advice.systemic_products")
 # Facts about a procedure in a clinic (microneedling), which a question about a cream or serum at home does not ask.
 PROCEDURE_FACTS = ("skin.trial_microneedling", "advice.skin", "delivery.microneedle")
+# One study of skin products: a general question ("does an exosome facial make skin look younger or is it just
+# a glow?", "what human evidence exists for topical products?") that names no study asks about them all.
+SINGLE_STUDY_FACTS = ("skin.trial_platelet",)
 # What such a question asks instead: the human skin studies as a whole (the score taken from the procedure
 # facts moves to it).
 SKIN_OVERVIEW = "skin.overview"
@@ -223,12 +226,14 @@ class FactSelector:
         claim_made: bool = False,
         asks_if_it_works: bool = False,
         home_product: bool = False,
+        general_skin: bool = False,
     ) -> Selection:
         """The fact for a (normalised) message, given the classifier's ranking and sentence rankings;
         `context` for a follow-up, `denied_claim` when the writer denies the systemic claim (or asks
         about the mouse studies), `about_exosomes` when it names them, `claim_made` when it is flagged,
         `asks_if_it_works` when it asks whether something works or helps, `home_product` when it is about a
-        cream or serum used at home and names no procedure."""
+        cream or serum used at home and names no procedure, `general_skin` when it asks in general whether
+        skin products work or have evidence, naming no single study."""
         tapped = self.suggestion(text)
         if tapped is not None:
             return Selection(tapped, candidates=(Candidate(tapped.id, 1.0, 1.0, 0.0),), reason="suggestion")
@@ -260,7 +265,9 @@ class FactSelector:
                 score *= w.negated_claim if denied_claim else w.unflagged_claim
             if asks_if_it_works and not safety_named and self.kb.facts[fact_id].topic == SAFETY_TOPIC:
                 score *= w.unasked_safety
-            if home_product and fact_id in PROCEDURE_FACTS and SKIN_OVERVIEW in self.kb.facts:
+            if SKIN_OVERVIEW in self.kb.facts and (
+                (home_product and fact_id in PROCEDURE_FACTS) or (general_skin and fact_id in SINGLE_STUDY_FACTS)
+            ):
                 moved = max(moved, score * (1 - w.home_product))
                 score *= w.home_product
             candidates.append(Candidate(fact_id, score, learned.get(fact_id, 0.0), keyword_score, tuple(words)))
