@@ -306,12 +306,17 @@ class BotAction(ClaimTurns, Action, metaclass=abc.ABCMeta):
         """The fact for the message (learned ranking and keywords), with the previous turn for a follow-up."""
         context = Context(turn.last_question or "", turn.last_facts) if follow_up and turn.last_question else None
         text = turn.norm_text or turn.text
-        denied = bool(self.services.claims.negated(text)) or self.services.claims.about_animals(text)
+        negated = bool(self.services.claims.negated(text))
+        denied = negated or self.services.claims.about_animals(text)
         exosomes = self.services.cues.found("exosome", text)
+        ranking, segments = turn.ranking, turn.segments
+        asked = self.asked_after_denial(turn) if negated and context is None else None
+        if asked is not None:  # "我知吊鹽水唔會返老還童㗎喇 唔使講 我淨係想知做外泌體facial安唔安全"
+            text, ranking, segments = asked.get("text") or text, asked.get("ranking") or ranking, ()
         return self.services.selector.select(
             text,
-            turn.ranking,
-            turn.segments,
+            ranking,
+            segments,
             context,
             denied_claim=denied,
             about_exosomes=exosomes,
@@ -320,6 +325,15 @@ class BotAction(ClaimTurns, Action, metaclass=abc.ABCMeta):
             home_product=self.at_home(text),
             general_skin=context is None and self.asks_about_skin_in_general(text),  # not "that study"
         )
+
+    def asked_after_denial(self, turn: Turn) -> Optional[Dict[str, Any]]:
+        """The question sentence after the writer denied the claim ("I know the drip can't make you younger,
+        but is the facial safe?"), when it is a sentence of its own about the skin products that denies nothing;
+        None otherwise ("…, but the IV itself safe anot?" keeps the drips the whole message is about)."""
+        questions = [s for s in turn.segments[1:] if s.get("question") and s.get("text")]
+        if not questions or self.services.claims.analyse(questions[-1]["text"]):
+            return None
+        return questions[-1] if self.services.cues.found("skin_products", questions[-1]["text"]) else None
 
     def at_home(self, text: str) -> bool:
         """A skin product used at home, with no procedure named, or the procedure set aside ("just 擦擦而已")."""

@@ -22,6 +22,7 @@ from actions.conversation import (
 from actions.references import ActionLookupReference
 from bot.contract import LEVELS
 from bot.lang import localize
+from bot.nlu.segments import split_segments
 from bot.kb import load_knowledge_base
 from bot.services import Services
 from bot.staff import HANDOFF_SLOT, WAITING
@@ -1072,3 +1073,35 @@ def test_a_general_question_about_skin_products_gets_the_skin_studies_not_one_st
     )
     lead = reply["payload"]["facts"][:1]
     assert lead == (["skin.overview"] if asks_in_general else ["skin.trial_platelet"]), reply["payload"]
+
+
+@pytest.mark.parametrize(
+    "text, fact",
+    [
+        ("我知吊鹽水唔會返老還童㗎喇 唔使講 我淨係想知做外泌體facial安唔安全", "safety.topical"),
+        ("我晓得打针返老还童是扯的哈 莫得证据 我就想问敷的那种面膜安全不", "safety.topical"),
+        # No skin product in the question: the drips the whole message is about.
+        (
+            "I KNOW the drips dont make you younger, you dont have to repeat it. are they SAFE? yes or no",
+            "safety.injection",
+        ),
+    ],
+)
+def test_the_question_after_the_writer_denies_the_claim_is_the_one_answered(full, text, fact):
+    t = tracker(text, "ask_knowledge", ranking={"safety.injection": 0.5})
+    norm = t.latest_message["norm_text"]
+
+    def skin_or_drip(sentence: str) -> str:
+        return "safety.topical" if "facial" in sentence or "面膜" in sentence else "safety.injection"
+
+    # The sentences with their own rankings, as the trained FactClassifier adds them (`fact_segments`).
+    t.latest_message["fact_segments"] = [
+        {
+            "text": norm[s.start : s.end],
+            "question": s.question,
+            "ranking": [{"fact": skin_or_drip(norm[s.start : s.end]), "confidence": 0.6}],
+        }
+        for s in split_segments(norm)
+    ]
+    reply, _ = run(ActionAnswer(full), t)
+    assert reply["payload"]["facts"][:1] == [fact] and not reply["payload"]["flags"], reply["payload"]

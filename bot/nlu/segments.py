@@ -10,7 +10,8 @@ from dataclasses import dataclass
 # from what the writer grants to what they ask ("I know drips can't do that, but is the facial safe?").
 _BREAK = re.compile(
     r"[。！？!?；;\n]+|\.(?=\s|$)"
-    r"|(?:^|[，,\s])(?=(?:另外|还有|仲有|顺便|再问|其次|然后呢|但是|不过|可是|但|also\b|and also\b|and what about\b|what about\b|plus\b|another question\b|second\b|secondly\b|btw\b|but\b|however\b"
+    r"|(?:^|[，,\s])(?=(?:另外|还有|仲有|顺便|再问|其次|然后呢|但是|不过|可是|但|我就想问|就想问|我只想问|我净是想知|净是想知|我只想知|我想问的是"
+    r"|i'm asking\b|im asking\b|i am asking\b|my question is\b|i just want to know\b|just want to know\b|also\b|and also\b|and what about\b|what about\b|plus\b|another question\b|second\b|secondly\b|btw\b|but\b|however\b"
     r"|and (?=(?:how|what|why|is|are|does|do|did|can|could|will|would|where|which|who|should)\b)))"
     # Numbered questions: "1) ... 2) ...", "1. ... 2. ..." (not decimals such as 1.5).
     r"|(?<![\d.])(?=[1-9](?:[)）]|[.、](?!\d)))"
