@@ -79,6 +79,7 @@ def _training_texts() -> set[str]:
         "dev14",
         "dev15",
         "dev16",
+        "dev17",
     ],
 )
 def test_development_sets_are_not_trained_on(folder: str) -> None:
@@ -156,7 +157,8 @@ def test_held_out_end_to_end(servers, ask, conversations, output_dir: Path):
 # 0.911, dev5 0.908, dev6 0.886, dev7 0.913, dev8 0.947, dev9 0.941, dev10 0.923, dev11 0.918, dev12 0.938,
 # dev13 0.931 with that model); dev15 (eighth session) 0.853 on first contact, 0.927 after its round (see
 # tests/dev15/README.md for the other sets with that model); dev16 (ninth session) 0.825 on first contact
-# and 0.943 after its round (tests/dev16/README.md); the floors leave a few turns for training on
+# and 0.943 after its round (tests/dev16/README.md); dev17 (same session, after that round, never tuned on)
+# 0.882 (tests/dev17/README.md); the floors leave a few turns for training on
 # another machine.
 DEV_FLOORS = {
     "dev": 0.90,
@@ -175,6 +177,7 @@ DEV_FLOORS = {
     "dev14": 0.86,
     "dev15": 0.88,
     "dev16": 0.91,
+    "dev17": 0.85,
 }
 
 
