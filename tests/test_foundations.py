@@ -16,7 +16,7 @@ from typing import Tuple
 import pytest
 
 from bot.paths import ROOT
-from bot.serve import StartupError, check_stores
+from bot.endpoints import StartupError, check_stores
 from tests.conftest import RASA, TEST_ENV, free_port
 
 MESSAGING = (

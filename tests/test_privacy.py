@@ -180,7 +180,7 @@ def test_an_existing_world_readable_tracker_store_is_made_private(tmp_path: Path
     """A store made by an earlier version (0644, with its -wal and -shm) is 0600 after the launcher's check."""
     import sqlite3
 
-    from bot.serve import check_stores
+    from bot.endpoints import check_stores
 
     database = tmp_path / "tracker.db"
     old_umask = os.umask(0o022)

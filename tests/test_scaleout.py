@@ -234,7 +234,7 @@ def test_simultaneous_messages_of_one_conversation_on_both_replicas_are_serialis
 
 
 def test_lock_store_settings_come_from_redis_url() -> None:
-    from bot.serve import StartupError, lock_store_settings
+    from bot.endpoints import StartupError, lock_store_settings
 
     assert lock_store_settings({}) is None
     assert lock_store_settings({"REDIS_URL": "redis://:pw@10.0.0.5:6380/2"}) == {
@@ -273,7 +273,7 @@ def test_tickets_issued_at_once_by_many_servers_are_all_different(redis_url: str
 
 def lock_store_settings_for(redis_url: str) -> Dict[str, Any]:
     """EndpointConfig arguments for the lock store of `redis_url` (as bot.serve writes them)."""
-    from bot.serve import lock_store_settings
+    from bot.endpoints import lock_store_settings
 
     settings = dict(lock_store_settings({"REDIS_URL": redis_url}) or {})
     settings.pop("type")

@@ -17,7 +17,8 @@ import yaml
 from rasa.core.lock_store import InMemoryLockStore, LockError
 
 from bot.locks import SQLiteLockStore
-from bot.serve import ServerSettings, write_endpoints
+from bot.endpoints import write_endpoints
+from bot.serve import ServerSettings
 from bot.workers import WorkersError, find_haproxy, haproxy_config, worker_count
 
 
