@@ -6,18 +6,18 @@ import re
 
 from typing import Any, Optional, Text
 
-from actions.base import BotAction, Turn, announces_questions
+from actions.base import ASKS_FOR_EVIDENCE, BotAction, Turn, announces_questions
 from bot.kb import Fact
-from bot.kb.selection import ANIMAL_OVERVIEW_FACT, HUMAN_VS_ANIMAL_FACT, STUDY_LEVELS, Selection
+from bot.kb.selection import ANIMAL_OVERVIEW_FACT, HUMAN_VS_ANIMAL_FACT, SKIN_OVERVIEW, STUDY_LEVELS, Selection
 from bot.nlu.segments import is_question, split_segments
 from bot.reply import Reply
 from bot.services import Services
 
 # Messages up to this many characters may refer to the previous question ("那安全吗？", "and skin?").
 SHORT_MESSAGE = 24
-# The human skin studies (data/facts/skin.yml) and the levels of a trial in people: after an answer about a
-# method or an idea, "有真人做過實驗嗎" asks for the trial in people that answer lists as related.
-SKIN_HUMAN_TOPIC = "skin_human"
+# The topic of the human skin studies (data/facts/skin.yml) and the levels of a trial in people: after an answer
+# about a method or an idea, "有真人做過實驗嗎" asks for the trial in people that answer lists as related.
+SKIN_TOPIC = "skin_human"
 # (After a mechanism, "喺真人度都係咁?" asks whether the mechanism holds in people: the caveat, not a trial.)
 MECHANISMS_TOPIC = "mechanisms"
 HUMAN_STUDY_LEVELS = ("human_trial", "human_uncontrolled")
@@ -29,10 +29,8 @@ MECHANISM_CAVEAT_FACT = "mechanism.caveat"
 SYSTEMIC_FACTS = ("claims.systemic_injection", "advice.systemic_products", "delivery.iv_route", "safety.injection")
 SYSTEMIC_ADVICE_FACT = "advice.systemic_products"
 VERDICT_FACT = "verdict.overall"
-SKIN_TOPIC = "skin_human"
 # The facts of the field as a whole: what a conclusion asked of a narrower answer is taken for.
 GENERAL_FACTS = ("verdict.overall", "overview.evidence")
-SKIN_OVERVIEW_FACT = "skin.overview"
 # The trial that compared exosomes with PRP: "and compared with exosomes?" right after a question about PRP.
 PRP_TRIAL_FACT = "skin.trial_vs_prp"
 MECHANISM_FOLLOW_UP_CHARS = 80
@@ -126,7 +124,7 @@ class AnswerMixin:
         if follow_up and turn.last_facts and wants_more:
             return self.more(turn, **kwargs)
         if self.asks_for_skin_evidence(turn):
-            return composer.from_facts([self.services.kb.fact(SKIN_OVERVIEW_FACT)], turn.lang, **kwargs)
+            return composer.from_facts([self.services.kb.fact(SKIN_OVERVIEW)], turn.lang, **kwargs)
         return None
 
     def asks_for_skin_evidence(self, turn: Turn) -> bool:
@@ -135,13 +133,13 @@ class AnswerMixin:
         injection and is about exosomes: the overview of the human skin studies answers it."""
         text = turn.norm_text or turn.text
         questions = [text[s.start : s.end] for s in split_segments(text) if s.question] or [text]
-        if SKIN_OVERVIEW_FACT not in self.services.kb.facts or self.services.claims.route_sentence(questions[-1]):
+        if SKIN_OVERVIEW not in self.services.kb.facts or self.services.claims.route_sentence(questions[-1]):
             return False  # "吊个盐水就后生廿年？冇可能。我想问搽面嗰啲有冇研究支持？" asks about the skin
         found = self.services.cues.found_in(questions[-1])
         about_exosomes = "exosome" in self.services.cues.found_in(text) or bool(turn.last_facts)
         if "skin_products" not in found or not about_exosomes:
             return False
-        if not found & {"evidence_words", "asks_if_it_works", "is_it_true"}:
+        if not found & ASKS_FOR_EVIDENCE:
             return False
         return not self.must_decline(turn) and not self.other_topic(turn)  # type: ignore[attr-defined]
 
@@ -244,12 +242,12 @@ class AnswerMixin:
             return None
         kb = self.services.kb
         previous = kb.facts.get(turn.last_facts[0])
-        if previous is None or previous.topic in (SKIN_HUMAN_TOPIC, MECHANISMS_TOPIC):
+        if previous is None or previous.topic in (SKIN_TOPIC, MECHANISMS_TOPIC):
             return None
         trials = [
             kb.facts[f]
             for f in previous.related
-            if f in kb.facts and kb.facts[f].topic == SKIN_HUMAN_TOPIC and kb.facts[f].level in HUMAN_STUDY_LEVELS
+            if f in kb.facts and kb.facts[f].topic == SKIN_TOPIC and kb.facts[f].level in HUMAN_STUDY_LEVELS
         ]
         return trials[0] if trials else None
 

@@ -38,6 +38,8 @@ ANNOUNCEMENT_MAX_CHARS = 60
 SENTENCE_MARK = re.compile(r"[?？!！。]+")
 # Cue lists (data/nlu/lexicon.yml) that make a question personal medical advice, always declined.
 PERSONAL_MEDICAL_CUES = frozenset({"dosing", "condition", "advice_request"})
+# Cue lists of a message that asks for evidence or whether something works ("有研究证明吗", "any good?").
+ASKS_FOR_EVIDENCE = frozenset({"evidence_words", "asks_if_it_works", "is_it_true"})
 # An age under 18 ("my daughter is 15", "17岁", "十五歲"): advice for a child, declined.
 # Chinese needs a person before the age: "年轻五岁" is "five years younger", "七十岁" no child.
 _MINOR = re.compile(
@@ -345,7 +347,7 @@ class BotAction(ClaimTurns, Action, metaclass=abc.ABCMeta):
     def asks_about_skin_in_general(self, text: str) -> bool:
         """Whether skin products work or have evidence, with no single study named (platelets, 6 weeks)."""
         found = self.services.cues.found_in(text)
-        return bool(found & {"asks_if_it_works", "evidence_words", "is_it_true"}) and "names_a_skin_study" not in found
+        return bool(found & ASKS_FOR_EVIDENCE) and "names_a_skin_study" not in found
 
     def specific_answer(self, turn: Turn) -> Optional[Reply]:
         """An answer when the message clearly asks about a fact, else None.

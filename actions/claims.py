@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, List, Optional
 
 from bot.contract import FLAG_DISEASE_CURE
 from bot.kb import Fact
-from bot.kb.selection import CLAIM_FACTS
+from bot.kb.selection import CLAIM_FACTS, SKIN_OVERVIEW
 from bot.nlu.segments import is_question
 from bot.reply import Reply
 
@@ -24,7 +24,7 @@ TRUE_QUESTION_MAX_CHARS = 30
 CONCLUDES = re.compile(r"\s*(?:所以|那|那就|即是|即系|咁即系|so|then|so then)\b|\s*(?:所以|那就|即是|即系)")
 # A question apart from the claim in the same message: about the skin products' evidence, or about safety
 # (the drips the claim is about, unless it names the skin products).
-APART_SKIN_FACT, APART_TOPICAL_SAFETY, APART_INJECTION_SAFETY = "skin.overview", "safety.topical", "safety.injection"
+APART_SKIN_FACT, APART_TOPICAL_SAFETY, APART_INJECTION_SAFETY = SKIN_OVERVIEW, "safety.topical", "safety.injection"
 
 
 class ClaimTurns:
@@ -101,16 +101,17 @@ class ClaimTurns:
         or the claim pasted in the previous one and "is it true?" asked in this one."""
         if not turn.previous_text or not turn.norm_text:
             return False
+        claims = self.services.claims
         asks_if_true = len(turn.norm_text) <= TRUE_QUESTION_MAX_CHARS and self.asks_back(turn.norm_text)
-        if asks_if_true and self.services.claims.detect(turn.previous_text):
+        if asks_if_true and claims.detect(turn.previous_text):
             # "…净系讲涂面可以令皮肤靓啲 有冇根据": the question is about the skin, not the pasted claim.
-            return not self.services.claims.about_skin(turn.norm_text)
-        route = self.services.claims.route_sentence(turn.previous_text)
+            return not claims.about_skin(turn.norm_text)
+        route = claims.route_sentence(turn.previous_text)
         if route is None:
             return False
         joined = f"{route}\n{turn.norm_text}"
-        hits = [hit for hit in self.services.claims.analyse(joined) if not hit.negated and hit.end > len(route) + 1]
-        if hits and self.services.claims.detect(turn.previous_text):
+        hits = [hit for hit in claims.analyse(joined) if not hit.negated and hit.end > len(route) + 1]
+        if hits and claims.detect(turn.previous_text):
             # The previous message made the claim itself: this one says it again only with an effect of its own
             # ("so cannot make younger ah?"), not by naming the route ("Safety data for the IV route?").
             return any(hit.effect in turn.norm_text for hit in hits)

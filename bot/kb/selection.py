@@ -64,8 +64,9 @@ class Weights:
     # facts count this much (the classifier links stories about a treatment with its safety).
     unasked_safety: float = 0.5
     # A skin product used at home ("exosome face cream … any good for wrinkles", "面霜 真的有用不") with no
-    # procedure word: the facts about microneedling in a clinic count this much.
-    home_product: float = 0.5
+    # procedure word: the facts about microneedling in a clinic count this much; a general question whether
+    # skin products work: the one study of them (SINGLE_STUDY_FACTS). The rest moves to the skin overview.
+    kept_from_overview: float = 0.5
 
 
 # Sentences from which a message counts as long: context around a question.
@@ -268,8 +269,8 @@ class FactSelector:
             if SKIN_OVERVIEW in self.kb.facts and (
                 (home_product and fact_id in PROCEDURE_FACTS) or (general_skin and fact_id in SINGLE_STUDY_FACTS)
             ):
-                moved = max(moved, score * (1 - w.home_product))
-                score *= w.home_product
+                moved = max(moved, score * (1 - w.kept_from_overview))
+                score *= w.kept_from_overview
             candidates.append(Candidate(fact_id, score, learned.get(fact_id, 0.0), keyword_score, tuple(words)))
         if moved:
             overview = next((c for c in candidates if c.fact == SKIN_OVERVIEW), Candidate(SKIN_OVERVIEW, 0.0, 0.0, 0.0))

@@ -104,6 +104,12 @@ def _spans(text: str, breaks: re.Pattern[str], lo: int = 0, hi: Optional[int] = 
     return spans
 
 
+def _clause(text: str, sentence: tuple[int, int], position: int, breaks: re.Pattern[str]) -> tuple[int, int]:
+    """The clause of a sentence (split by `breaks`) that holds `position`; the whole sentence when none does."""
+    lo, hi = sentence
+    return next(((lo + a, lo + b) for a, b in _spans(text[lo:hi], breaks) if lo + a <= position < lo + b), sentence)
+
+
 def _within(hit: Hit, span: tuple[int, int]) -> bool:
     return span[0] <= hit.start < span[1]
 
@@ -237,14 +243,7 @@ class ClaimDetector:
         if not routes:
             return None
         sentence = sentences[index]
-        clause = next(
-            (
-                (sentence[0] + a, sentence[0] + b)
-                for a, b in _spans(text[sentence[0] : sentence[1]], _CLAUSE_BREAK)
-                if sentence[0] + a <= effect.start < sentence[0] + b
-            ),
-            sentence,
-        )
+        clause = _clause(text, sentence, effect.start, _CLAUSE_BREAK)
         in_clause = lambda role: [h for h in by_role[role] if _within(h, clause)]  # noqa: E731
         in_sentence = lambda role: [h for h in by_role[role] if _within(h, sentence)]  # noqa: E731
         if effect.label == "effect_weak" and any(
@@ -296,14 +295,7 @@ def _of_other_product(text: str, route: Hit, by_role: Dict[str, List[Hit]]) -> b
     """The route's clause names another product and not exosomes ("them chelation IV treatments, says…",
     "推一个NAD加的吊水"): that product's claim, even when the message mentions exosomes elsewhere."""
     sentence = next((s for s in _spans(text, _SENTENCE_END) if s[0] <= route.start < s[1]), (0, len(text)))
-    clause = next(
-        (
-            (sentence[0] + a, sentence[0] + b)
-            for a, b in _spans(text[sentence[0] : sentence[1]], _DOUBT_CLAUSE_BREAK)
-            if sentence[0] + a <= route.start < sentence[0] + b
-        ),
-        sentence,
-    )
+    clause = _clause(text, sentence, route.start, _DOUBT_CLAUSE_BREAK)
     named = lambda role: any(_within(h, clause) for h in by_role[role])  # noqa: E731
     return named("other_subject") and not named("subject") and not re.search(r"外泌|exo", route.text)
 
