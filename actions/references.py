@@ -58,11 +58,18 @@ class ActionLookupReference(AnswerMixin, BotAction):
             answer = self.answer_in_context(turn)  # "只是老鼠做的 study?"
             if answer is not None:
                 return answer
+        all_sources = self.services.cues.found("all_sources", turn.text)
         previous = self.previous_sources(turn)
-        if previous is not None and not self.services.cues.found("all_sources", turn.text):
+        if previous is not None and not all_sources:
             return previous
         if turn.values("journal") or turn.values("author") or turn.values("pmid") or turn.values("doi"):
             return composer.message("fallback", "replies.reference_not_found", turn.lang, suggestions=())
+        if not all_sources and len((turn.norm_text or turn.text).strip()) > SHORT_CITATION_ASK:
+            # No answer yet to take sources from: "有沒有人體的RCT可以引用" asks for the studies of a topic, answered
+            # by its fact, whose citations the answer gives.
+            answer = self.specific_answer(turn)
+            if answer is not None:
+                return answer
         return self.overview(turn.lang)
 
     def previous_sources(self, turn: Turn) -> Optional[Reply]:

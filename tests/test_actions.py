@@ -480,6 +480,9 @@ def test_a_bare_request_for_sources_cites_the_previous_answer_whatever_the_inten
         (ActionOutOfScope, "out_of_scope", "ok 明白 唔該晒你"),
         (ActionMedicalAdvice, "ask_medical_advice", "好的 谢谢你 我跟我妈说一下"),
         (ActionAnswer, "ask_knowledge", "您好，想請教幾個關於外泌體的問題。"),
+        (ActionOutOfScope, "out_of_scope", "hello 👋 paiseh ah, can ask u some qns abt exosome or not"),
+        (ActionOutOfScope, "out_of_scope", "安安～可以問外泌體的問題嗎😊"),
+        (ActionAnswer, "ask_knowledge", "好，吾該晒你，拜拜。"),
     ],
 )
 def test_greetings_and_thanks_that_ask_nothing_get_small_talk_whatever_the_intent(small, action, intent, text):
@@ -933,11 +936,56 @@ def test_a_story_that_tells_a_wish_and_asks_in_general_is_answered_with_the_doct
         "朋友下禮拜要去做外泌體 診所說一個療程6次 每次2ml 這個劑量跟次數合理嗎",
         "THE CLINIC WANTS ME TO DO 6 OF THEM I V INFUSIONS ONE A MONTH. IS 6 THE RIGHT NUMBER FOR MY KNEES",
         "我上個禮拜做完外泌體微針 塊面到而家仲係紅紅痕痕 點算好",
+        "老婆尋日做完，今日塊面仲紅紅腫腫，要點處理？",
+        "alamak 上个礼拜有个 pt 做完 exosome MN 脸红红到现在 3 天还没退，我们要怎样处理？",
     ],
 )
 def test_a_dose_or_a_symptom_after_a_treatment_is_declined(full, text):
     reply, _ = run(ActionMedicalAdvice(full), tracker(text, "ask_medical_advice"))
     assert reply["payload"]["type"] == "out_of_scope" and reply["payload"]["intent"] == "ask_medical_advice"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "做一次兩萬多 這價錢合理嗎很瞎欸",
+        "我老婆仲每日飲緊排毒茶，有冇用架？",
+        "they also have a NAD plus drip on the menu that is supposed to make your whole body younger and give you "
+        "energy like a teenager is that the same kind of thing",
+    ],
+)
+def test_a_price_or_another_product_asked_as_a_question_is_not_covered(full, text):
+    """A price ("這價錢合理嗎"), detox tea or a NAD+ drip (spelt "NAD plus") is not covered, and "like a teenager"
+    names no child: no medical decline, no flag."""
+    previous = {"last_question": "外泌體facial安唔安全", "last_facts": ["safety.topical"], "last_refs": [3]}
+    reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", previous))
+    payload = reply["payload"]
+    assert payload["type"] == "out_of_scope" and payload["intent"] != "ask_medical_advice", payload
+    assert not payload["flags"]
+
+
+@pytest.mark.parametrize(
+    "text, fact",
+    [
+        ("外泌体抗衰现在到底值不值得入坑 还是再观望观望", "verdict.overall"),
+        ("exosomes for osteoporosis, anything?", "organs.fracture"),
+    ],
+)
+def test_worth_getting_into_and_osteoporosis_reach_their_facts(full, text, fact):
+    """ "值不值得入坑" asks whether it is worth it, not where to buy; osteoporosis is about bones."""
+    reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge"))
+    assert reply["payload"]["facts"][:1] == [fact], reply["payload"]
+
+
+def test_a_request_for_studies_to_cite_before_any_answer_gets_the_topics_fact(full):
+    """No previous answer to take sources from: the studies of the topic asked about, by its fact and citations."""
+    text = "寫報告 外泌體抗老 有什麼可以引用的 要人的 不要老鼠"
+    reply, _ = run(ActionLookupReference(full), tracker(text, "ask_reference", ranking={"gaps.human_rcts": 0.6}))
+    payload = reply["payload"]
+    assert payload["type"] == "answer" and payload["facts"][:1] == ["gaps.human_rcts"], payload
+    assert payload["citations"]
+    reply, _ = run(ActionLookupReference(full), tracker("source?", "ask_reference", ranking={"gaps.human_rcts": 0.6}))
+    assert reply["payload"]["type"] == "reference", "a bare request for sources lists them"
 
 
 @pytest.mark.parametrize(

@@ -197,6 +197,20 @@ def test_claim_detector_flags_all_three_scripts(normalizer, script):
             ["unsupported_systemic_injection_claim"],
         ),
         ("所以那些說打外泌體點滴可以讓人全身回春的 根據就是這篇老鼠的齁", ["unsupported_systemic_injection_claim"]),
+        # Young people's exosomes, or "young blood" as a product's name, are a source, not an effect; a concession
+        # ("even if it doesn't rejuvenate") sets the claim aside; "so just to be clear" asks it back.
+        ("我有個波友每個月返深圳吊鹽水，話系打後生仔既外泌體，佢地叫「年輕血」。甘樣吊法安吾安全架？", []),
+        ("好啦就算沒有回春 那打那種點滴至少安全吧？", []),
+        (
+            "如果我都去深圳吊果D後生人既外泌體，系咪真系可以成個人後生返，連膝頭同個腦都一齊好返？",
+            ["unsupported_systemic_injection_claim"],
+        ),
+        (
+            "so just to be CLEAR the exosome IV does NOT make your whole body younger my friend is going to be so mad",
+            ["unsupported_systemic_injection_claim"],
+        ),
+        ("To be clear, I'm not suggesting IV exosomes rejuvenate anyone. What stage is the research at?", []),
+        ("她那个 friend 说打了之后整个人年轻十岁，脑子也 clear 了，真的假的", ["unsupported_systemic_injection_claim"]),
     ],
 )
 def test_claim_detector_near_misses_and_claims_asked_about(normalizer, text, codes):

@@ -51,6 +51,12 @@ def test_real_words_and_names_are_left_alone(rewriter):
         ("腦退化症有冇用", ["老年痴呆", "有没有"]),
         ("柏金遜病人用外泌體", ["帕金森"]),
         ("關節退化點算", ["关节老化", "怎么办"]),
+        # Handwriting and phonetic input slips: 吾 for 唔, 既 for 嘅, 甘 for 咁, 果 for 嗰; a young man is no effect.
+        ("甘樣吊法安吾安全架？", ["这样", "安不安全"]),
+        ("打咗會吾會記性好返D", ["会不会"]),
+        ("打後生仔既外泌體", ["年轻人的外泌体"]),
+        ("吊果D外泌體", ["吊那些"]),
+        ("好，吾該晒你，拜拜。", ["谢谢"]),
     ],
 )
 def test_cantonese_and_regional_terms(rewriter, text, contains):
@@ -60,6 +66,22 @@ def test_cantonese_and_regional_terms(rewriter, text, contains):
 
 def test_protected_words_keep_their_meaning(rewriter):
     assert rewrite(rewriter, "关系到系统").text == "关系到系统"
+    assert rewrite(rewriter, "既然小鼠有效 既往研究呢").text == "既然小鼠有效 既往研究呢"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # Dictated punctuation and words, clinic shorthand, another product's name spelt out.
+        ("is it all just mice question mark", "is it all just mice ?"),
+        ("micro kneading with ex o somes", "microneedling with exosomes"),
+        ("exosome booster after mn", "exosome booster after microneedling"),
+        ("a nad plus drip", "a nad+ drip"),
+        ("energy like a teenager", "energy like a young person"),
+    ],
+)
+def test_dictation_and_shorthand(rewriter, text, expected):
+    assert rewrite(rewriter, text).text == expected
 
 
 @pytest.mark.parametrize("text, word", [("外密体按全吗", "外泌体安全吗"), ("外泌提副做用大吗", "外泌体副作用大吗")])

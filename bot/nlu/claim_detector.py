@@ -71,15 +71,18 @@ _ASKS_IF_IT_WORKS = re.compile(
 _KNOWS = re.compile(
     r"\b(?:i know|i knew|i get it|i understand|i'm aware|im aware|obviously)\b|知道|晓得|明白|我懂|我知|当然"
 )
-# Negations that set the claim aside ("我不管能不能变年轻", "not asking whether it makes you younger").
+# Negations that set the claim aside ("我不管能不能变年轻", "not asking whether it makes you younger", "就算没有回春
+# 那打那种点滴至少安全吧？").
 _SETS_ASIDE = re.compile(
-    r"不管|不在乎|不问|不是问|不讲|不谈|撇开|撇除|除开|别管|不是话|不是讲紧|don't care|dont care|not asking|i'm not asking"
+    r"不管|不在乎|不问|不是问|不讲|不谈|撇开|撇除|除开|别管|不是话|不是讲紧|就算没有|就算没|就算不|即使没有|即使不|哪怕没有"
+    r"|don't care|dont care|not asking|i'm not asking"
     r"|setting aside|aside from the|not talking about|i'm not talking about|im not talking about"
 )
 # The writer repeats back what the answer seems to say ("so you're telling me that drip don't make…"): a
 # check-back, even without a question mark.
 _REPEATS_BACK = re.compile(
-    r"\b(?:you're|youre|you are|ur)\s+(?:tell+in'?g?|say+in'?g?)\s+(?:me\s+)?|\byou mean\b|你的意思是|你是说|意思是说"
+    r"\b(?:you're|youre|you are|ur)\s+(?:tell+in'?g?|say+in'?g?)\s+(?:me\s+)?|\byou mean\b|\bso,? (?:just )?to be clear\b|"
+    r"你的意思是|你是说|意思是说|确认一下|确认下"
 )
 # Quoted names in English words ("the 'Youth Boost drip'", "“Longevity IV”"): a product named, not a claim
 # made. A quoted sentence of an ad ("'外泌体回输 逆转衰老'", "'exosome infusion 全面逆轉身體老化'") is a claim.
