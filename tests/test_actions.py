@@ -952,6 +952,8 @@ def test_a_dose_or_a_symptom_after_a_treatment_is_declined(full, text):
         "我老婆仲每日飲緊排毒茶，有冇用架？",
         "they also have a NAD plus drip on the menu that is supposed to make your whole body younger and give you "
         "energy like a teenager is that the same kind of thing",
+        "讲座个佬仲卖NAD+吊针 话打完全身细胞都年轻返 同外泌体系咪一样嘢",
+        "咁饮骨胶原呢 D广告成日卖",
     ],
 )
 def test_a_price_or_another_product_asked_as_a_question_is_not_covered(full, text):

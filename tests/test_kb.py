@@ -228,3 +228,25 @@ def keywords_before_and_after_contrast(kb, text):
     norm = normalize(text)
     before = retriever.scores(norm)
     return before, FactSelector(kb, retriever, contrast=cues()["contrast_not"])._without_contrasted(norm, before)
+
+
+def test_a_short_question_that_tags_the_sentence_before_leaves_the_topic_to_the_whole_message(kb, retriever):
+    """ "我阿媽話外泌體可以預防腦退化症，佢有個朋友已經打緊。有冇證據㗎？": the question names no topic of its own, so
+    it does not outweigh the sentence it asks about; a question of its own still does."""
+    from bot.kb.selection import FactSelector
+
+    selector = FactSelector(kb, retriever)
+    story = "我阿妈话外泌体可以预防老年痴呆,他有个朋友已经在打。"
+
+    def lead(question: str) -> str:
+        segments = [
+            {"text": story, "question": False, "ranking": [{"fact": "organs.alzheimers", "confidence": 0.8}]},
+            {"text": question, "question": True, "ranking": [{"fact": "overview.evidence", "confidence": 0.9}]},
+        ]
+        ranking = [{"fact": "organs.alzheimers", "confidence": 0.6}, {"fact": "overview.evidence", "confidence": 0.3}]
+        selection = selector.select(story + question, ranking, segments)
+        assert selection.lead is not None
+        return selection.lead.id
+
+    assert lead("有没有证据?") == "organs.alzheimers"
+    assert lead("外泌体整体的证据强不强,有没有人体研究?") == "overview.evidence"

@@ -211,6 +211,14 @@ def test_claim_detector_flags_all_three_scripts(normalizer, script):
         ),
         ("To be clear, I'm not suggesting IV exosomes rejuvenate anyone. What stage is the research at?", []),
         ("她那个 friend 说打了之后整个人年轻十岁，脑子也 clear 了，真的假的", ["unsupported_systemic_injection_claim"]),
+        # "即系" repeats back what the answer said; asking to confirm a dismissal asks about the claim; a son is no
+        # effect.
+        ("甘即系打完都吾会成个人后生返啦 系咪", ["unsupported_systemic_injection_claim"]),
+        (
+            'lol cousin just texted me "EX0S0ME SH0TS = FULL B0DY RESET, ALL UR CELLS GO BACK TO 25" 🙄 pls tell me this is BS',
+            ["unsupported_systemic_injection_claim"],
+        ),
+        ("阮小弟前年腦中風 伊的後生講外泌體對中風足有效 叫伊去打 請問外泌體對中風到底有幫助某", []),
     ],
 )
 def test_claim_detector_near_misses_and_claims_asked_about(normalizer, text, codes):

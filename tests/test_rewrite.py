@@ -57,6 +57,14 @@ def test_real_words_and_names_are_left_alone(rewriter):
         ("打後生仔既外泌體", ["年轻人的外泌体"]),
         ("吊果D外泌體", ["吊那些"]),
         ("好，吾該晒你，拜拜。", ["谢谢"]),
+        # Guangzhou and Hokkien words; 外泌體系咪 is 外泌體 + 系咪; Hokkien 後生 is a son; a final 某 asks.
+        ("D嘢搽落块面真系有效果嘎", ["那些东西", "是有效果"]),
+        ("你哋知唔知呢样嘢", ["知不知道", "这样东西"]),
+        ("同外泌體系咪一樣嘢", ["外泌体是不是一样"]),
+        ("啊按呢為什麼", ["这样"]),
+        ("嘛共款有效某", ["也一样有效吗"]),
+        ("伊的後生講外泌體足有效", ["的儿子"]),
+        ("那打在膝頭的針 安全某", ["安全吗"]),
     ],
 )
 def test_cantonese_and_regional_terms(rewriter, text, contains):
@@ -67,6 +75,7 @@ def test_cantonese_and_regional_terms(rewriter, text, contains):
 def test_protected_words_keep_their_meaning(rewriter):
     assert rewrite(rewriter, "关系到系统").text == "关系到系统"
     assert rewrite(rewriter, "既然小鼠有效 既往研究呢").text == "既然小鼠有效 既往研究呢"
+    assert rewrite(rewriter, "某些研究 某种细胞").text == "某些研究 某种细胞"
 
 
 @pytest.mark.parametrize(

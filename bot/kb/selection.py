@@ -148,6 +148,19 @@ class Selection:
         return [self.second.id]
 
 
+# A question sentence at most this long (characters in Chinese, words in English) only tags what comes before it
+# ("有冇證據㗎？", "true or not?").
+TAG_QUESTION_CHARS = 8
+TAG_QUESTION_WORDS = 3
+
+
+def _is_tag(text: str) -> bool:
+    """A short question sentence that names nothing of its own ("有冇證據㗎？", "is that true?")."""
+    if has_cjk(text):
+        return len(_NOT_WORD.sub("", text)) <= TAG_QUESTION_CHARS
+    return len(text.split()) <= TAG_QUESTION_WORDS
+
+
 def question_key(text: str) -> str:
     """A message reduced to its letters and characters, to recognise a tapped suggestion."""
     return _NOT_WORD.sub("", normalize(text))
@@ -182,8 +195,11 @@ class FactSelector:
         question weighs more than the sentences of context around it."""
         w = self.weights
         questions = [seg for seg in segments if seg.get("question")]
-        whole_weight = w.segment_whole if questions and len(segments) > 1 else 1.0
-        if questions and len(segments) >= LONG_MESSAGE_SEGMENTS:
+        # "我阿媽話外泌體可以預防腦退化症。有冇證據㗎？": a question that only tags the sentence before it
+        # names no topic, so the whole message decides.
+        tags = bool(questions) and all(_is_tag(seg.get("text") or "") for seg in questions)
+        whole_weight = w.segment_whole if questions and len(segments) > 1 and not tags else 1.0
+        if questions and len(segments) >= LONG_MESSAGE_SEGMENTS and not tags:
             whole_weight = w.segment_whole_long  # a story around one question: the question decides
         learned: dict[str, float] = {}
         none = 0.0
@@ -193,7 +209,7 @@ class FactSelector:
             elif item["fact"] in self.kb.facts:
                 learned[item["fact"]] = whole_weight * float(item["confidence"])
         for segment in segments:
-            weight = w.segment_question if segment.get("question") else w.segment_other
+            weight = w.segment_question if segment.get("question") and not tags else w.segment_other
             for item in segment.get("ranking") or ():
                 if item["fact"] in self.kb.facts:
                     learned[item["fact"]] = max(learned.get(item["fact"], 0.0), weight * float(item["confidence"]))

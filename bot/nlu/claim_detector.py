@@ -82,8 +82,10 @@ _SETS_ASIDE = re.compile(
 # check-back, even without a question mark.
 _REPEATS_BACK = re.compile(
     r"\b(?:you're|youre|you are|ur)\s+(?:tell+in'?g?|say+in'?g?)\s+(?:me\s+)?|\byou mean\b|\bso,? (?:just )?to be clear\b|"
-    r"你的意思是|你是说|意思是说|确认一下|确认下"
+    r"你的意思是|你是说|意思是说|确认一下|确认下|即是|就是说"
 )
+# Asking to confirm a dismissal ("pls tell me this is BS") asks about the claim, not about something else.
+_CONFIRMS_DISMISSAL = re.compile(r"\btell me (?:that )?(?:this|it|that)(?:'s| is)\b|告诉我这是|跟我说这是")
 # Quoted names in English words ("the 'Youth Boost drip'", "“Longevity IV”"): a product named, not a claim
 # made. A quoted sentence of an ad ("'外泌体回输 逆转衰老'", "'exosome infusion 全面逆轉身體老化'") is a claim.
 _QUOTED = re.compile(r"(?<![a-z])'([^'\n]{2,40})'(?![a-z])|\"([^\"\n]{2,40})\"|“([^”\n]{2,40})”")
@@ -350,11 +352,12 @@ def _writer_speaks(text: str, reporter: Hit) -> bool:
 def _asks_elsewhere(text: str, sentences: List[tuple[int, int]], claim: tuple[int, int], effect: Hit) -> bool:
     """Another sentence of the message, or a clause after the claim's effect, asks a question."""
     # A sentence's span stops before its end mark: look one character further for the "?".
-    if any(s != claim and _QUESTION.search(text[s[0] : s[1] + 1]) for s in sentences):
+    asks = lambda part: bool(_QUESTION.search(part)) and not _CONFIRMS_DISMISSAL.search(part)  # noqa: E731
+    if any(s != claim and asks(text[s[0] : s[1] + 1]) for s in sentences):
         return True
     rest = text[effect.end : claim[1]]
     breaks = list(_CLAUSE_BREAK.finditer(rest)) + list(re.finditer(r"\banyway\b|🙄|那|就问|就想问", rest))
-    return any(_QUESTION.search(rest[b.end() :]) for b in breaks)
+    return any(asks(rest[b.end() :]) for b in breaks)
 
 
 def _in_question(text: str, hit: Hit, sentences: List[tuple[int, int]]) -> bool:
