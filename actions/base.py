@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 import re
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Text
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -326,6 +326,15 @@ class BotAction(ClaimTurns, Action, metaclass=abc.ABCMeta):
             asks_if_it_works=self.services.cues.found("asks_if_it_works", text),
             home_product=self.at_home(text),
             general_skin=context is None and self.asks_about_skin_in_general(text),  # not "that study"
+            tag_questions=not self.asks_personally(segments),
+        )
+
+    def asks_personally(self, segments: Sequence[Mapping[str, Any]]) -> bool:
+        """A question sentence names someone or asks for permission, a dose or a situation ("她可以打吗？"): it
+        asks something of its own, never a tag on the sentence before it."""
+        personal = {*PERSONAL_MEDICAL_CUES, "personal", "person_words", "asks_for_someone"}
+        return any(
+            self.services.cues.found_in(seg.get("text") or "") & personal for seg in segments if seg.get("question")
         )
 
     def asked_after_denial(self, turn: Turn) -> Optional[Dict[str, Any]]:

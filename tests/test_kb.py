@@ -250,3 +250,19 @@ def test_a_short_question_that_tags_the_sentence_before_leaves_the_topic_to_the_
 
     assert lead("有没有证据?") == "organs.alzheimers"
     assert lead("外泌体整体的证据强不强,有没有人体研究?") == "overview.evidence"
+
+
+def test_a_short_personal_question_is_never_a_tag(kb, retriever):
+    """ "她可以打吗？" asks something of its own: with `tag_questions` off, the question sentence decides."""
+    from bot.kb.selection import FactSelector
+
+    segments = [
+        {"text": "我妈有老年痴呆。", "question": False, "ranking": [{"fact": "organs.alzheimers", "confidence": 0.8}]},
+        {"text": "她可以打吗?", "question": True, "ranking": [{"fact": "safety.injection", "confidence": 0.9}]},
+    ]
+    ranking = [{"fact": "organs.alzheimers", "confidence": 0.6}, {"fact": "safety.injection", "confidence": 0.3}]
+    selector = FactSelector(kb, retriever)
+    tagged = selector.select("我妈有老年痴呆。她可以打吗?", ranking, segments)
+    asked = selector.select("我妈有老年痴呆。她可以打吗?", ranking, segments, tag_questions=False)
+    assert tagged.lead is not None and tagged.lead.id == "organs.alzheimers"
+    assert asked.lead is not None and asked.lead.id == "safety.injection"

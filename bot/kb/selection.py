@@ -190,14 +190,16 @@ class FactSelector:
         fact_id = self.questions.get(question_key(text))
         return self.kb.facts.get(fact_id) if fact_id else None
 
-    def _learned(self, ranking: Sequence[Mapping], segments: Sequence[Mapping]) -> tuple[dict[str, float], float]:
+    def _learned(
+        self, ranking: Sequence[Mapping], segments: Sequence[Mapping], tags: bool = True
+    ) -> tuple[dict[str, float], float]:
         """Fact -> confidence, from the whole message and, for longer messages, its sentences: a
         question weighs more than the sentences of context around it."""
         w = self.weights
         questions = [seg for seg in segments if seg.get("question")]
         # "我阿媽話外泌體可以預防腦退化症。有冇證據㗎？": a question that only tags the sentence before it
         # names no topic, so the whole message decides.
-        tags = bool(questions) and all(_is_tag(seg.get("text") or "") for seg in questions)
+        tags = tags and bool(questions) and all(_is_tag(seg.get("text") or "") for seg in questions)
         whole_weight = w.segment_whole if questions and len(segments) > 1 and not tags else 1.0
         if questions and len(segments) >= LONG_MESSAGE_SEGMENTS and not tags:
             whole_weight = w.segment_whole_long  # a story around one question: the question decides
@@ -244,18 +246,20 @@ class FactSelector:
         asks_if_it_works: bool = False,
         home_product: bool = False,
         general_skin: bool = False,
+        tag_questions: bool = True,
     ) -> Selection:
         """The fact for a (normalised) message, given the classifier's ranking and sentence rankings;
         `context` for a follow-up, `denied_claim` when the writer denies the systemic claim (or asks
         about the mouse studies), `about_exosomes` when it names them, `claim_made` when it is flagged,
         `asks_if_it_works` when it asks whether something works or helps, `home_product` when it is about a
         cream or serum used at home and names no procedure, `general_skin` when it asks in general whether
-        skin products work or have evidence, naming no single study."""
+        skin products work or have evidence, naming no single study; `tag_questions` False when a short
+        question sentence asks something of its own (a personal one: "她可以打吗？") and may not be read as a tag."""
         tapped = self.suggestion(text)
         if tapped is not None:
             return Selection(tapped, candidates=(Candidate(tapped.id, 1.0, 1.0, 0.0),), reason="suggestion")
         w = self.weights
-        learned, none = self._learned(ranking, segments)
+        learned, none = self._learned(ranking, segments, tags=tag_questions)
         keywords = self.retriever.scores(text)
         bonus = self._context_bonus(context)
         if context is not None:  # a correction leans on the previous turn ("no, I meant the creams")
