@@ -938,6 +938,8 @@ def test_a_story_that_tells_a_wish_and_asks_in_general_is_answered_with_the_doct
         "我上個禮拜做完外泌體微針 塊面到而家仲係紅紅痕痕 點算好",
         "老婆尋日做完，今日塊面仲紅紅腫腫，要點處理？",
         "alamak 上个礼拜有个 pt 做完 exosome MN 脸红红到现在 3 天还没退，我们要怎样处理？",
+        "我做完外泌體微針兩日，塊面好痕，點算？",
+        "我爸爸中風後可以打外泌體嗎？",
     ],
 )
 def test_a_dose_or_a_symptom_after_a_treatment_is_declined(full, text):
