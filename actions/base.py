@@ -38,6 +38,8 @@ ANNOUNCEMENT_MAX_CHARS = 60
 SENTENCE_MARK = re.compile(r"[?？!！。]+")
 # Cue lists (data/nlu/lexicon.yml) that make a question personal medical advice, always declined.
 PERSONAL_MEDICAL_CUES = frozenset({"dosing", "condition", "advice_request"})
+# ... and those of a question that names someone or asks for permission ("她可以打吗？"): never a general one.
+PERSONAL_QUESTION_CUES = PERSONAL_MEDICAL_CUES | {"personal", "person_words", "asks_for_someone"}
 # Cue lists of a message that asks for evidence or whether something works ("有研究证明吗", "any good?").
 ASKS_FOR_EVIDENCE = frozenset({"evidence_words", "asks_if_it_works", "is_it_true"})
 # An age under 18 ("my daughter is 15", "17岁", "十五歲"): advice for a child, declined.
@@ -233,7 +235,7 @@ class BotAction(ClaimTurns, Action, metaclass=abc.ABCMeta):
         if len(segments) < 2 or not questions:
             return False
         cues = self.services.cues.found_in(questions[-1])
-        return not cues & {*PERSONAL_MEDICAL_CUES, "personal", "asks_for_someone", "person_words"}
+        return not cues & PERSONAL_QUESTION_CUES
 
     def other_topic(self, turn: Turn) -> bool:
         """The message is about something the facts never cover: another product or topic (fish oil,
@@ -332,9 +334,10 @@ class BotAction(ClaimTurns, Action, metaclass=abc.ABCMeta):
     def asks_personally(self, segments: Sequence[Mapping[str, Any]]) -> bool:
         """A question sentence names someone or asks for permission, a dose or a situation ("她可以打吗？"): it
         asks something of its own, never a tag on the sentence before it."""
-        personal = {*PERSONAL_MEDICAL_CUES, "personal", "person_words", "asks_for_someone"}
         return any(
-            self.services.cues.found_in(seg.get("text") or "") & personal for seg in segments if seg.get("question")
+            self.services.cues.found_in(seg.get("text") or "") & PERSONAL_QUESTION_CUES
+            for seg in segments
+            if seg.get("question")
         )
 
     def asked_after_denial(self, turn: Turn) -> Optional[Dict[str, Any]]:

@@ -20,6 +20,11 @@ CITING_FACTS_SHOWN = 2
 SHORT_CITATION_ASK = 12
 
 
+def short_ask(turn: Turn) -> bool:
+    """A message no longer than SHORT_CITATION_ASK: it names no topic of its own ("source?", "出处")."""
+    return len((turn.norm_text or turn.text).strip()) <= SHORT_CITATION_ASK
+
+
 class ActionLookupReference(AnswerMixin, BotAction):
     """`ask_reference`: full reference details with DOI and PubMed links, graded by study design."""
 
@@ -64,7 +69,7 @@ class ActionLookupReference(AnswerMixin, BotAction):
             return previous
         if turn.values("journal") or turn.values("author") or turn.values("pmid") or turn.values("doi"):
             return composer.message("fallback", "replies.reference_not_found", turn.lang, suggestions=())
-        if not all_sources and len((turn.norm_text or turn.text).strip()) > SHORT_CITATION_ASK:
+        if not all_sources and not short_ask(turn):
             # No answer yet to take sources from: "有沒有人體的RCT可以引用" asks for the studies of a topic, answered
             # by its fact, whose citations the answer gives.
             answer = self.specific_answer(turn)
@@ -82,8 +87,7 @@ class ActionLookupReference(AnswerMixin, BotAction):
         """ "Which journal was the split-face one in?": the references of the study the message names by a
         fact's specific keywords (not for a bare "source?", which means the previous answer). Asked only of
         a message that asks for citations."""
-        text = turn.norm_text or turn.text
-        if len(text.strip()) <= SHORT_CITATION_ASK:
+        if short_ask(turn):
             return []
         fact = self.named_fact(turn)
         refs = self.services.kb.references
@@ -95,7 +99,7 @@ class ActionLookupReference(AnswerMixin, BotAction):
         found = self.services.cues.found_in(text)
         if found & {"citation_details", "all_sources"}:
             return True
-        if len(text.strip()) > SHORT_CITATION_ASK or self.named_fact(turn) is not None:
+        if not short_ask(turn) or self.named_fact(turn) is not None:
             return False  # "Parkinson's?" is a topic
         # "Source?" asks for the citations; "打静脉那个呢" ("and the IV one?") leans on the previous topic.
         return "follow_up" not in found or "reference" in found

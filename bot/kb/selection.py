@@ -191,7 +191,7 @@ class FactSelector:
         return self.kb.facts.get(fact_id) if fact_id else None
 
     def _learned(
-        self, ranking: Sequence[Mapping], segments: Sequence[Mapping], tags: bool = True
+        self, ranking: Sequence[Mapping], segments: Sequence[Mapping], tag_questions: bool = True
     ) -> tuple[dict[str, float], float]:
         """Fact -> confidence, from the whole message and, for longer messages, its sentences: a
         question weighs more than the sentences of context around it."""
@@ -199,7 +199,7 @@ class FactSelector:
         questions = [seg for seg in segments if seg.get("question")]
         # "我阿媽話外泌體可以預防腦退化症。有冇證據㗎？": a question that only tags the sentence before it
         # names no topic, so the whole message decides.
-        tags = tags and bool(questions) and all(_is_tag(seg.get("text") or "") for seg in questions)
+        tags = tag_questions and bool(questions) and all(_is_tag(seg.get("text") or "") for seg in questions)
         whole_weight = w.segment_whole if questions and len(segments) > 1 and not tags else 1.0
         if questions and len(segments) >= LONG_MESSAGE_SEGMENTS and not tags:
             whole_weight = w.segment_whole_long  # a story around one question: the question decides
@@ -259,7 +259,7 @@ class FactSelector:
         if tapped is not None:
             return Selection(tapped, candidates=(Candidate(tapped.id, 1.0, 1.0, 0.0),), reason="suggestion")
         w = self.weights
-        learned, none = self._learned(ranking, segments, tags=tag_questions)
+        learned, none = self._learned(ranking, segments, tag_questions)
         keywords = self.retriever.scores(text)
         bonus = self._context_bonus(context)
         if context is not None:  # a correction leans on the previous turn ("no, I meant the creams")
