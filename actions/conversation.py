@@ -7,7 +7,7 @@ from typing import Optional, Text
 
 from actions.answers import CORRECTION, AnswerMixin
 from actions.base import BotAction, Turn
-from bot.lang import localize
+from bot.lang import localize, normalize
 from bot.nlu.segments import is_question, split_segments
 from bot.reply import Reply
 from bot.services import Cues
@@ -22,6 +22,16 @@ def asks_for_person(cues: Cues, text: str) -> bool:
 # that start the question of a run-on sentence ("…打了三次外泌体针他说好贵究竟有没有用").
 QUESTION_CLAUSE_BREAK = re.compile(
     r"[，,。.！!？?;；\n]+|\s+(?=[\u4e00-\u9fff])|(?<=[\u4e00-\u9fff])(?=究竟|到底|其实|请问|想问|有没有人|是不是真)"
+)
+
+# Asking for permission to have a treatment: a modal, then (in English) perhaps who, then what is done ("can I start
+# the serum", "should she do the injections", "她这年纪能打不", "现在能做吗"); not what exosomes can do ("exosome can help
+# the knee", "可唔可以医") or what to expect ("应该期望到几多"). Matched on normalised (Simplified, lower-case) text.
+HAVE_IT_DONE = re.compile(
+    r"\b(?:can|could|should|shall|may)\s+(?:i|she|he|we|they|you|my\s+\w+|her|him)\s+(?:still\s+|also\s+|now\s+)?"
+    r"(?:get|do|have|try|start|use|go|take|continue|keep|put|apply|book|inject)\b"
+    r"|(?:可以|可唔可以|可不可以|能不能|能否|能|得唔得|应该|应不应该|应唔应该|该不该|要不要|适合|适不适合|啱唔啱)"
+    r"\s*(?:去|再|先|继续|开始|同时)?\s*(?:打|做|用|擦|搽|抹|涂|敷|试|注射|吊)"
 )
 
 # Below this intent confidence, a greeting or thanks with a question sentence in it answers the question.
@@ -217,12 +227,29 @@ class ActionMedicalAdvice(AnswerMixin, BotAction):
         if not asks and not self.services.cues.found_in(text) & {"exosome", "domain", "personal"}:
             # "好攰呀 啱啱連開三個鐘百家樂 🥱", "pharmacology exam in 2 weeks, I'm absolutely banjaxed": small talk
             return self.small_talk(turn) or self.decline_not_covered(turn)
+        if self.asks_for_someone(text):
+            return self.decline_medical(turn)  # "…diabetes, should she do the injections for her knees"
         return (
             self.specific_answer(turn)
             or self.general_answer(turn)
             or self.small_talk(turn)
             or self.decline_medical(turn)
         )
+
+    def asks_for_someone(self, text: str) -> bool:
+        """The last question clause names someone and asks for permission or a frequency ("should she do
+        the injections", "她这年纪能打不"): personal advice, whatever fact the message also names."""
+        sentences = [text[s.start : s.end] for s in split_segments(text)]
+        asking = [
+            (sentence, clause)
+            for sentence in sentences
+            for clause in QUESTION_CLAUSE_BREAK.split(sentence)
+            if clause.strip() and is_question(clause)
+        ]
+        if not asking:
+            return False
+        sentence, clause = asking[-1]
+        return bool(HAVE_IT_DONE.search(normalize(clause))) and self.services.cues.found("person_words", sentence)
 
     def general_answer(self, turn: Turn) -> Optional[Reply]:
         """A story about someone followed by a general question ("my nainai keeps saying waimibi… what even

@@ -950,6 +950,37 @@ def test_a_dose_or_a_symptom_after_a_treatment_is_declined(full, text):
 @pytest.mark.parametrize(
     "text",
     [
+        "my aunt is 70 with high cholesterol, should she do the exosome shots for her hips",
+        "6 weeks after my c-section, can I start using the exosome cream on the scar",
+        "阿婆八十几岁了 腰不好 打外泌体针靠谱吗 她这把年纪能打不",
+        "我上个月刚做完鼻子，脸上想做外泌体导入，现在能做吗",
+        "had the exosome mask on saturday and my chin is swollen and hot to touch",
+        "做完外泌体光子第二天 脸上又红又痒 还起疙瘩",
+    ],
+)
+def test_a_question_whether_someone_can_have_it_or_a_fresh_symptom_is_declined(full, text):
+    """Permission to have a treatment ("should she do", "能打不", "现在能做吗"), asked for someone named in the sentence,
+    and a symptom after a treatment are declined, whatever fact the message also names."""
+    reply, _ = run(ActionMedicalAdvice(full), tracker(text, "ask_medical_advice"))
+    assert reply["payload"]["type"] == "out_of_scope" and reply["payload"]["intent"] == "ask_medical_advice"
+
+
+@pytest.mark.parametrize(
+    "text, fact",
+    [
+        ("my gran has parkinson's disease, exosome can help or not", "animal.parkinsons"),
+        ("我阿爷有老人痴呆，外泌体可唔可以医㗎", "organs.alzheimers"),
+    ],
+)
+def test_what_exosomes_can_do_for_someone_named_is_answered(full, text, fact):
+    """'Can exosomes help…' asks what they do, not permission: answered even under the medical intent."""
+    reply, _ = run(ActionMedicalAdvice(full), tracker(text, "ask_medical_advice"))
+    assert fact in reply["payload"]["facts"], reply["payload"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
         "做一次兩萬多 這價錢合理嗎很瞎欸",
         "我老婆仲每日飲緊排毒茶，有冇用架？",
         "they also have a NAD plus drip on the menu that is supposed to make your whole body younger and give you "
