@@ -112,6 +112,8 @@ class ClaimTurns:
         joined = f"{route}\n{turn.norm_text}"
         hits = [hit for hit in claims.analyse(joined) if not hit.negated and hit.end > len(route) + 1]
         if hits and claims.detect(turn.previous_text):
+            if self.services.cues.found("asks_if_worth", turn.norm_text):
+                return False  # "那照您这么说 像我们这岁数的 值不值当去弄这个外泌体抗衰": the verdict
             # The previous message made the claim itself: this one says it again only with an effect of its own
             # ("so cannot make younger ah?"), not by naming the route ("Safety data for the IV route?").
             return any(hit.effect in turn.norm_text for hit in hits)

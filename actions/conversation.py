@@ -31,7 +31,7 @@ HAVE_IT_DONE = re.compile(
     r"\b(?:can|could|should|shall|may)\s+(?:i|she|he|we|they|you|my\s+\w+|her|him)\s+(?:still\s+|also\s+|now\s+)?"
     r"(?:get|do|have|try|start|use|go|take|continue|keep|put|apply|book|inject)\b"
     r"|(?:可以|可唔可以|可不可以|能不能|能否|能|得唔得|应该|应不应该|应唔应该|该不该|要不要|适合|适不适合|啱唔啱)"
-    r"\s*(?:去|再|先|继续|开始|同时)?\s*(?:打|做|用|擦|搽|抹|涂|敷|试|注射|吊)"
+    r"\s*(?:[让给帮叫带](?:她|他|佢|我|我们|你)?)?(?:去|再|先|继续|开始|同时)?\s*(?:打|做|用|擦|搽|抹|涂|敷|试|注射|吊|输)"
 )
 
 # Below this intent confidence, a greeting or thanks with a question sentence in it answers the question.

@@ -250,12 +250,22 @@ def test_medical_intent_without_anything_personal_is_answered_generally(full):
     reply, _ = run(
         ActionMedicalAdvice(full),
         tracker(
-            "Should I try exosomes for anti-ageing at this point?",
+            "Is it worth trying exosomes for anti-ageing at this point?",
             "ask_medical_advice",
             ranking={"verdict.overall": 0.6},
         ),
     )
     assert reply["payload"]["type"] == "advice" and reply["payload"]["facts"] == ["verdict.overall"]
+    # "Should I try it" asks for personal advice (the labelling brief's "should I / my mother get it"): declined.
+    reply, _ = run(
+        ActionMedicalAdvice(full),
+        tracker(
+            "Should I try exosomes for anti-ageing at this point?",
+            "ask_medical_advice",
+            ranking={"verdict.overall": 0.6},
+        ),
+    )
+    assert reply["payload"]["type"] == "out_of_scope" and reply["payload"]["intent"] == "ask_medical_advice"
     reply, _ = run(
         ActionMedicalAdvice(full), tracker("I'm pregnant, should I try exosomes for anti-ageing?", "ask_medical_advice")
     )
@@ -956,6 +966,10 @@ def test_a_dose_or_a_symptom_after_a_treatment_is_declined(full, text):
         "我上个月刚做完鼻子，脸上想做外泌体导入，现在能做吗",
         "had the exosome mask on saturday and my chin is swollen and hot to touch",
         "做完外泌体光子第二天 脸上又红又痒 还起疙瘩",
+        "how many sittings of the exosome hair treatment will my husband need",
+        "外泌体要是输的话 打几回算完",
+        "got the exosome peel on monday, my forehead is a bit itchy, should i put some cream on it",
+        "我阿公有糖尿病 要不要让他试试外泌体针",
     ],
 )
 def test_a_question_whether_someone_can_have_it_or_a_fresh_symptom_is_declined(full, text):
@@ -970,6 +984,7 @@ def test_a_question_whether_someone_can_have_it_or_a_fresh_symptom_is_declined(f
     [
         ("my gran has parkinson's disease, exosome can help or not", "animal.parkinsons"),
         ("我阿爷有老人痴呆，外泌体可唔可以医㗎", "organs.alzheimers"),
+        ("my dad has osteoarthritis in both knees, is there evidence for exosomes in joints?", "organs.bone_joint"),
     ],
 )
 def test_what_exosomes_can_do_for_someone_named_is_answered(full, text, fact):
@@ -1069,6 +1084,8 @@ def test_another_treatment_or_a_price_is_not_covered_and_not_flagged(full, text,
             False,
         ),
         ("if i did the exosome drip would my whole body age slower?", "so it doesnt work then? 😕", False),
+        # Whether it is worth it asks for the verdict, even with an effect word of its own.
+        ("打外泌体点滴真的能让全身返老还童吗", "那我们这个年纪 还值不值得搞外泌体抗衰", False),
     ],
 )
 def test_a_dismissal_or_an_effect_asked_back_after_the_claim_is_the_claim_again(full, previous, text, flagged):

@@ -190,6 +190,12 @@ def test_claim_detector_flags_all_three_scripts(normalizer, script):
         ("养生馆那个小妹儿还在推一个NAD加的吊水 说吊了全身细胞都年轻了 这个跟外必体是不是一回事哦", []),
         ("MY BROTHER IN LAW SWEARS BY THEM CHELATION I V TREATMENTS, SAYS IT MAKES YOU YOUNG AGAIN", []),
         ("my mum friend went for the 'Youth Boost drip' at KL, 外泌体 one, safe 吗", []),
+        # A quoted place or product name that carries the promise names it ("the 'Ageless Wellness Clinic'",
+        # "「逆龄焕活疗程」"); a quoted ad sentence does not end in such a noun and stays the claim.
+        ("my neighbour goes to the 'anti-ageing wellness centre' for exosome IV drips, are those safe?", []),
+        ("朋友推荐一个「全身逆龄焕活疗程」 里面是打外泌体点滴 安全吗", []),
+        ("flyer says 'exosome drips make your whole body young again', true?", ["unsupported_systemic_injection_claim"]),
+        ("广告写着「打外泌体点滴 全身年轻十岁」 是真的吗", ["unsupported_systemic_injection_claim"]),
         ("the young fella said they run the exit zones in through an I V straight into your blood stream", []),
         # A quoted ad sentence is still the claim; "讓人" points at people beside a mouse study.
         (

@@ -90,6 +90,17 @@ _CONFIRMS_DISMISSAL = re.compile(r"\btell me (?:that )?(?:this|it|that)(?:'s| is
 # made. A quoted sentence of an ad ("'外泌体回输 逆转衰老'", "'exosome infusion 全面逆轉身體老化'") is a claim.
 _QUOTED = re.compile(r"(?<![a-z])'([^'\n]{2,40})'(?![a-z])|\"([^\"\n]{2,40})\"|“([^”\n]{2,40})”")
 _NAME_WORDS = 5
+# A quoted name of a place or product ("a 'longevity clinic'", "'regenerative wellness centre'", "「冻龄能量吊针」"): its
+# promise is the name, not a claim the message makes. It ends in a noun that names a place or product; a quoted ad
+# sentence ("'makes you young again'", "「打一针年轻十岁」") does not.
+_NAMED_QUOTE = re.compile(
+    r"(?<![a-z])'([^'\n]{2,40})'(?![a-z])|\"([^\"\n]{2,40})\"|“([^”\n]{2,40})”|「([^」\n]{2,20})」|『([^』\n]{2,20})』"
+)
+_NAME_END = re.compile(
+    r"(?:\b(?:clinic|centre|center|institute|spa|lounge|bar|studio|lab|drip|drips|iv|infusion|shot|shots|package|program"
+    r"|programme|protocol|therapy|treatment|plan|course|menu|service|club)"
+    r"|吊针|针|点滴|吊水|疗程|套餐|中心|诊所|会所|馆|液|精华|计划|方案|服务)$"
+)
 # Question words of a sentence that asks something else ("..., so are they at least safe?").
 _QUESTION = re.compile(
     r"[?？]|吗|呢|么|是不是|有没有|会不会|能不能|多少|怎么|什么|为什么|哪|几|是否"
@@ -225,7 +236,12 @@ class ClaimDetector:
                     if _CLAUSE_BREAK.search(text, lo.end, hi.start) or _SENTENCE_END.search(text, lo.end, hi.start):
                         continue
                     effects.append(Hit(label, lo.start, hi.end, text[lo.start : hi.end]))
-        masked = by_role["not_effect"]
+        masked = by_role["not_effect"] + [
+            Hit("name", m.start(), m.end(), m.group())
+            for m in _NAMED_QUOTE.finditer(text)
+            if _NAME_END.search(next(g for g in m.groups() if g is not None).strip())
+            and len(next(g for g in m.groups() if g is not None).split()) <= _NAME_WORDS
+        ]
         return [e for e in effects if not any(m.start <= e.start and e.end <= m.end for m in masked)]
 
     def _judge(
