@@ -136,7 +136,12 @@ class AnswerMixin:
         if SKIN_OVERVIEW not in self.services.kb.facts or self.services.claims.route_sentence(questions[-1]):
             return False  # "吊个盐水就后生廿年？冇可能。我想问搽面嗰啲有冇研究支持？" asks about the skin
         found = self.services.cues.found_in(questions[-1])
-        about_exosomes = "exosome" in self.services.cues.found_in(text) or bool(turn.last_facts)
+        whole = self.services.cues.found_in(text)
+        if not found & {"skin_products", "exosome", "procedure", "route"}:
+            found |= whole & {
+                "skin_products"
+            }  # "…外泌体精华，往脸上抹的，她说…，这玩意儿真管用吗？": the product named before
+        about_exosomes = "exosome" in whole or bool(turn.last_facts)
         if "skin_products" not in found or not about_exosomes:
             return False
         if not found & ASKS_FOR_EVIDENCE:

@@ -7,6 +7,7 @@ from typing import Optional, Text
 
 from actions.answers import CORRECTION, AnswerMixin
 from actions.base import BotAction, Turn
+from bot.kb.selection import SKIN_OVERVIEW
 from bot.lang import localize, normalize
 from bot.nlu.segments import is_question, split_segments
 from bot.reply import Reply
@@ -232,9 +233,18 @@ class ActionMedicalAdvice(AnswerMixin, BotAction):
         return (
             self.specific_answer(turn)
             or self.general_answer(turn)
+            or self.skin_evidence(turn)
             or self.small_talk(turn)
             or self.decline_medical(turn)
         )
+
+    def skin_evidence(self, turn: Turn) -> Optional[Reply]:
+        """Whether a skin product someone uses works ("我闺女买了…精华…这玩意儿真管用吗？"): the skin studies'
+        overview, with the note that personal advice is for a doctor; None for anything else."""
+        if not self.asks_for_skin_evidence(turn):
+            return None
+        overview = self.services.kb.fact(SKIN_OVERVIEW)
+        return self.services.composer.from_facts([overview], turn.lang, outro_key="replies.medical_note")
 
     def asks_for_someone(self, text: str) -> bool:
         """The last question clause names someone and asks for permission or a frequency ("should she do

@@ -980,6 +980,27 @@ def test_a_question_whether_someone_can_have_it_or_a_fresh_symptom_is_declined(f
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "我老伴买了一瓶外泌体面霜，天天往脸上擦，她说擦了皮肤紧了，这东西真有用吗？",
+        "my sister got an exosome serum for her face, she says it makes her look younger, does that stuff actually work?",
+    ],
+)
+def test_whether_a_skin_product_someone_uses_works_gets_the_skin_studies(full, text):
+    """Taken for a personal question, a skin product named before a question that names nothing ("这东西真有用吗")
+    gets the skin studies' overview with the doctor note, not a decline."""
+    reply, _ = run(ActionMedicalAdvice(full), tracker(text, "ask_medical_advice"))
+    assert reply["payload"]["facts"][:1] == ["skin.overview"], reply["payload"]
+
+
+def test_a_clinic_that_used_it_on_someone_is_no_request_to_use_it(full):
+    """'美容院给她用的' tells what was used, it asks no permission: not declined as personal advice."""
+    turn = tracker("美容院给她用的到底是不是真外泌体", "ask_medical_advice")
+    reply, _ = run(ActionMedicalAdvice(full), turn)
+    assert reply["payload"]["intent"] != "ask_medical_advice" or reply["payload"]["facts"], reply["payload"]
+
+
+@pytest.mark.parametrize(
     "text, fact",
     [
         ("my gran has parkinson's disease, exosome can help or not", "animal.parkinsons"),
@@ -997,6 +1018,8 @@ def test_what_exosomes_can_do_for_someone_named_is_answered(full, text, fact):
     "text",
     [
         "做一次兩萬多 這價錢合理嗎很瞎欸",
+        "the spa is quoting me 900 per session for exosome microneedling, fair rate?",
+        "可以叫诊所退款吗 那个外泌体疗程我只做了一次",
         "我老婆仲每日飲緊排毒茶，有冇用架？",
         "they also have a NAD plus drip on the menu that is supposed to make your whole body younger and give you "
         "energy like a teenager is that the same kind of thing",
