@@ -117,7 +117,9 @@ class AnswerMixin:
             return composer.from_facts([self.services.kb.facts[turn.last_facts[0]]], turn.lang, **kwargs)
         if selection.lead is not None and self.about_those_mechanisms(turn, selection.lead.id, follow_up):
             return composer.from_facts([self.services.kb.fact(MECHANISM_CAVEAT_FACT)], turn.lang, **kwargs)
-        if selection.lead is not None and self.keeps_injection_route(turn, selection, follow_up):
+        if selection.lead is not None and (
+            self.keeps_injection_route(turn, selection, follow_up) or self.names_the_injection(turn, selection)
+        ):
             return composer.from_facts([self.services.kb.fact(INJECTION_SAFETY)], turn.lang, **kwargs)
         if selection.lead is not None:
             return composer.from_facts(selection.answered(), turn.lang, offer=selection.offered(), **kwargs)
@@ -199,14 +201,9 @@ class AnswerMixin:
         Words only the skin products' safety has ("红肿", "抹脸的", microneedling) name a route."""
         if selection.lead is None or selection.lead.id != TOPICAL_SAFETY or not follow_up or not turn.last_question:
             return False
-        kb = self.services.kb
-        if INJECTION_SAFETY not in kb.facts:
+        if INJECTION_SAFETY not in self.services.kb.facts:
             return False  # a knowledge base without it (a test's small one)
-        shared = {w for ws in kb.fact(TOPICAL_SAFETY).keywords.values() for w in ws} & {
-            w for ws in kb.fact(INJECTION_SAFETY).keywords.values() for w in ws
-        }
-        lead = next((c for c in selection.candidates if c.fact == TOPICAL_SAFETY), None)
-        if turn.values("route") or (lead is not None and not set(lead.keywords) <= shared):
+        if turn.values("route") or self.names_skin_safety(selection):
             return False
         claims = self.services.claims
         text = turn.norm_text or turn.text
@@ -214,6 +211,31 @@ class AnswerMixin:
             return False
         previous = turn.last_question
         return claims.route_sentence(previous) is not None and not claims.negated(previous)
+
+    def names_skin_safety(self, selection: Selection) -> bool:
+        """The skin products' safety is reached by a word of its own ("红肿", "抹脸的", microneedling), not only by the
+        safety words it shares with the injections' safety."""
+        kb = self.services.kb
+        shared = {w for ws in kb.fact(TOPICAL_SAFETY).keywords.values() for w in ws} & {
+            w for ws in kb.fact(INJECTION_SAFETY).keywords.values() for w in ws
+        }
+        lead = next((c for c in selection.candidates if c.fact == TOPICAL_SAFETY), None)
+        return lead is not None and not set(lead.keywords) <= shared
+
+    def names_the_injection(self, turn: Turn, selection: Selection) -> bool:
+        """The skin products' safety leads, but the message names a drip or shot and no skin product or word of the
+        skin products' safety ("美容院有个「冻龄能量吊针」 入面有外泌体 呢种安唔安全架"): the injections' safety answers it."""
+        if (
+            selection.lead is None
+            or selection.lead.id != TOPICAL_SAFETY
+            or INJECTION_SAFETY not in self.services.kb.facts
+        ):
+            return False
+        text = turn.norm_text or turn.text
+        if self.services.cues.found_in(text) & {"skin_products", "home_product"} or self.names_skin_safety(selection):
+            return False
+        claims = self.services.claims
+        return claims.route_sentence(text) is not None and not claims.negated(text)
 
     def about_those_mechanisms(self, turn: Turn, lead: str, follow_up: bool) -> bool:
         """ "Has any of that been shown in humans?" after a review's answer about how exosomes might work:

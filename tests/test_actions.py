@@ -1228,3 +1228,25 @@ def test_the_question_after_the_writer_denies_the_claim_is_the_one_answered(full
     ]
     reply, _ = run(ActionAnswer(full), t)
     assert reply["payload"]["facts"][:1] == [fact] and not reply["payload"]["flags"], reply["payload"]
+
+
+@pytest.mark.parametrize(
+    "text, lead",
+    [
+        ("朋友的美容院有个「逆龄活力点滴」 里面加了外泌体 这种安全吗", "safety.injection"),
+        ("my aunt's beauty parlour does a 'Glow Boost drip' with exosomes in it, is it safe?", "safety.injection"),
+        ("外泌体面霜抹脸安全吗", "safety.topical"),
+    ],
+)
+def test_a_safety_question_about_a_drip_gets_the_injections_safety(full, text, lead):
+    """The classifier may lead with the skin products' safety (a beauty salon, "安全"); a drip or shot named with
+    no skin product moves the answer to the injections' safety."""
+    reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge", ranking={"safety.topical": 0.75}))
+    assert reply["payload"]["facts"][:1] == [lead], reply["payload"]
+
+
+def test_a_cantonese_question_whether_a_skin_product_works_gets_the_skin_studies(full):
+    """ "究竟系咪真系有效㗎" asks whether the serum named before it works (written Cantonese, not normalised away)."""
+    text = "阿妈喺超市买咗支外泌体精华 话搽面可以去皱 究竟系咪真系有效㗎？"
+    reply, _ = run(ActionAnswer(full), tracker(text, "ask_knowledge"))
+    assert reply["payload"]["facts"][:1] == ["skin.overview"], reply["payload"]

@@ -194,7 +194,10 @@ def test_claim_detector_flags_all_three_scripts(normalizer, script):
         # "「逆龄焕活疗程」"); a quoted ad sentence does not end in such a noun and stays the claim.
         ("my neighbour goes to the 'anti-ageing wellness centre' for exosome IV drips, are those safe?", []),
         ("朋友推荐一个「全身逆龄焕活疗程」 里面是打外泌体点滴 安全吗", []),
-        ("flyer says 'exosome drips make your whole body young again', true?", ["unsupported_systemic_injection_claim"]),
+        (
+            "flyer says 'exosome drips make your whole body young again', true?",
+            ["unsupported_systemic_injection_claim"],
+        ),
         ("广告写着「打外泌体点滴 全身年轻十岁」 是真的吗", ["unsupported_systemic_injection_claim"]),
         ("the young fella said they run the exit zones in through an I V straight into your blood stream", []),
         # A quoted ad sentence is still the claim; "讓人" points at people beside a mouse study.
